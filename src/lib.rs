@@ -1,0 +1,1 @@
+//! xmcdp: server-side Sitecore CDP / Personalize client.
