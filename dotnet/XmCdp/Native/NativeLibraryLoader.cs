@@ -1,0 +1,166 @@
+using System;
+using System.Collections.Generic;
+using System.ComponentModel;
+using System.IO;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace XmCdp.Native
+{
+    /// <summary>
+    /// Makes sure the native library is loaded before the first P/Invoke.
+    /// <para>Windows/IIS: the DLL is loaded by full path from <c>bin\x64\xmcdp.dll</c> with
+    /// <c>LOAD_WITH_ALTERED_SEARCH_PATH</c>; later <c>[DllImport("xmcdp")]</c> binds to the module already in the
+    /// process. <c>bin</c> is found through <c>HttpRuntime.BinDirectory</c>, <c>AppDomain.RelativeSearchPath</c> and
+    /// <c>Assembly.CodeBase</c>, never <c>Assembly.Location</c> (ASP.NET shadow-copies managed DLLs, not native ones).
+    /// The DLL then stays loaded for the life of <c>w3wp.exe</c>: deploying a new version needs an app-pool recycle.</para>
+    /// <para>Mono/Linux: resolution is Mono's (<c>&lt;dllmap&gt;</c> in <c>XmCdp.dll.config</c>, or <c>libxmcdp.so</c>
+    /// on <c>LD_LIBRARY_PATH</c>); this class only probes so that a missing library fails with a clear message.</para>
+    /// </summary>
+    public static class NativeLibraryLoader
+    {
+        public const string LibraryName = "xmcdp";
+        private const uint LOAD_WITH_ALTERED_SEARCH_PATH = 0x00000008;
+
+        private static readonly object Gate = new object();
+        private static volatile string s_loadedFrom;
+
+        /// <summary>Where the library was loaded from, or null before a successful <see cref="EnsureLoaded(string)"/>.</summary>
+        public static string LoadedFrom => s_loadedFrom;
+
+        public static bool IsWindows => Environment.OSVersion.Platform == PlatformID.Win32NT;
+
+        /// <summary>Loads the native library once per AppDomain; cheap after the first success.</summary>
+        /// <param name="explicitPath">Optional full path of the native file, or of the folder holding it
+        /// (e.g. from a <c>XmCdp.NativePath</c> setting); tried before the automatic locations.</param>
+        /// <exception cref="XmCdpException">Status <see cref="CdpStatus.LibraryNotLoaded"/> with every path tried.</exception>
+        public static void EnsureLoaded(string explicitPath = null)
+        {
+            if (s_loadedFrom != null) return;
+            lock (Gate)
+            {
+                if (s_loadedFrom != null) return;
+                s_loadedFrom = IsWindows ? LoadWindows(explicitPath) : ProbeMono();
+            }
+        }
+
+        private static string LoadWindows(string explicitPath)
+        {
+            var tried = new StringBuilder();
+            foreach (var path in CandidatePaths(explicitPath, LibraryName + ".dll", IntPtr.Size == 8))
+            {
+                if (!File.Exists(path))
+                {
+                    tried.Append("\n  ").Append(path).Append(" (not found)");
+                    continue;
+                }
+                var module = LoadLibraryEx(path, IntPtr.Zero, LOAD_WITH_ALTERED_SEARCH_PATH);
+                if (module != IntPtr.Zero) return path;
+                int err = Marshal.GetLastWin32Error();
+                tried.Append("\n  ").Append(path).Append(" (Win32 error ").Append(err).Append(": ")
+                    .Append(Describe(err)).Append(')');
+            }
+            throw new XmCdpException(CdpStatus.LibraryNotLoaded,
+                "XmCdp: could not load the native library " + LibraryName + ".dll into a "
+                + (IntPtr.Size * 8) + "-bit process. Deploy it to bin\\" + (IntPtr.Size == 8 ? "x64" : "x86")
+                + "\\ (the 64-bit build for a 64-bit app pool) or set XmCdp.NativePath. Paths tried:" + tried);
+        }
+
+        private static string Describe(int win32Error)
+        {
+            switch (win32Error)
+            {
+                case 126: return "module or one of its dependencies not found";
+                case 193: return "not a valid image for this process; wrong bitness (x86/x64) or corrupt file";
+                default: return new Win32Exception(win32Error).Message;
+            }
+        }
+
+        /// <summary>
+        /// Candidate full paths in probing order: the explicit path, then for every base folder the
+        /// architecture subfolder and the folder itself. Exposed to tests; it touches no file system.
+        /// </summary>
+        internal static IList<string> CandidatePaths(string explicitPath, string fileName, bool is64Bit)
+        {
+            var result = new List<string>();
+            if (!string.IsNullOrEmpty(explicitPath))
+            {
+                bool isFile = explicitPath.EndsWith(".dll", StringComparison.OrdinalIgnoreCase)
+                    || explicitPath.EndsWith(".so", StringComparison.OrdinalIgnoreCase)
+                    || explicitPath.EndsWith(".dylib", StringComparison.OrdinalIgnoreCase);
+                if (isFile) result.Add(explicitPath);
+                else AddFolder(result, explicitPath, fileName, is64Bit);
+            }
+            foreach (var folder in BaseFolders()) AddFolder(result, folder, fileName, is64Bit);
+            return result;
+        }
+
+        private static void AddFolder(List<string> result, string folder, string fileName, bool is64Bit)
+        {
+            var arch = Path.Combine(Path.Combine(folder, is64Bit ? "x64" : "x86"), fileName);
+            var flat = Path.Combine(folder, fileName);
+            if (!result.Contains(arch)) result.Add(arch);
+            if (!result.Contains(flat)) result.Add(flat);
+        }
+
+        internal static IEnumerable<string> BaseFolders()
+        {
+            string bin = null;
+            try
+            {
+                // Null outside ASP.NET; may throw in partial-trust or half-initialised hosts.
+                bin = System.Web.HttpRuntime.BinDirectory;
+            }
+            catch (Exception)
+            {
+            }
+            if (!string.IsNullOrEmpty(bin)) yield return bin;
+
+            var relative = AppDomain.CurrentDomain.RelativeSearchPath;
+            if (!string.IsNullOrEmpty(relative))
+            {
+                foreach (var part in relative.Split(new[] { ';' }, StringSplitOptions.RemoveEmptyEntries))
+                {
+                    yield return Path.IsPathRooted(part)
+                        ? part
+                        : Path.Combine(AppDomain.CurrentDomain.BaseDirectory, part);
+                }
+            }
+
+            string codeBaseDir = null;
+            try
+            {
+                var codeBase = typeof(NativeLibraryLoader).Assembly.EscapedCodeBase;
+                codeBaseDir = Path.GetDirectoryName(new Uri(codeBase).LocalPath);
+            }
+            catch (Exception)
+            {
+            }
+            if (!string.IsNullOrEmpty(codeBaseDir)) yield return codeBaseDir;
+
+            yield return AppDomain.CurrentDomain.BaseDirectory;
+        }
+
+        private static string ProbeMono()
+        {
+            try
+            {
+                UIntPtr len;
+                // Any export binds the library; last_error with a zero-capacity buffer has no side effects.
+                Interop.xmcdp_last_error(IntPtr.Zero, UIntPtr.Zero, out len);
+                return "lib" + LibraryName + ".so (resolved by Mono: dllmap or LD_LIBRARY_PATH)";
+            }
+            catch (Exception e) when (e is DllNotFoundException || e is EntryPointNotFoundException || e is BadImageFormatException)
+            {
+                throw new XmCdpException(CdpStatus.LibraryNotLoaded,
+                    "XmCdp: could not load the native library lib" + LibraryName + ".so into a " + (IntPtr.Size * 8)
+                    + "-bit Mono process (" + e.GetType().Name + "). Map it with a <dllmap dll=\"" + LibraryName
+                    + "\" target=\"/full/path/lib" + LibraryName + ".so\"/> in XmCdp.dll.config next to XmCdp.dll, or put"
+                    + " its folder on LD_LIBRARY_PATH.", e);
+            }
+        }
+
+        [DllImport("kernel32", EntryPoint = "LoadLibraryExW", CharSet = CharSet.Unicode, SetLastError = true)]
+        private static extern IntPtr LoadLibraryEx(string lpFileName, IntPtr hFile, uint dwFlags);
+    }
+}
