@@ -1,1 +1,3 @@
 //! xmcdp: server-side Sitecore CDP / Personalize client.
+pub mod identity;
+pub mod model;

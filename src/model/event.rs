@@ -1,0 +1,473 @@
+//! Stream events (VIEW, IDENTITY, custom) and their JSON bodies.
+
+use serde_json::{Map, Value};
+
+use super::error::{err, ModelError, ModelErrorKind};
+use super::flatten::{approx_value_bytes, Ext, MAX_EXT_DEPTH};
+use super::query::engage_params;
+use super::validate::{
+    check_date, check_email, check_len, check_no_control, check_short, now_iso8601, MAX_EVENT_TYPE, MAX_SHORT,
+    MAX_TEXT,
+};
+use super::{BodyContext, Wire};
+
+/// Per-event values; `None` = not sent (Engage semantics) unless a default applies.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EventCommon {
+    /// `""` when the visitor has no cookie (Engage sends `""`).
+    pub browser_id: String,
+    pub channel: Option<String>,
+    pub currency: Option<String>,
+    pub language: Option<String>,
+    /// Engage server sends `""` when not supplied.
+    pub page: Option<String>,
+    /// Per-event override of the settings pos; an empty string means "use settings", as in Engage.
+    pub point_of_sale: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PageView {
+    pub common: EventCommon,
+    /// Path+query or absolute URL of the page; source of `utm_*` and `variantid`.
+    pub url: Option<String>,
+    /// Copy `utm_*` query parameters to the top level (Engage `includeUTMParameters`, default true).
+    pub include_utm: bool,
+    pub referrer: Option<String>,
+    pub page_variant_id: Option<String>,
+    pub ext: Ext,
+}
+
+impl Default for PageView {
+    fn default() -> PageView {
+        PageView {
+            common: EventCommon::default(),
+            url: None,
+            include_utm: true,
+            referrer: None,
+            page_variant_id: None,
+            ext: Ext::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Identifier {
+    pub provider: String,
+    pub id: String,
+    /// Short ISO `YYYY-MM-DDTHH:MM`.
+    pub expiry_date: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Identity {
+    pub common: EventCommon,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// Short ISO `YYYY-MM-DDTHH:MM`.
+    pub dob: Option<String>,
+    pub gender: Option<String>,
+    pub mobile: Option<String>,
+    pub phone: Option<String>,
+    /// Sent as an array when non-empty.
+    pub street: Vec<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub country: Option<String>,
+    pub postal_code: Option<String>,
+    pub title: Option<String>,
+    pub identifiers: Vec<Identifier>,
+    pub ext: Ext,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CustomEvent {
+    pub common: EventCommon,
+    pub event_type: String,
+    /// Extra top-level fields (product, reference_id, status, pay_type...), written next to `type`.
+    /// Keys in [`RESERVED_DATA_KEYS`] are rejected by `validate` and skipped by `to_body`.
+    pub data: Map<String, Value>,
+    pub ext: Ext,
+}
+
+impl CustomEvent {
+    /// Engage's `form(formId, interactionType)`: type FORM, `ext {formId, interactionType}` (upper-cased),
+    /// and no channel/currency/language/page.
+    pub fn form(browser_id: String, form_id: &str, interaction_type: &str) -> Result<CustomEvent, ModelError> {
+        let mut ext = Ext::new();
+        ext.insert("formId".into(), Value::String(form_id.to_string()))?;
+        ext.insert("interactionType".into(), Value::String(interaction_type.to_uppercase()))?;
+        Ok(CustomEvent {
+            common: EventCommon { browser_id, ..EventCommon::default() },
+            event_type: "FORM".into(),
+            data: Map::new(),
+            ext,
+        })
+    }
+}
+
+/// Custom-event data keys that would collide with keys the body builds itself. Engage would let base keys
+/// silently win (and a `type` key silently replace the type); we reject them in `validate` instead, so a
+/// caller's mistake shows up instead of vanishing. `pointOfSale` belongs in `EventCommon`.
+pub const RESERVED_DATA_KEYS: &[&str] =
+    &["type", "ext", "browser_id", "channel", "client_key", "currency", "language", "page", "pos", "pointOfSale", "requested_at"];
+
+/// Event types that have their own builder with their own validation.
+const DEDICATED_TYPES: &[&str] = &["VIEW", "IDENTITY"];
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    View(PageView),
+    Identity(Identity),
+    Custom(CustomEvent),
+}
+
+fn validate_common(c: &EventCommon) -> Result<(), ModelError> {
+    if !c.browser_id.is_empty() {
+        crate::identity::validate_browser_id(&c.browser_id)?;
+    }
+    check_short("channel", &c.channel)?;
+    check_short("currency", &c.currency)?;
+    check_short("language", &c.language)?;
+    check_short("pointOfSale", &c.point_of_sale)?;
+    if let Some(p) = &c.point_of_sale {
+        if !p.is_empty() && p.trim().is_empty() {
+            return Err(err(ModelErrorKind::MissingPointOfSale, "\"pointOfSale\" cannot be empty."));
+        }
+    }
+    text("page", &c.page)
+}
+
+fn text(field: &str, v: &Option<String>) -> Result<(), ModelError> {
+    if let Some(s) = v {
+        check_len(field, s, MAX_TEXT)?;
+        check_no_control(field, s)?;
+    }
+    Ok(())
+}
+
+fn non_blank(field: &str, v: &str, max: usize) -> Result<(), ModelError> {
+    if v.trim().is_empty() {
+        return Err(err(ModelErrorKind::InvalidField, format!("\"{field}\" is required.")));
+    }
+    check_len(field, v, max)?;
+    check_no_control(field, v)
+}
+
+fn check_event_type(t: &str) -> Result<(), ModelError> {
+    if t.is_empty() || t.len() > MAX_EVENT_TYPE {
+        return Err(err(ModelErrorKind::InvalidEventType, format!("The event type must be 1 to {MAX_EVENT_TYPE} characters.")));
+    }
+    if !t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.') {
+        return Err(err(ModelErrorKind::InvalidEventType, "The event type may only contain A-Z, a-z, 0-9, '_', '-' and '.'."));
+    }
+    if DEDICATED_TYPES.contains(&t) {
+        return Err(err(ModelErrorKind::InvalidEventType, format!("Send {t} events with their own event kind, not as a custom event.")));
+    }
+    Ok(())
+}
+
+fn value_depth_ok(v: &Value, depth: usize) -> bool {
+    if depth > MAX_EXT_DEPTH {
+        return false;
+    }
+    match v {
+        Value::Array(a) => a.iter().all(|x| value_depth_ok(x, depth + 1)),
+        Value::Object(o) => o.values().all(|x| value_depth_ok(x, depth + 1)),
+        _ => true,
+    }
+}
+
+impl Event {
+    /// Cheap checks, run on the request thread. Does not see settings: see [`Event::validate_with`].
+    pub fn validate(&self) -> Result<(), ModelError> {
+        match self {
+            Event::View(v) => {
+                validate_common(&v.common)?;
+                text("url", &v.url)?;
+                text("referrer", &v.referrer)?;
+                check_short("pageVariantId", &v.page_variant_id)
+            }
+            Event::Identity(i) => {
+                validate_common(&i.common)?;
+                if i.identifiers.is_empty() {
+                    return Err(err(ModelErrorKind::MissingIdentifiers, "\"identifiers\" is required."));
+                }
+                for id in &i.identifiers {
+                    non_blank("provider", &id.provider, MAX_SHORT)?;
+                    non_blank("id", &id.id, MAX_TEXT)?;
+                    if let Some(d) = &id.expiry_date {
+                        check_date("expiryDate", d)?;
+                    }
+                }
+                if let Some(e) = &i.email {
+                    check_email(e)?;
+                }
+                if let Some(d) = &i.dob {
+                    check_date("dob", d)?;
+                }
+                for (name, v) in [
+                    ("firstName", &i.first_name),
+                    ("lastName", &i.last_name),
+                    ("gender", &i.gender),
+                    ("mobile", &i.mobile),
+                    ("phone", &i.phone),
+                    ("city", &i.city),
+                    ("state", &i.state),
+                    ("country", &i.country),
+                    ("postalCode", &i.postal_code),
+                    ("title", &i.title),
+                ] {
+                    check_short(name, v)?;
+                }
+                if i.street.len() > 16 {
+                    return Err(err(ModelErrorKind::TooLong, "\"street\" has more than 16 lines."));
+                }
+                for s in &i.street {
+                    check_len("street", s, MAX_TEXT)?;
+                    check_no_control("street", s)?;
+                }
+                Ok(())
+            }
+            Event::Custom(c) => {
+                validate_common(&c.common)?;
+                check_event_type(&c.event_type)?;
+                for (k, v) in &c.data {
+                    if RESERVED_DATA_KEYS.contains(&k.as_str()) {
+                        return Err(err(
+                            ModelErrorKind::InvalidField,
+                            format!("Event data key \"{k}\" is reserved; set it through the event's own fields."),
+                        ));
+                    }
+                    if k.is_empty() {
+                        return Err(err(ModelErrorKind::InvalidField, "Event data keys must not be empty."));
+                    }
+                    check_len("event data key", k, MAX_SHORT)?;
+                    if !value_depth_ok(v, 0) {
+                        return Err(err(ModelErrorKind::InvalidField, format!("Event data is nested deeper than {MAX_EXT_DEPTH} levels.")));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// [`Event::validate`] plus the checks that need settings: on the classic wire some pos must be known
+    /// (Engage MV-0003).
+    pub fn validate_with(&self, ctx: &BodyContext) -> Result<(), ModelError> {
+        self.validate()?;
+        if ctx.wire == Wire::Classic && ctx.effective_pos(self.common().point_of_sale.as_deref()).trim().is_empty() {
+            return Err(err(ModelErrorKind::MissingPointOfSale, "\"pointOfSale\" is required."));
+        }
+        Ok(())
+    }
+
+    pub fn common(&self) -> &EventCommon {
+        match self {
+            Event::View(v) => &v.common,
+            Event::Identity(i) => &i.common,
+            Event::Custom(c) => &c.common,
+        }
+    }
+
+    pub fn common_mut(&mut self) -> &mut EventCommon {
+        match self {
+            Event::View(v) => &mut v.common,
+            Event::Identity(i) => &mut i.common,
+            Event::Custom(c) => &mut c.common,
+        }
+    }
+
+    pub fn browser_id(&self) -> &str {
+        &self.common().browser_id
+    }
+
+    pub fn event_type(&self) -> &str {
+        match self {
+            Event::View(_) => "VIEW",
+            Event::Identity(_) => "IDENTITY",
+            Event::Custom(c) => &c.event_type,
+        }
+    }
+
+    /// Cheap estimate of the memory this event holds, for a byte-bounded queue.
+    pub fn approx_bytes(&self) -> usize {
+        fn o(s: &Option<String>) -> usize {
+            s.as_ref().map_or(0, |s| s.len())
+        }
+        let c = self.common();
+        let common = c.browser_id.len() + o(&c.channel) + o(&c.currency) + o(&c.language) + o(&c.page) + o(&c.point_of_sale);
+        let own = match self {
+            Event::View(v) => o(&v.url) + o(&v.referrer) + o(&v.page_variant_id) + v.ext.approx_bytes(),
+            Event::Identity(i) => {
+                [&i.email, &i.first_name, &i.last_name, &i.dob, &i.gender, &i.mobile, &i.phone, &i.city, &i.state, &i.country, &i.postal_code, &i.title]
+                    .iter()
+                    .map(|s| o(s))
+                    .sum::<usize>()
+                    + i.street.iter().map(|s| s.len() + 24).sum::<usize>()
+                    + i.identifiers.iter().map(|x| x.provider.len() + x.id.len() + o(&x.expiry_date) + 80).sum::<usize>()
+                    + i.ext.approx_bytes()
+            }
+            Event::Custom(c) => {
+                c.event_type.len() + c.data.iter().map(|(k, v)| k.len() + 24 + approx_value_bytes(v)).sum::<usize>() + c.ext.approx_bytes()
+            }
+        };
+        std::mem::size_of::<Event>() + common + own
+    }
+
+    /// The JSON body, byte-equal to the official SDK's for the same input.
+    pub fn to_body(&self, ctx: &BodyContext) -> Vec<u8> {
+        serde_json::to_vec(&Value::Object(self.to_json(ctx))).unwrap_or_default()
+    }
+
+    /// The body as an ordered JSON object.
+    pub fn to_json(&self, ctx: &BodyContext) -> Map<String, Value> {
+        match self {
+            Event::View(v) => view_json(v, ctx),
+            Event::Identity(i) => identity_json(i, ctx),
+            Event::Custom(c) => custom_json(c, ctx),
+        }
+    }
+}
+
+fn s(v: &str) -> Value {
+    Value::String(v.to_string())
+}
+
+fn put_opt(m: &mut Map<String, Value>, k: &str, v: &Option<String>) {
+    if let Some(v) = v {
+        m.insert(k.to_string(), s(v));
+    }
+}
+
+/// Base keys in Engage order: `browser_id, channel, client_key, currency, language, page, pos`
+/// (+ `requested_at` on Edge). `omit_page` serves the FORM helper, which sends no page.
+fn put_base(m: &mut Map<String, Value>, c: &EventCommon, ctx: &BodyContext, omit_page: bool) {
+    m.insert("browser_id".into(), s(&c.browser_id));
+    put_opt(m, "channel", &c.channel);
+    m.insert("client_key".into(), s(if ctx.wire == Wire::Edge { "" } else { ctx.client_key }));
+    put_opt(m, "currency", &c.currency);
+    put_opt(m, "language", &c.language);
+    if !omit_page {
+        m.insert("page".into(), s(c.page.as_deref().unwrap_or("")));
+    }
+    m.insert("pos".into(), s(ctx.effective_pos(c.point_of_sale.as_deref())));
+    if ctx.wire == Wire::Edge {
+        let ts = match ctx.requested_at {
+            Some(t) => t.to_string(),
+            None => now_iso8601(),
+        };
+        m.insert("requested_at".into(), Value::String(ts));
+    }
+}
+
+fn non_empty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|x| !x.is_empty())
+}
+
+fn view_json(v: &PageView, ctx: &BodyContext) -> Map<String, Value> {
+    let params = v.url.as_deref().map(engage_params).unwrap_or_default();
+    let mut utm = Map::new();
+    if v.include_utm {
+        for (k, val) in &params {
+            let k = k.to_lowercase();
+            if k.starts_with("utm_") {
+                utm.insert(k, s(val));
+            }
+        }
+    }
+    // Precedence: explicit, then the URL's `variantid` (first occurrence, exact key), then ext.pageVariantId.
+    let url_variant = params.iter().find(|(k, _)| k == "variantid").map(|(_, x)| x.as_str()).filter(|x| !x.is_empty());
+    let pv: Option<Value> = non_empty(&v.page_variant_id)
+        .or(url_variant)
+        .map(s)
+        .or_else(|| v.ext.get("pageVariantId").cloned());
+    let mut ext = Map::new();
+    if let Some(pv) = pv {
+        ext.insert("pageVariantId".into(), pv);
+    }
+    for (k, x) in v.ext.as_map() {
+        if k != "pageVariantId" {
+            ext.insert(k.clone(), x.clone());
+        }
+    }
+
+    let mut m = Map::new();
+    match ctx.wire {
+        Wire::Classic => {
+            m.insert("type".into(), s("VIEW"));
+            m.extend(utm);
+            if !ext.is_empty() {
+                m.insert("ext".into(), Value::Object(ext));
+            }
+            put_opt(&mut m, "referrer", &v.referrer);
+            put_base(&mut m, &v.common, ctx, false);
+        }
+        Wire::Edge => {
+            // Cloud SDK order: base keys first, then type, ext, utm_*, referrer.
+            put_base(&mut m, &v.common, ctx, false);
+            m.insert("type".into(), s("VIEW"));
+            if !ext.is_empty() {
+                m.insert("ext".into(), Value::Object(ext));
+            }
+            m.extend(utm);
+            put_opt(&mut m, "referrer", &v.referrer);
+        }
+    }
+    m
+}
+
+fn identity_json(i: &Identity, ctx: &BodyContext) -> Map<String, Value> {
+    let mut m = Map::new();
+    // Engage writes these in alphabetical order of the wire names.
+    put_opt(&mut m, "city", &i.city);
+    put_opt(&mut m, "country", &i.country);
+    put_opt(&mut m, "dob", &i.dob);
+    put_opt(&mut m, "email", &i.email);
+    put_opt(&mut m, "firstname", &i.first_name);
+    put_opt(&mut m, "gender", &i.gender);
+    let ids: Vec<Value> = i
+        .identifiers
+        .iter()
+        .map(|x| {
+            let mut o = Map::new();
+            put_opt(&mut o, "expiry_date", &x.expiry_date);
+            o.insert("id".into(), s(&x.id));
+            o.insert("provider".into(), s(&x.provider));
+            Value::Object(o)
+        })
+        .collect();
+    m.insert("identifiers".into(), Value::Array(ids));
+    put_opt(&mut m, "lastname", &i.last_name);
+    put_opt(&mut m, "mobile", &i.mobile);
+    put_opt(&mut m, "phone", &i.phone);
+    put_opt(&mut m, "postal_code", &i.postal_code);
+    put_opt(&mut m, "state", &i.state);
+    if !i.street.is_empty() {
+        m.insert("street".into(), Value::Array(i.street.iter().map(|x| s(x)).collect()));
+    }
+    put_opt(&mut m, "title", &i.title);
+    m.insert("type".into(), s("IDENTITY"));
+    if !i.ext.is_empty() {
+        m.insert("ext".into(), Value::Object(i.ext.as_map().clone()));
+    }
+    put_base(&mut m, &i.common, ctx, false);
+    m
+}
+
+fn custom_json(c: &CustomEvent, ctx: &BodyContext) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("type".into(), s(&c.event_type));
+    for (k, v) in &c.data {
+        if !RESERVED_DATA_KEYS.contains(&k.as_str()) {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    if !c.ext.is_empty() {
+        m.insert("ext".into(), Value::Object(c.ext.as_map().clone()));
+    }
+    // Engage's form() helper sends no page; a FORM event without a page is taken to come from it.
+    let omit_page = c.event_type == "FORM" && c.common.page.is_none();
+    put_base(&mut m, &c.common, ctx, omit_page);
+    m
+}
