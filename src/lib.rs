@@ -1,3 +1,18 @@
-//! xmcdp: server-side Sitecore CDP / Personalize client.
+//! xmcdp: server-side Sitecore CDP / Personalize client for Sitecore XM.
+//!
+//! Layout: `config` (settings), `model` (wire payloads, pure), `identity` (browser id cookie), `transport`
+//! (HTTP), `pipeline` (queue, ordering, retry, shutdown), `stats`, `log` (pulled log records), `client`
+//! (ties them together). `ffi` is the only place with `extern "C"`; the core knows nothing of it.
+
+pub mod client;
+pub mod config;
+pub mod error;
 pub mod identity;
+pub mod log;
 pub mod model;
+pub mod pipeline;
+pub mod stats;
+pub mod transport;
+
+pub use client::Client;
+pub use error::{Error, ErrorKind, Result};

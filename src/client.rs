@@ -1,0 +1,134 @@
+//! The client: one per site/tenant. Owns its tokio runtime (not a global: a new AppDomain makes a new client,
+//! and several clients coexist), the HTTP transport and the delivery pipeline.
+
+use crate::config::Settings;
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{Event, EventCommon};
+use crate::pipeline::spool::Discard;
+use crate::pipeline::{Envelope, Pipeline};
+use crate::transport::Transport;
+use crate::log;
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use crate::pipeline::ShutdownReport;
+
+/// Deadline used when a client is dropped without an explicit shutdown.
+pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Longest User-Agent forwarded; longer ones are cut (real browsers stay far below this).
+const MAX_USER_AGENT: usize = 512;
+
+pub struct Client {
+    settings: Arc<Settings>,
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    pipeline: Pipeline,
+    shutdown: Mutex<Option<ShutdownReport>>,
+}
+
+impl Client {
+    pub fn from_json(settings_json: &str) -> Result<Client> {
+        Client::new(Settings::from_json(settings_json)?)
+    }
+
+    pub fn new(settings: Settings) -> Result<Client> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(settings.worker_threads)
+            .thread_name("xmcdp-worker")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the runtime: {e}")))?;
+        let transport = Transport::new(&settings)?;
+        let pipeline = Pipeline::start(&settings, transport, Box::new(Discard), runtime.handle());
+        log::info(format!(
+            "xmcdp: client started for client key {} ({} lanes, queue {} events / {} bytes)",
+            settings.client_key, settings.delivery_concurrency, settings.queue_capacity, settings.queue_max_bytes
+        ));
+        Ok(Client { settings: Arc::new(settings), runtime: Mutex::new(Some(runtime)), pipeline, shutdown: Mutex::new(None) })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Validates the event on the calling thread (cheap checks only), fills the site defaults and queues it.
+    /// Never blocks and never does I/O.
+    pub fn send(&self, mut event: Event, user_agent: Option<String>) -> Result<()> {
+        self.apply_defaults(common_mut(&mut event));
+        event.validate().map_err(Error::from)?;
+        let user_agent = user_agent.map(|mut ua| {
+            if ua.len() > MAX_USER_AGENT {
+                let mut cut = MAX_USER_AGENT;
+                while !ua.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                ua.truncate(cut);
+            }
+            ua
+        });
+        self.pipeline.enqueue(Envelope::new(event, user_agent))
+    }
+
+    fn apply_defaults(&self, common: &mut EventCommon) {
+        let s = &*self.settings;
+        if common.channel.is_none() {
+            common.channel = Some(s.channel.clone());
+        }
+        if common.currency.is_none() {
+            common.currency.clone_from(&s.currency);
+        }
+        if common.language.is_none() {
+            common.language.clone_from(&s.language);
+        }
+    }
+
+    /// Graceful, idempotent shutdown: stop accepting, deliver what fits before `deadline`, stop the runtime.
+    pub fn shutdown(&self, deadline: Duration) -> ShutdownReport {
+        let mut done = self.shutdown.lock();
+        if let Some(r) = &*done {
+            return r.clone();
+        }
+        let report = self.pipeline.shutdown(deadline);
+        if let Some(rt) = self.runtime.lock().take() {
+            rt.shutdown_timeout(Duration::from_millis(200));
+        }
+        if report.unsent > 0 {
+            log::warn(format!("xmcdp: shut down with {} undelivered events ({} delivered while draining)", report.unsent, report.delivered));
+        } else {
+            log::info(format!("xmcdp: shut down cleanly ({} delivered while draining)", report.delivered));
+        }
+        *done = Some(report.clone());
+        report
+    }
+
+    pub fn is_shut_down(&self) -> bool {
+        self.shutdown.lock().is_some()
+    }
+
+    pub fn stats_json(&self) -> String {
+        let mut v = serde_json::json!({ "events": self.pipeline.stats_json() });
+        v["log_records_dropped"] = log::dropped().into();
+        v["shut_down"] = self.is_shut_down().into();
+        v.to_string()
+    }
+
+    /// Runtime handle, for features that run their own tasks (decisions, browser ids).
+    pub fn runtime_handle(&self) -> Option<tokio::runtime::Handle> {
+        self.runtime.lock().as_ref().map(|rt| rt.handle().clone())
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.shutdown(DEFAULT_SHUTDOWN_DEADLINE);
+    }
+}
+
+fn common_mut(event: &mut Event) -> &mut EventCommon {
+    match event {
+        Event::View(v) => &mut v.common,
+        Event::Identity(i) => &mut i.common,
+        Event::Custom(c) => &mut c.common,
+    }
+}

@@ -1,0 +1,457 @@
+//! Settings: parsed from JSON, validated, with stable error kinds and messages.
+//!
+//! Unknown keys are an error (a typo must not silently fall back to a default), and the API token is
+//! wrapped in [`Secret`] so no `Debug`, log line or error message can ever print it.
+
+use crate::error::{Error, ErrorKind, Result};
+use serde_json::{Map, Value};
+use std::fmt;
+use std::time::Duration;
+
+/// A secret string whose `Debug`/`Display` never show the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The only way to read the value; grep for it when auditing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Which CDP front door events and decisions go through.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Classic Stream API host, e.g. `https://api-engage-eu.sitecorecloud.io` (no trailing slash).
+    Classic { target_url: String },
+    /// Sitecore Edge proxy (Cloud SDK style): the tenant is found by context id, the point of sale by site name.
+    Edge { edge_url: String, context_id: String, site_name: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OverflowPolicy {
+    DropNewest,
+    DropOldest,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per event including the first one.
+    pub max_attempts: u32,
+    /// Base of the exponential backoff (full jitter: sleep is uniform in `[0, min(cap, base * 2^n))`).
+    pub base: Duration,
+    pub max_backoff: Duration,
+    /// `Retry-After` is honoured up to this cap.
+    pub retry_after_cap: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub client_key: String,
+    pub endpoint: Endpoint,
+    pub point_of_sale: String,
+    pub channel: String,
+    pub currency: Option<String>,
+    pub language: Option<String>,
+    pub cookie_name: String,
+    pub legacy_cookie_name: Option<String>,
+    pub cookie_domain: Option<String>,
+    pub cookie_expiry_days: u32,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub pool_idle_timeout: Duration,
+    pub queue_capacity: usize,
+    pub queue_max_bytes: usize,
+    pub overflow_policy: OverflowPolicy,
+    pub delivery_concurrency: usize,
+    pub retry: RetryPolicy,
+    pub forward_user_agent: bool,
+    pub proxy: Option<String>,
+    pub allow_insecure_http: bool,
+    pub worker_threads: usize,
+    pub api_token: Option<Secret>,
+}
+
+/// Every accepted key, with a one-line description (kept next to the parser so docs and code agree).
+pub const KEYS: &[(&str, &str)] = &[
+    ("clientKey", "CDP client key (required)"),
+    ("targetUrl", "classic Stream API base URL, e.g. https://api-engage-eu.sitecorecloud.io"),
+    ("edgeUrl", "Edge proxy base URL (Edge mode; needs contextId and siteName)"),
+    ("contextId", "Sitecore Edge context id (Edge mode)"),
+    ("siteName", "site name sent as siteId (Edge mode)"),
+    ("pointOfSale", "point of sale (required in classic mode)"),
+    ("channel", "default channel, WEB"),
+    ("currency", "default ISO 4217 currency"),
+    ("language", "default language (upper-case two letters)"),
+    ("cookieName", "browser id cookie name, bid_{clientKey}"),
+    ("legacyCookieName", "legacy cookie name read and migrated, BID_{clientKey}; null disables"),
+    ("cookieDomain", "Domain attribute of the cookie"),
+    ("cookieExpiryDays", "cookie lifetime in days, 730"),
+    ("connectTimeoutMs", "TCP/TLS connect timeout, 2000"),
+    ("requestTimeoutMs", "whole-request timeout for event delivery, 5000"),
+    ("poolIdleTimeoutMs", "keep-alive idle timeout, 50000 (below common load balancer idle timeouts)"),
+    ("queueCapacity", "events held in memory, 10000"),
+    ("queueMaxBytes", "bytes held in memory, 16777216"),
+    ("overflowPolicy", "dropNewest | dropOldest"),
+    ("deliveryConcurrency", "parallel delivery lanes (events of one visitor stay in order), 16"),
+    ("retryMaxAttempts", "attempts per event including the first, 5"),
+    ("retryBaseMs", "backoff base, 200"),
+    ("retryMaxBackoffMs", "backoff cap, 30000"),
+    ("retryAfterCapMs", "cap on an honoured Retry-After, 30000"),
+    ("forwardUserAgent", "forward the visitor User-Agent, true"),
+    ("proxy", "HTTP(S) proxy URL for outbound calls"),
+    ("allowInsecureHttp", "allow http:// to non-loopback hosts (never in production), false"),
+    ("workerThreads", "native runtime worker threads, 2"),
+    ("apiToken", "Guest REST API token (secret; server-side only)"),
+];
+
+const MAX_STRING: usize = 1024;
+
+impl Settings {
+    pub fn from_json(json: &str) -> Result<Settings> {
+        let value: Value = serde_json::from_str(json).map_err(|e| {
+            // serde_json messages name line/column, never echo the input text.
+            Error::new(ErrorKind::ConfigInvalidJson, format!("settings are not valid JSON: {e}"))
+        })?;
+        let Value::Object(map) = value else {
+            return Err(Error::new(ErrorKind::ConfigInvalidJson, "settings must be a JSON object"));
+        };
+        for key in map.keys() {
+            if !KEYS.iter().any(|(k, _)| k == key) {
+                let shown: String = key.chars().take(64).collect();
+                return Err(Error::new(
+                    ErrorKind::ConfigUnknownKey,
+                    format!("unknown setting \"{shown}\" (known settings: {})", KEYS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ")),
+                ));
+            }
+        }
+        let r = Reader(&map);
+
+        let client_key = r.req_str("clientKey")?;
+        check_token_chars("clientKey", &client_key)?;
+        let allow_insecure_http = r.bool("allowInsecureHttp", false)?;
+
+        let target = r.opt_str("targetUrl")?;
+        let edge = r.opt_str("edgeUrl")?;
+        let endpoint = match (target, edge) {
+            (Some(_), Some(_)) => {
+                return Err(Error::new(ErrorKind::ConfigInvalid, "set either targetUrl (classic) or edgeUrl (Edge), not both"))
+            }
+            (None, None) => {
+                return Err(Error::new(ErrorKind::ConfigMissing, "missing setting \"targetUrl\" (or \"edgeUrl\" with \"contextId\" and \"siteName\")"))
+            }
+            (Some(t), None) => {
+                for k in ["contextId", "siteName"] {
+                    if map.contains_key(k) {
+                        return Err(Error::new(ErrorKind::ConfigInvalid, format!("\"{k}\" only applies in Edge mode (edgeUrl)")));
+                    }
+                }
+                Endpoint::Classic { target_url: base_url("targetUrl", &t, allow_insecure_http)? }
+            }
+            (None, Some(e)) => Endpoint::Edge {
+                edge_url: base_url("edgeUrl", &e, allow_insecure_http)?,
+                context_id: {
+                    let c = r.req_str("contextId")?;
+                    check_token_chars("contextId", &c)?;
+                    c
+                },
+                site_name: r.req_str("siteName")?,
+            },
+        };
+
+        let point_of_sale = match (&endpoint, r.opt_str("pointOfSale")?) {
+            (_, Some(p)) if p.trim().is_empty() => {
+                return Err(Error::new(ErrorKind::ConfigInvalid, "\"pointOfSale\" cannot be empty"))
+            }
+            (_, Some(p)) => p,
+            (Endpoint::Classic { .. }, None) => return Err(Error::new(ErrorKind::ConfigMissing, "missing setting \"pointOfSale\"")),
+            (Endpoint::Edge { .. }, None) => String::new(),
+        };
+
+        let channel = r.opt_str("channel")?.unwrap_or_else(|| "WEB".to_owned());
+        const CHANNELS: &[&str] = &[
+            "AIRPORT_KIOSK", "BRANCH", "CALL_CENTER", "EMAIL", "GDS", "KIOSK", "MOBILE_APP", "MOBILE_WEB", "SMS", "OFFLINE", "OTA", "OTHER", "WEB",
+        ];
+        if !CHANNELS.contains(&channel.as_str()) {
+            return Err(Error::new(ErrorKind::ConfigInvalid, format!("\"channel\" must be one of {}", CHANNELS.join(", "))));
+        }
+        let currency = r.opt_str("currency")?;
+        if let Some(c) = &currency {
+            if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(Error::new(ErrorKind::ConfigInvalid, "\"currency\" must be an upper-case ISO 4217 code such as EUR"));
+            }
+        }
+        let language = r.opt_str("language")?;
+        if let Some(l) = &language {
+            if l.len() < 2 || l.len() > 8 || !l.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-') {
+                return Err(Error::new(ErrorKind::ConfigInvalid, "\"language\" must be a language code such as EN"));
+            }
+        }
+
+        let cookie_name = r.opt_str("cookieName")?.unwrap_or_else(|| format!("bid_{client_key}"));
+        check_cookie_name("cookieName", &cookie_name)?;
+        let legacy_cookie_name = match map.get("legacyCookieName") {
+            Some(Value::Null) => None,
+            Some(_) => r.opt_str("legacyCookieName")?,
+            None => Some(format!("BID_{client_key}")),
+        };
+        if let Some(n) = &legacy_cookie_name {
+            check_cookie_name("legacyCookieName", n)?;
+        }
+        let cookie_domain = r.opt_str("cookieDomain")?;
+        if let Some(d) = &cookie_domain {
+            if d.is_empty() || !d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
+                return Err(Error::new(ErrorKind::ConfigInvalid, "\"cookieDomain\" must be a host name such as .example.com"));
+            }
+        }
+        let cookie_expiry_days = r.uint("cookieExpiryDays", 730, 1, 3650)? as u32;
+
+        let connect_timeout = r.millis("connectTimeoutMs", 2_000, 1, 60_000)?;
+        let request_timeout = r.millis("requestTimeoutMs", 5_000, 1, 300_000)?;
+        let pool_idle_timeout = r.millis("poolIdleTimeoutMs", 50_000, 1, 600_000)?;
+        let queue_capacity = r.uint("queueCapacity", 10_000, 1, 10_000_000)? as usize;
+        let queue_max_bytes = r.uint("queueMaxBytes", 16 * 1024 * 1024, 64 * 1024, 4 * 1024 * 1024 * 1024)? as usize;
+        let overflow_policy = match r.opt_str("overflowPolicy")?.as_deref() {
+            None | Some("dropNewest") => OverflowPolicy::DropNewest,
+            Some("dropOldest") => OverflowPolicy::DropOldest,
+            Some(_) => return Err(Error::new(ErrorKind::ConfigInvalid, "\"overflowPolicy\" must be \"dropNewest\" or \"dropOldest\"")),
+        };
+        let delivery_concurrency = r.uint("deliveryConcurrency", 16, 1, 1024)? as usize;
+        let retry = RetryPolicy {
+            max_attempts: r.uint("retryMaxAttempts", 5, 1, 100)? as u32,
+            base: r.millis("retryBaseMs", 200, 1, 60_000)?,
+            max_backoff: r.millis("retryMaxBackoffMs", 30_000, 1, 3_600_000)?,
+            retry_after_cap: r.millis("retryAfterCapMs", 30_000, 0, 3_600_000)?,
+        };
+        let forward_user_agent = r.bool("forwardUserAgent", true)?;
+        let proxy = match r.opt_str("proxy")? {
+            Some(p) => {
+                let url = reqwest::Url::parse(&p)
+                    .map_err(|_| Error::new(ErrorKind::ConfigInvalidUrl, "\"proxy\" is not a valid URL"))?;
+                if !matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h") || url.host_str().is_none() {
+                    return Err(Error::new(ErrorKind::ConfigInvalidUrl, "\"proxy\" must be an http://, https:// or socks5:// URL with a host"));
+                }
+                Some(p)
+            }
+            None => None,
+        };
+        let worker_threads = r.uint("workerThreads", 2, 1, 64)? as usize;
+        let api_token = r.opt_str("apiToken")?.map(Secret::new);
+        if let Some(t) = &api_token {
+            if t.expose().is_empty() || t.expose().bytes().any(|b| b.is_ascii_control()) {
+                return Err(Error::new(ErrorKind::ConfigInvalid, "\"apiToken\" must be a non-empty string without control characters"));
+            }
+        }
+
+        Ok(Settings {
+            client_key,
+            endpoint,
+            point_of_sale,
+            channel,
+            currency,
+            language,
+            cookie_name,
+            legacy_cookie_name,
+            cookie_domain,
+            cookie_expiry_days,
+            connect_timeout,
+            request_timeout,
+            pool_idle_timeout,
+            queue_capacity,
+            queue_max_bytes,
+            overflow_policy,
+            delivery_concurrency,
+            retry,
+            forward_user_agent,
+            proxy,
+            allow_insecure_http,
+            worker_threads,
+            api_token,
+        })
+    }
+
+    /// Base URL used for the Stream / Personalize / Guest APIs (classic target or Edge URL).
+    pub fn base_url(&self) -> &str {
+        match &self.endpoint {
+            Endpoint::Classic { target_url } => target_url,
+            Endpoint::Edge { edge_url, .. } => edge_url,
+        }
+    }
+}
+
+struct Reader<'a>(&'a Map<String, Value>);
+
+impl Reader<'_> {
+    fn opt_str(&self, key: &str) -> Result<Option<String>> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => {
+                if s.len() > MAX_STRING {
+                    return Err(Error::new(ErrorKind::ConfigInvalid, format!("\"{key}\" is longer than {MAX_STRING} bytes")));
+                }
+                Ok(Some(s.clone()))
+            }
+            Some(_) => Err(Error::new(ErrorKind::ConfigInvalid, format!("\"{key}\" must be a string"))),
+        }
+    }
+    fn req_str(&self, key: &str) -> Result<String> {
+        match self.opt_str(key)? {
+            Some(s) if !s.trim().is_empty() => Ok(s),
+            Some(_) => Err(Error::new(ErrorKind::ConfigInvalid, format!("\"{key}\" cannot be empty"))),
+            None => Err(Error::new(ErrorKind::ConfigMissing, format!("missing setting \"{key}\""))),
+        }
+    }
+    fn bool(&self, key: &str, default: bool) -> Result<bool> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(Error::new(ErrorKind::ConfigInvalid, format!("\"{key}\" must be true or false"))),
+        }
+    }
+    fn uint(&self, key: &str, default: u64, min: u64, max: u64) -> Result<u64> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(v) if (min..=max).contains(&v) => Ok(v),
+                _ => Err(Error::new(ErrorKind::ConfigInvalid, format!("\"{key}\" must be a whole number from {min} to {max}"))),
+            },
+            Some(_) => Err(Error::new(ErrorKind::ConfigInvalid, format!("\"{key}\" must be a number"))),
+        }
+    }
+    fn millis(&self, key: &str, default: u64, min: u64, max: u64) -> Result<Duration> {
+        self.uint(key, default, min, max).map(Duration::from_millis)
+    }
+}
+
+fn base_url(key: &str, raw: &str, allow_insecure_http: bool) -> Result<String> {
+    let url = reqwest::Url::parse(raw).map_err(|_| Error::new(ErrorKind::ConfigInvalidUrl, format!("\"{key}\" is not a valid absolute URL")))?;
+    let host = url.host_str().ok_or_else(|| Error::new(ErrorKind::ConfigInvalidUrl, format!("\"{key}\" has no host")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::new(ErrorKind::ConfigInvalidUrl, format!("\"{key}\" must not carry credentials")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::new(ErrorKind::ConfigInvalidUrl, format!("\"{key}\" must not have a query or fragment")));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_insecure_http || is_loopback(host) => {}
+        "http" => {
+            return Err(Error::new(
+                ErrorKind::ConfigInvalidUrl,
+                format!("\"{key}\" must use https:// (http:// is allowed only to loopback, or with allowInsecureHttp)"),
+            ))
+        }
+        _ => return Err(Error::new(ErrorKind::ConfigInvalidUrl, format!("\"{key}\" must be an http(s) URL"))),
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+pub(crate) fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+}
+
+fn check_token_chars(key: &str, v: &str) -> Result<()> {
+    if v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b)) {
+        Ok(())
+    } else {
+        Err(Error::new(ErrorKind::ConfigInvalid, format!("\"{key}\" may contain only letters, digits and - _ . ~")))
+    }
+}
+
+fn check_cookie_name(key: &str, v: &str) -> Result<()> {
+    // RFC 6265 token: visible ASCII except separators.
+    let ok = !v.is_empty()
+        && v.len() <= 128
+        && v.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(ErrorKind::ConfigInvalid, format!("\"{key}\" is not a valid cookie name")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: &str = r#"{"clientKey":"ck_test","targetUrl":"https://api-engage-eu.sitecorecloud.io/","pointOfSale":"myretailsite/ireland"}"#;
+
+    #[test]
+    fn minimal_classic_settings_get_defaults() {
+        let s = Settings::from_json(MIN).unwrap();
+        assert_eq!(s.endpoint, Endpoint::Classic { target_url: "https://api-engage-eu.sitecorecloud.io".into() });
+        assert_eq!(s.cookie_name, "bid_ck_test");
+        assert_eq!(s.legacy_cookie_name.as_deref(), Some("BID_ck_test"));
+        assert_eq!(s.cookie_expiry_days, 730);
+        assert_eq!(s.channel, "WEB");
+        assert_eq!(s.pool_idle_timeout, Duration::from_secs(50));
+        assert_eq!(s.overflow_policy, OverflowPolicy::DropNewest);
+    }
+
+    #[test]
+    fn edge_settings() {
+        let s = Settings::from_json(r#"{"clientKey":"ck","edgeUrl":"https://edge-platform.sitecorecloud.io","contextId":"ctx-123","siteName":"spinair.com"}"#).unwrap();
+        assert!(matches!(s.endpoint, Endpoint::Edge { ref context_id, .. } if context_id == "ctx-123"));
+        assert_eq!(s.point_of_sale, "");
+    }
+
+    fn kind(json: &str) -> ErrorKind {
+        Settings::from_json(json).unwrap_err().kind
+    }
+
+    #[test]
+    fn bad_settings_have_stable_kinds() {
+        assert_eq!(kind("{"), ErrorKind::ConfigInvalidJson);
+        assert_eq!(kind("[]"), ErrorKind::ConfigInvalidJson);
+        assert_eq!(kind(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","clientkey":"x"}"#), ErrorKind::ConfigUnknownKey);
+        assert_eq!(kind(r#"{"targetUrl":"https://x.io","pointOfSale":"p"}"#), ErrorKind::ConfigMissing);
+        assert_eq!(kind(r#"{"clientKey":"ck","pointOfSale":"p"}"#), ErrorKind::ConfigMissing);
+        assert_eq!(kind(r#"{"clientKey":"ck","targetUrl":"not a url","pointOfSale":"p"}"#), ErrorKind::ConfigInvalidUrl);
+        assert_eq!(kind(r#"{"clientKey":"ck","targetUrl":"http://cdp.example.com","pointOfSale":"p"}"#), ErrorKind::ConfigInvalidUrl);
+        assert_eq!(kind(r#"{"clientKey":"ck","targetUrl":"ftp://x.io","pointOfSale":"p"}"#), ErrorKind::ConfigInvalidUrl);
+        assert_eq!(kind(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":" "}"#), ErrorKind::ConfigInvalid);
+        assert_eq!(kind(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","queueCapacity":0}"#), ErrorKind::ConfigInvalid);
+        assert_eq!(kind(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","channel":"web"}"#), ErrorKind::ConfigInvalid);
+        assert_eq!(kind(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","cookieName":"a;b"}"#), ErrorKind::ConfigInvalid);
+        assert_eq!(kind(r#"{"clientKey":"c k","targetUrl":"https://x.io","pointOfSale":"p"}"#), ErrorKind::ConfigInvalid);
+        assert_eq!(kind(r#"{"clientKey":"ck","targetUrl":"https://x.io","edgeUrl":"https://e.io","pointOfSale":"p"}"#), ErrorKind::ConfigInvalid);
+        assert_eq!(kind(r#"{"clientKey":"ck","edgeUrl":"https://e.io","siteName":"s"}"#), ErrorKind::ConfigMissing);
+        assert_eq!(kind(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","proxy":"::"}"#), ErrorKind::ConfigInvalidUrl);
+    }
+
+    #[test]
+    fn loopback_http_is_allowed() {
+        Settings::from_json(r#"{"clientKey":"ck","targetUrl":"http://127.0.0.1:9","pointOfSale":"p"}"#).unwrap();
+        Settings::from_json(r#"{"clientKey":"ck","targetUrl":"http://localhost:9","pointOfSale":"p"}"#).unwrap();
+        Settings::from_json(r#"{"clientKey":"ck","targetUrl":"http://cdp.local","pointOfSale":"p","allowInsecureHttp":true}"#).unwrap();
+    }
+
+    #[test]
+    fn api_token_never_shows() {
+        let s = Settings::from_json(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","apiToken":"s3cr3t-token"}"#).unwrap();
+        assert!(!format!("{s:?}").contains("s3cr3t"));
+        assert_eq!(s.api_token.as_ref().unwrap().expose(), "s3cr3t-token");
+        // A token in the wrong place must not be echoed by the error either.
+        let e = Settings::from_json(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","apiToken":7}"#).unwrap_err();
+        assert!(!e.message.contains('7'));
+        let e = Settings::from_json(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","s3cr3t-token":1}"#).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::ConfigUnknownKey);
+    }
+}
