@@ -24,6 +24,7 @@ pub struct Client {
     settings: Arc<Settings>,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     pipeline: Pipeline,
+    transport: Transport,
     shutdown: Mutex<Option<ShutdownReport>>,
 }
 
@@ -40,12 +41,12 @@ impl Client {
             .build()
             .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the runtime: {e}")))?;
         let transport = Transport::new(&settings)?;
-        let pipeline = Pipeline::start(&settings, transport, Box::new(Discard), runtime.handle());
+        let pipeline = Pipeline::start(&settings, transport.clone(), Box::new(Discard), runtime.handle());
         log::info(format!(
             "xmcdp: client started for client key {} ({} lanes, queue {} events / {} bytes)",
             settings.client_key, settings.delivery_concurrency, settings.queue_capacity, settings.queue_max_bytes
         ));
-        Ok(Client { settings: Arc::new(settings), runtime: Mutex::new(Some(runtime)), pipeline, shutdown: Mutex::new(None) })
+        Ok(Client { settings: Arc::new(settings), runtime: Mutex::new(Some(runtime)), pipeline, transport, shutdown: Mutex::new(None) })
     }
 
     pub fn settings(&self) -> &Settings {
@@ -111,6 +112,11 @@ impl Client {
         v["log_records_dropped"] = log::dropped().into();
         v["shut_down"] = self.is_shut_down().into();
         v.to_string()
+    }
+
+    /// The shared HTTP transport (one keep-alive pool per client), for features beyond events.
+    pub fn transport(&self) -> &Transport {
+        &self.transport
     }
 
     /// Runtime handle, for features that run their own tasks (decisions, browser ids).
