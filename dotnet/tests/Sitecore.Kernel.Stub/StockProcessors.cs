@@ -1,0 +1,102 @@
+using System;
+using System.Collections.Generic;
+using Sitecore.Data.Items;
+
+// stub-only: minimal stand-ins for the stock processors the shipped config is positioned against. They set the
+// context the way Sitecore does before our processor runs; their rules (below) exist only for the test host.
+namespace Sitecore.Pipelines.HttpRequest
+{
+    /// <summary>Site "shell" for /sitecore/*, else "website"; <c>sc_mode=edit|preview|debug</c> sets the page mode.</summary>
+    public class SiteResolver : HttpRequestProcessor
+    {
+        public override void Process(HttpRequestArgs args)
+        {
+            var path = args.HttpContext.Request.Path ?? "/";
+            var name = path.StartsWith("/sitecore", StringComparison.OrdinalIgnoreCase) ? "shell" : "website";
+            Context.Site = new Sitecore.Sites.SiteContext(name);
+            switch (args.HttpContext.Request.QueryString["sc_mode"])
+            {
+                case "edit": Context.SetPageMode(Context.StubPageMode.ExperienceEditor); break;
+                case "preview": Context.SetPageMode(Context.StubPageMode.Preview); break;
+                case "debug": Context.SetPageMode(Context.StubPageMode.Debugging); break;
+                default: Context.SetPageMode(Context.StubPageMode.Normal); break;
+            }
+        }
+    }
+
+    /// <summary>Authenticated as extranet\NAME when the test cookie <c>stub_user=NAME</c> is present (email NAME@example.com).</summary>
+    public class UserResolver : HttpRequestProcessor
+    {
+        public override void Process(HttpRequestArgs args)
+        {
+            var c = args.HttpContext.Request.Cookies["stub_user"];
+            if (c == null || string.IsNullOrEmpty(c.Value)) return;
+            var user = new Sitecore.Security.Accounts.User("extranet\\" + c.Value, true);
+            user.Profile.Email = c.Value + "@example.com";
+            Context.SetUser(user);
+        }
+    }
+
+    /// <summary><c>sc_lang</c> query parameter, else <c>en</c>.</summary>
+    public class LanguageResolver : HttpRequestProcessor
+    {
+        public override void Process(HttpRequestArgs args)
+        {
+            var lang = args.HttpContext.Request.QueryString["sc_lang"];
+            Context.Language = Sitecore.Globalization.Language.Parse(string.IsNullOrEmpty(lang) ? "en" : lang);
+        }
+    }
+
+    /// <summary>Looks the request path up in <see cref="StubContent"/>.</summary>
+    public class ItemResolver : HttpRequestProcessor
+    {
+        public override void Process(HttpRequestArgs args)
+        {
+            Context.Item = StubContent.Find(args.HttpContext.Request.Path);
+        }
+    }
+
+    public class LayoutResolver : HttpRequestProcessor
+    {
+        public override void Process(HttpRequestArgs args)
+        {
+        }
+    }
+
+    /// <summary>stub-only: the content tree of the test site (path → item).</summary>
+    public static class StubContent
+    {
+        private static readonly Dictionary<string, Item> s_items = new Dictionary<string, Item>(StringComparer.OrdinalIgnoreCase);
+
+        public static void Register(string path, string name)
+        {
+            lock (s_items)
+                s_items[Normalize(path)] = new Item(new Sitecore.Data.ID(Guid.NewGuid()), name, "/sitecore/content/home" + (path == "/" ? "" : path));
+        }
+
+        public static Item Find(string path)
+        {
+            lock (s_items)
+            {
+                Item item;
+                return s_items.TryGetValue(Normalize(path ?? "/"), out item) ? item : null;
+            }
+        }
+
+        private static string Normalize(string path)
+        {
+            var p = path.TrimEnd('/');
+            return p.Length == 0 ? "/" : p;
+        }
+    }
+}
+
+namespace Sitecore.Pipelines.Loader
+{
+    public class ShowVersion
+    {
+        public void Process(Sitecore.Pipelines.PipelineArgs args)
+        {
+        }
+    }
+}
