@@ -7,6 +7,7 @@
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod ffi;
 pub mod identity;
 pub mod log;
 pub mod model;
