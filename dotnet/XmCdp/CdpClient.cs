@@ -53,11 +53,10 @@ namespace XmCdp
         public CdpStatus TryIdentity(IdentityEvent identity)
         {
             if (identity == null) throw new ArgumentNullException(nameof(identity));
-            var data = identity.DataJson();
             var h = AddRef();
             try
             {
-                return (CdpStatus)NativeCalls.Event(h.Id, identity, "IDENTITY", data, identity: true);
+                return (CdpStatus)NativeCalls.Identity(h.Id, identity);
             }
             finally
             {
@@ -68,11 +67,10 @@ namespace XmCdp
         public CdpStatus TryEvent(CustomEvent customEvent)
         {
             if (customEvent == null) throw new ArgumentNullException(nameof(customEvent));
-            var data = customEvent.DataJsonOrNull();
             var h = AddRef();
             try
             {
-                return (CdpStatus)NativeCalls.Event(h.Id, customEvent, customEvent.Type, data, identity: false);
+                return (CdpStatus)NativeCalls.Event(h.Id, customEvent);
             }
             finally
             {

@@ -4,7 +4,7 @@ using XmCdp.Json;
 namespace XmCdp
 {
     /// <summary>
-    /// Settings for one native client (one site or tenant). Serialized to the JSON that
+    /// Settings for one native client (one site or tenant). Serialized to the camelCase JSON that
     /// <c>xmcdp_client_new</c> parses and validates; validation errors come back as status 20-24.
     /// </summary>
     public sealed class CdpSettings
@@ -19,17 +19,23 @@ namespace XmCdp
         public string TargetUrl { get; set; }
         /// <summary>API token for the authenticated REST APIs. Secret: never logged, never in <see cref="ToString"/>.</summary>
         public string ApiToken { get; set; }
+        /// <summary>Browser id cookie name; native default <c>bid_{clientKey}</c>.</summary>
+        public string CookieName { get; set; }
+        /// <summary>Allow plain http:// to a non-loopback host (never in production).</summary>
+        public bool AllowInsecureHttp { get; set; }
 
         internal string ToJson()
         {
             if (string.IsNullOrEmpty(ClientKey)) throw new ArgumentException("ClientKey is required.");
             var w = new JsonWriter().StartObject();
-            w.Property("client_key", ClientKey);
-            w.Property("pos", PointOfSale);
+            w.Property("clientKey", ClientKey);
+            w.Property("pointOfSale", PointOfSale);
             w.Property("channel", Channel);
             w.Property("currency", Currency);
-            w.Property("target_url", TargetUrl);
-            w.Property("api_token", ApiToken);
+            w.Property("targetUrl", TargetUrl);
+            w.Property("apiToken", ApiToken);
+            w.Property("cookieName", CookieName);
+            if (AllowInsecureHttp) w.Name("allowInsecureHttp").Bool(true);
             return w.EndObject().ToString();
         }
 

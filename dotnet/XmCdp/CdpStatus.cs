@@ -1,7 +1,7 @@
 namespace XmCdp
 {
     /// <summary>
-    /// Status codes returned by the native library. The numbers are part of the C ABI: they are grouped by tens
+    /// Status codes returned by the native library (mirrors <c>xmcdp_status_t</c> in src/ffi/status.rs). The numbers are part of the C ABI: they are grouped by tens
     /// and never renumbered, so a log line or a support ticket that quotes a number stays meaningful across versions.
     /// </summary>
     public enum CdpStatus
@@ -18,14 +18,40 @@ namespace XmCdp
         TooLarge = 14,
         InvalidHandle = 15,
 
-        // 20-24 configuration, 30-39 event validation: individual names arrive with the generated enum;
-        // until then use CdpStatusExtensions.Group() (an undefined value of this enum is still a valid code).
+        InvalidJson = 20,
+        UnknownKey = 21,
+        MissingSetting = 22,
+        InvalidSetting = 23,
+        InvalidUrl = 24,
+
+        InvalidEmail = 30,
+        InvalidDate = 31,
+        TooManyExtAttributes = 32,
+        InvalidExt = 33,
+        MissingIdentifiers = 34,
+        MissingPointOfSale = 35,
+        InvalidEventType = 36,
+        InvalidBrowserId = 37,
+        InvalidField = 38,
+        MissingFriendlyId = 39,
 
         QueueFull = 40,
         ShutDown = 41,
         NoRecord = 42,
+        ShutdownIncomplete = 43,
 
-        // 50-54 decisions, 60-65 HTTP: see the comment above.
+        Timeout = 50,
+        CircuitOpen = 51,
+        FlowNotFound = 52,
+        DecisionFailed = 53,
+        TicketUnknown = 54,
+
+        HttpError = 60,
+        Unauthorized = 61,
+        NotFound = 62,
+        ServerError = 63,
+        UnexpectedStatus = 64,
+        ConnectFailed = 65,
 
         Panic = 90,
         Internal = 91,

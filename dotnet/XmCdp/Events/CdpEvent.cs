@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using XmCdp.Json;
 
 namespace XmCdp.Events
 {
@@ -37,6 +36,8 @@ namespace XmCdp.Events
         public string Referrer { get; set; }
         /// <summary>The experiment or personalization variant that was served (<c>ext.pageVariantId</c>).</summary>
         public string PageVariantId { get; set; }
+        /// <summary>Copy <c>utm_*</c> query parameters of <see cref="Url"/> onto the event (the official SDK's default).</summary>
+        public bool IncludeUtm { get; set; } = true;
     }
 
     /// <summary>A custom event (ADD, CHECKOUT, SEARCH, FORM, your own type): data keys go to the top level.</summary>
@@ -92,40 +93,5 @@ namespace XmCdp.Events
         public string State { get; set; }
         public string Country { get; set; }
         public string PostalCode { get; set; }
-
-        /// <summary>The identity attributes with their CDP wire names; the native side validates them.</summary>
-        internal string DataJson()
-        {
-            var w = new JsonWriter().StartObject();
-            w.Property("city", City);
-            w.Property("country", Country);
-            w.Property("dob", DateOfBirth);
-            w.Property("email", Email);
-            w.Property("firstname", FirstName);
-            w.Property("gender", Gender);
-            w.Name("identifiers").StartArray();
-            foreach (var id in Identifiers)
-            {
-                w.StartObject();
-                w.Property("expiry_date", id.ExpiryDate);
-                w.Property("id", id.Id);
-                w.Property("provider", id.Provider);
-                w.EndObject();
-            }
-            w.EndArray();
-            w.Property("lastname", LastName);
-            w.Property("mobile", Mobile);
-            w.Property("phone", Phone);
-            w.Property("postal_code", PostalCode);
-            w.Property("state", State);
-            if (Street.Count > 0)
-            {
-                w.Name("street").StartArray();
-                foreach (var s in Street) w.String(s);
-                w.EndArray();
-            }
-            w.Property("title", Title);
-            return w.EndObject().ToString();
-        }
     }
 }

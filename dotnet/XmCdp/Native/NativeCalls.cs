@@ -64,7 +64,7 @@ namespace XmCdp.Native
 
         internal static xmcdp_str_t MakeStr(byte* p, int len)
         {
-            return new xmcdp_str_t { ptr = (IntPtr)p, len = (UIntPtr)(uint)len };
+            return new xmcdp_str_t { ptr = (IntPtr)p, len = (ulong)len };
         }
 
         internal static int ClientNew(string settingsJson, out ulong client)
@@ -77,69 +77,132 @@ namespace XmCdp.Native
             }
         }
 
+        private static xmcdp_common_t Common(ref Utf8Packer p, CdpEvent e)
+        {
+            return new xmcdp_common_t
+            {
+                browser_id = p.Add(e.BrowserId),
+                channel = p.Add(e.Channel),
+                currency = p.Add(e.Currency),
+                language = p.Add(e.Language),
+                page = p.Add(e.Page),
+                point_of_sale = p.Add(e.PointOfSale),
+            };
+        }
+
+        private static int CommonBytes(CdpEvent e)
+        {
+            return MaxBytes(e.BrowserId) + MaxBytes(e.Channel) + MaxBytes(e.Currency) + MaxBytes(e.Language)
+                + MaxBytes(e.Page) + MaxBytes(e.PointOfSale) + MaxBytes(e.UserAgent);
+        }
+
         internal static int PageView(ulong client, PageView v)
         {
             string ext = v.ExtJsonOrNull();
-            int need = 1 + MaxBytes(v.BrowserId) + MaxBytes(v.Channel) + MaxBytes(v.Currency) + MaxBytes(v.Language)
-                + MaxBytes(v.Page) + MaxBytes(v.PointOfSale) + MaxBytes(v.Url) + MaxBytes(v.Referrer)
-                + MaxBytes(v.PageVariantId) + MaxBytes(v.UserAgent) + MaxBytes(ext);
+            int need = 1 + CommonBytes(v) + MaxBytes(v.Url) + MaxBytes(v.Referrer) + MaxBytes(v.PageVariantId) + MaxBytes(ext);
             var buf = RentBuffer(need);
             fixed (byte* b = buf)
             {
                 var p = new Utf8Packer(b, buf.Length);
                 var nv = new xmcdp_page_view_t
                 {
-                    browser_id = p.Add(v.BrowserId),
-                    channel = p.Add(v.Channel),
-                    currency = p.Add(v.Currency),
-                    language = p.Add(v.Language),
-                    page = p.Add(v.Page),
-                    pos = p.Add(v.PointOfSale),
+                    common = Common(ref p, v),
                     url = p.Add(v.Url),
                     referrer = p.Add(v.Referrer),
                     page_variant_id = p.Add(v.PageVariantId),
-                    user_agent = p.Add(v.UserAgent),
                     ext_json = p.Add(ext),
+                    user_agent = p.Add(v.UserAgent),
+                    include_utm = v.IncludeUtm ? (byte)1 : (byte)0,
                 };
                 return (int)Interop.xmcdp_client_page_view(client, ref nv);
             }
         }
 
-        internal static int Event(ulong client, CdpEvent e, string type, string dataJson, bool identity)
+        internal static int Event(ulong client, CustomEvent e)
         {
             string ext = e.ExtJsonOrNull();
-            int need = 1 + MaxBytes(type) + MaxBytes(e.BrowserId) + MaxBytes(e.Channel) + MaxBytes(e.Currency)
-                + MaxBytes(e.Language) + MaxBytes(e.Page) + MaxBytes(e.PointOfSale) + MaxBytes(e.UserAgent)
-                + MaxBytes(dataJson) + MaxBytes(ext);
+            string data = e.DataJsonOrNull();
+            int need = 1 + CommonBytes(e) + MaxBytes(e.Type) + MaxBytes(data) + MaxBytes(ext);
             var buf = RentBuffer(need);
             fixed (byte* b = buf)
             {
                 var p = new Utf8Packer(b, buf.Length);
                 var ne = new xmcdp_event_t
                 {
-                    type = p.Add(type),
-                    browser_id = p.Add(e.BrowserId),
-                    channel = p.Add(e.Channel),
-                    currency = p.Add(e.Currency),
-                    language = p.Add(e.Language),
-                    page = p.Add(e.Page),
-                    pos = p.Add(e.PointOfSale),
-                    user_agent = p.Add(e.UserAgent),
-                    data_json = p.Add(dataJson),
+                    common = Common(ref p, e),
+                    event_type = p.Add(e.Type),
+                    data_json = p.Add(data),
                     ext_json = p.Add(ext),
+                    user_agent = p.Add(e.UserAgent),
                 };
-                return identity
-                    ? (int)Interop.xmcdp_client_identity(client, ref ne)
-                    : (int)Interop.xmcdp_client_event(client, ref ne);
+                return (int)Interop.xmcdp_client_event(client, ref ne);
             }
         }
+
+        // The native side accepts at most this many street lines / identifiers (MAX_ITEMS).
+        private const int MaxItems = 64;
+
+        internal static int Identity(ulong client, IdentityEvent e)
+        {
+            int streets = e.Street.Count, ids = e.Identifiers.Count;
+            if (streets > MaxItems || ids > MaxItems) return (int)CdpStatus.TooLarge;
+            string ext = e.ExtJsonOrNull();
+            int need = 1 + CommonBytes(e) + MaxBytes(e.Email) + MaxBytes(e.FirstName) + MaxBytes(e.LastName)
+                + MaxBytes(e.DateOfBirth) + MaxBytes(e.Gender) + MaxBytes(e.Mobile) + MaxBytes(e.Phone)
+                + MaxBytes(e.City) + MaxBytes(e.State) + MaxBytes(e.Country) + MaxBytes(e.PostalCode)
+                + MaxBytes(e.Title) + MaxBytes(ext);
+            for (int i = 0; i < streets; i++) need += MaxBytes(e.Street[i]);
+            for (int i = 0; i < ids; i++)
+            {
+                var id = e.Identifiers[i];
+                need += MaxBytes(id.Provider) + MaxBytes(id.Id) + MaxBytes(id.ExpiryDate);
+            }
+            var buf = RentBuffer(need);
+            xmcdp_str_t* streetArr = stackalloc xmcdp_str_t[Math.Max(streets, 1)];
+            xmcdp_identifier_t* idArr = stackalloc xmcdp_identifier_t[Math.Max(ids, 1)];
+            fixed (byte* b = buf)
+            {
+                var p = new Utf8Packer(b, buf.Length);
+                for (int i = 0; i < streets; i++) streetArr[i] = p.Add(e.Street[i] ?? string.Empty);
+                for (int i = 0; i < ids; i++)
+                {
+                    var id = e.Identifiers[i];
+                    idArr[i] = new xmcdp_identifier_t { provider = p.Add(id.Provider), id = p.Add(id.Id), expiry_date = p.Add(id.ExpiryDate) };
+                }
+                var ni = new xmcdp_identity_t
+                {
+                    common = Common(ref p, e),
+                    email = p.Add(e.Email),
+                    first_name = p.Add(e.FirstName),
+                    last_name = p.Add(e.LastName),
+                    dob = p.Add(e.DateOfBirth),
+                    gender = p.Add(e.Gender),
+                    mobile = p.Add(e.Mobile),
+                    phone = p.Add(e.Phone),
+                    city = p.Add(e.City),
+                    state = p.Add(e.State),
+                    country = p.Add(e.Country),
+                    postal_code = p.Add(e.PostalCode),
+                    title = p.Add(e.Title),
+                    ext_json = p.Add(ext),
+                    user_agent = p.Add(e.UserAgent),
+                    street = streets == 0 ? IntPtr.Zero : (IntPtr)streetArr,
+                    street_len = (ulong)streets,
+                    identifiers = ids == 0 ? IntPtr.Zero : (IntPtr)idArr,
+                    identifiers_len = (ulong)ids,
+                };
+                return (int)Interop.xmcdp_client_identity(client, ref ni);
+            }
+        }
+
+        internal static uint Version() => Interop.xmcdp_version();
 
         internal static int Shutdown(ulong client, uint deadlineMs) => (int)Interop.xmcdp_client_shutdown(client, deadlineMs);
 
         internal static int Delete(ulong client) => (int)Interop.xmcdp_client_delete(client);
 
         /// <summary>Reads a native string result with the "needed length on BUFFER_TOO_SMALL" protocol.</summary>
-        internal delegate int BufferCall(IntPtr buf, UIntPtr cap, out UIntPtr len);
+        internal delegate int BufferCall(IntPtr buf, ulong cap, out ulong len);
 
         internal static int ReadString(BufferCall call, out string result)
         {
@@ -147,13 +210,13 @@ namespace XmCdp.Native
             for (int attempt = 0; attempt < 4; attempt++)
             {
                 var buf = new byte[cap];
-                UIntPtr len;
+                ulong len;
                 int status;
                 fixed (byte* b = buf)
                 {
-                    status = call((IntPtr)b, (UIntPtr)(uint)buf.Length, out len);
+                    status = call((IntPtr)b, (ulong)buf.Length, out len);
                 }
-                int n = checked((int)len.ToUInt64());
+                int n = checked((int)len);
                 if (status == (int)CdpStatus.BufferTooSmall && n > cap)
                 {
                     cap = n;
@@ -168,7 +231,7 @@ namespace XmCdp.Native
 
         internal static int Stats(ulong client, out string json)
         {
-            return ReadString((IntPtr b, UIntPtr c, out UIntPtr l) => (int)Interop.xmcdp_client_stats(client, b, c, out l), out json);
+            return ReadString((IntPtr b, ulong c, out ulong l) => (int)Interop.xmcdp_client_stats(client, b, c, out l), out json);
         }
 
         /// <summary>The calling thread's last native error message, or a generic text when there is none.</summary>
@@ -177,7 +240,7 @@ namespace XmCdp.Native
             try
             {
                 string msg;
-                int s = ReadString((IntPtr b, UIntPtr c, out UIntPtr l) => (int)Interop.xmcdp_last_error(b, c, out l), out msg);
+                int s = ReadString((IntPtr b, ulong c, out ulong l) => (int)Interop.xmcdp_last_error(b, c, out l), out msg);
                 return s == 0 && !string.IsNullOrEmpty(msg) ? msg : null;
             }
             catch (Exception)
@@ -188,13 +251,13 @@ namespace XmCdp.Native
 
         internal static int LogNext(uint timeoutMs, byte[] buf, out uint level, out int len)
         {
-            UIntPtr l;
+            ulong l;
             int status;
             fixed (byte* b = buf)
             {
-                status = (int)Interop.xmcdp_log_next(timeoutMs, out level, (IntPtr)b, (UIntPtr)(uint)buf.Length, out l);
+                status = (int)Interop.xmcdp_log_next(timeoutMs, out level, (IntPtr)b, (ulong)buf.Length, out l);
             }
-            len = checked((int)l.ToUInt64());
+            len = checked((int)l);
             return status;
         }
 

@@ -145,9 +145,8 @@ namespace XmCdp.Native
         {
             try
             {
-                UIntPtr len;
-                // Any export binds the library; last_error with a zero-capacity buffer has no side effects.
-                Interop.xmcdp_last_error(IntPtr.Zero, UIntPtr.Zero, out len);
+                // Any export binds the library; xmcdp_version has no side effects and never fails.
+                Interop.xmcdp_version();
                 return "lib" + LibraryName + ".so (resolved by Mono: dllmap or LD_LIBRARY_PATH)";
             }
             catch (Exception e) when (e is DllNotFoundException || e is EntryPointNotFoundException || e is BadImageFormatException)
