@@ -72,7 +72,7 @@ impl CookieSpec {
                 && d.len() <= MAX_DOMAIN
                 && d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
                 && !d.contains("..")
-                && d.trim_start_matches('.').len() > 0;
+                && !d.trim_start_matches('.').is_empty();
             if !ok {
                 return bad("The cookie domain must be a host name ([A-Za-z0-9.-], at most 253 characters).");
             }

@@ -539,3 +539,119 @@ fn cache_key_is_stable_and_distinguishes() {
     let y = DecisionRequest { friendly_id: "a".into(), channel: Some("b".into()), ..DecisionRequest::default() };
     assert_ne!(x.cache_key(), y.cache_key());
 }
+
+// ---- randomized robustness (fixed-seed xorshift, no extra dependencies) ----
+
+struct XorShift(u64);
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn string(&mut self) -> String {
+        const PIECES: &[&str] = &["a", "Z9", "-", ".", "..", "_", " ", "\r\n", "\"", "'", "/", ";", ",", "=", "%", "%2", "%26", "+", "?", "&", "#", "é", "\u{0}", "\u{2028}", "utm_", "UTM_x", "variantid", "@", "x.y"];
+        (0..self.below(6)).map(|_| PIECES[self.below(PIECES.len())]).collect()
+    }
+    fn opt(&mut self) -> Option<String> {
+        if self.below(3) == 0 {
+            None
+        } else {
+            Some(self.string())
+        }
+    }
+}
+
+#[test]
+fn random_events_always_serialize() {
+    let mut r = XorShift(0xD1B5_4A32_D192_ED03);
+    let ctxs = [classic(), BodyContext::edge(Some("2026-01-01T00:00:00.000Z")), BodyContext::classic(CK, "")];
+    for n in 0..3000 {
+        let common = EventCommon { browser_id: r.string(), channel: r.opt(), currency: r.opt(), language: r.opt(), page: r.opt(), point_of_sale: r.opt() };
+        let ev = match n % 3 {
+            0 => Event::View(PageView {
+                common,
+                url: r.opt().map(|q| format!("/p?{q}")),
+                include_utm: r.below(2) == 0,
+                referrer: r.opt(),
+                page_variant_id: r.opt(),
+                ext: Ext::from_value(json!({ r.string(): r.string(), "pageVariantId": r.string() })).unwrap(),
+            }),
+            1 => Event::Identity(Identity {
+                common,
+                email: r.opt(),
+                dob: r.opt(),
+                street: (0..r.below(3)).map(|_| r.string()).collect(),
+                identifiers: (0..r.below(3)).map(|_| Identifier { provider: r.string(), id: r.string(), expiry_date: r.opt() }).collect(),
+                ..Identity::default()
+            }),
+            _ => {
+                let mut data = Map::new();
+                for _ in 0..r.below(3) {
+                    let k = if r.below(3) == 0 { RESERVED[r.below(RESERVED.len())].to_string() } else { r.string() };
+                    data.insert(k, json!(r.string()));
+                }
+                Event::Custom(CustomEvent { common, event_type: r.string(), data, ext: Ext::default() })
+            }
+        };
+        let valid = ev.validate().is_ok();
+        if valid && !ev.browser_id().is_empty() {
+            xmcdp::identity::validate_browser_id(ev.browser_id()).unwrap();
+        }
+        for ctx in &ctxs {
+            let body = ev.to_body(ctx);
+            let v: Value = serde_json::from_slice(&body).expect("always valid JSON");
+            let m = v.as_object().unwrap();
+            assert_eq!(m["type"], json!(ev.event_type()));
+            assert_eq!(m["browser_id"], json!(ev.browser_id()));
+            assert_eq!(m.contains_key("requested_at"), ctx.wire == Wire::Edge);
+            if let Some(ext) = m.get("ext") {
+                // Only pageVariantId may push a VIEW past 50.
+                assert!(ext.as_object().unwrap().len() <= 51);
+            }
+        }
+        assert!(ev.approx_bytes() >= std::mem::size_of::<Event>());
+    }
+}
+
+const RESERVED: &[&str] = &["type", "ext", "browser_id", "client_key", "pos", "requested_at"];
+
+#[test]
+fn random_decisions_always_serialize() {
+    let mut r = XorShift(0x2545_F491_4F6C_DD1D);
+    for _ in 0..2000 {
+        let mut d = DecisionRequest {
+            friendly_id: r.string(),
+            browser_id: r.opt(),
+            email: r.opt(),
+            identifier: if r.below(2) == 0 { Some((r.string(), r.string())) } else { None },
+            channel: r.opt(),
+            currency: r.opt(),
+            language: r.opt(),
+            point_of_sale: r.opt(),
+            guest_ref: r.opt(),
+            page_variant_ids: (0..r.below(3)).map(|_| r.string()).collect(),
+            ..DecisionRequest::default()
+        };
+        d.params.insert(r.string(), json!({ r.string(): { r.string(): 1 } }));
+        let _ = d.validate();
+        for ctx in [classic(), BodyContext::edge(None)] {
+            let v: Value = serde_json::from_slice(&d.to_body(&ctx)).unwrap();
+            let m = v.as_object().unwrap();
+            // Exactly one way of naming the visitor: email, identifiers, or browserId.
+            let ways = ["email", "identifiers", "browserId"].iter().filter(|k| m.contains_key(**k)).count();
+            assert!(ways == 1 || (m.contains_key("email") && m.contains_key("identifiers")), "{v}");
+            if ctx.wire == Wire::Classic {
+                if let Some(p) = m.get("params") {
+                    assert!(p.as_object().unwrap().values().all(|x| !x.is_object()), "classic params are flat");
+                }
+            }
+        }
+    }
+}

@@ -6,8 +6,8 @@ use super::error::{err, ModelError, ModelErrorKind};
 use super::flatten::{approx_value_bytes, Ext, MAX_EXT_DEPTH};
 use super::query::engage_params;
 use super::validate::{
-    check_date, check_email, check_len, check_no_control, check_short, now_iso8601, MAX_EVENT_TYPE, MAX_SHORT,
-    MAX_TEXT,
+    check_date, check_email, check_len, check_no_control, check_short, now_iso8601, MAX_EVENT_TYPE, MAX_SHORT, MAX_TEXT,
+    MAX_URL,
 };
 use super::{BodyContext, Wire};
 
@@ -115,6 +115,8 @@ pub const RESERVED_DATA_KEYS: &[&str] =
 /// Event types that have their own builder with their own validation.
 const DEDICATED_TYPES: &[&str] = &["VIEW", "IDENTITY"];
 
+// Not boxed: events are built once and moved into the queue; an extra allocation per event buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
     View(PageView),
@@ -139,8 +141,12 @@ fn validate_common(c: &EventCommon) -> Result<(), ModelError> {
 }
 
 fn text(field: &str, v: &Option<String>) -> Result<(), ModelError> {
+    text_max(field, v, MAX_TEXT)
+}
+
+fn text_max(field: &str, v: &Option<String>, max: usize) -> Result<(), ModelError> {
     if let Some(s) = v {
-        check_len(field, s, MAX_TEXT)?;
+        check_len(field, s, max)?;
         check_no_control(field, s)?;
     }
     Ok(())
@@ -184,8 +190,8 @@ impl Event {
         match self {
             Event::View(v) => {
                 validate_common(&v.common)?;
-                text("url", &v.url)?;
-                text("referrer", &v.referrer)?;
+                text_max("url", &v.url, MAX_URL)?;
+                text_max("referrer", &v.referrer, MAX_URL)?;
                 check_short("pageVariantId", &v.page_variant_id)
             }
             Event::Identity(i) => {

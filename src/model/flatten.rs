@@ -94,7 +94,7 @@ impl Ext {
 
     pub fn from_json(bytes: &[u8]) -> Result<Ext, ModelError> {
         let v: Value = serde_json::from_slice(bytes)
-            .map_err(|e| err(ModelErrorKind::InvalidExt, format!("Extension data is not valid JSON ({}).", format!("{:?}", e.classify()))))?;
+            .map_err(|e| err(ModelErrorKind::InvalidExt, format!("Extension data is not valid JSON ({:?}).", e.classify())))?;
         Ext::from_value(v)
     }
 

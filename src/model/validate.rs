@@ -7,6 +7,8 @@ use super::error::{err, ModelError, ModelErrorKind};
 pub const MAX_SHORT: usize = 256;
 /// Cap for free text: page, URL, referrer, email, street lines, identifier ids, friendlyId.
 pub const MAX_TEXT: usize = 4096;
+/// Cap for page URLs and referrers: tracking parameters make real URLs longer than other text.
+pub const MAX_URL: usize = 16 * 1024;
 /// Cap for an event type name.
 pub const MAX_EVENT_TYPE: usize = 100;
 
@@ -38,6 +40,7 @@ pub fn is_valid_email(s: &str) -> bool {
     (1..b.len().saturating_sub(1)).any(|i| b[i] == b'.')
 }
 
+#[allow(clippy::manual_is_multiple_of)] // is_multiple_of needs Rust 1.87; the crate supports 1.85.
 fn is_leap(y: u32) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
