@@ -534,6 +534,10 @@ fn cache_key_is_stable_and_distinguishes() {
     let e1 = DecisionRequest { email: Some("a@b.co".into()), ..a.clone() };
     let e2 = DecisionRequest { email: Some("a@b.co".into()), browser_id: Some("other".into()), ..a.clone() };
     assert_eq!(e1.cache_key(), e2.cache_key());
+    let e3 = DecisionRequest { identifier: Some(("CRM".into(), "1".into())), ..e1.clone() };
+    assert_ne!(e1.cache_key(), e3.cache_key());
+    let i1 = DecisionRequest { identifier: Some(("CRM".into(), "1".into())), ..a.clone() };
+    assert_ne!(i1.cache_key(), e3.cache_key());
     // No ambiguity from separators inside values.
     let x = DecisionRequest { friendly_id: "a\",\"b".into(), ..DecisionRequest::default() };
     let y = DecisionRequest { friendly_id: "a".into(), channel: Some("b".into()), ..DecisionRequest::default() };

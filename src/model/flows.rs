@@ -166,10 +166,13 @@ impl DecisionRequest {
     /// Stable key of visitor + friendlyId + everything else that shapes the answer, for coalescing and caching.
     /// It contains the visitor's identifiers: keep it in memory only, never log it.
     pub fn cache_key(&self) -> String {
+        // The visitor as the body names it: email and/or identifier, else the browser id.
         let visitor = match (self.email_used(), self.identifier_used()) {
-            (Some(e), _) => Value::Array(vec![s("email"), s(e)]),
-            (None, Some((p, id))) => Value::Array(vec![s("id"), s(p), s(id)]),
             (None, None) => Value::Array(vec![s("bid"), s(self.browser_id.as_deref().unwrap_or(""))]),
+            (e, i) => Value::Array(vec![
+                e.map_or(Value::Null, s),
+                i.map_or(Value::Null, |(p, id)| Value::Array(vec![s(p), s(id)])),
+            ]),
         };
         let opt = |o: &Option<String>| o.as_deref().map_or(Value::Null, s);
         let key = Value::Array(vec![
