@@ -3,7 +3,7 @@
 use super::call::{ffi_call, FfiError};
 use super::handles::HandleTable;
 use super::status::xmcdp_status_t::{self, *};
-use super::strings::{buffer_surrogate, check_out_buffer, non_null_mut, usize_out_surrogate, usize_surrogate, write_out, MAX_SETTINGS_LEN};
+use super::strings::{buffer_surrogate, check_out_buffer, non_null_mut, usize_out_surrogate, usize_surrogate, write_out, XMCDP_MAX_SETTINGS_LEN};
 use super::strings::xmcdp_str_t;
 use crate::client::Client;
 use interoptopus::{ffi_function, ffi_surrogates};
@@ -38,7 +38,7 @@ pub extern "C" fn xmcdp_client_new(settings_json: xmcdp_str_t, out_client: *mut 
     ffi_call("xmcdp_client_new", || unsafe {
         let out_client = non_null_mut(out_client, "out_client")?;
         *out_client = 0;
-        let json = settings_json.required("settings_json", MAX_SETTINGS_LEN)?;
+        let json = settings_json.required("settings_json", XMCDP_MAX_SETTINGS_LEN)?;
         let client = Client::from_json(json)?;
         *out_client = CLIENTS.insert(client);
         Ok(())

@@ -7,7 +7,7 @@
 use super::call::{ffi_call, FfiError, FfiResult};
 use super::client::{client, xmcdp_client_t};
 use super::status::xmcdp_status_t::{self, *};
-use super::strings::{non_null, slice, xmcdp_str_t, MAX_JSON_LEN, MAX_STR_LEN};
+use super::strings::{non_null, slice, xmcdp_str_t, XMCDP_MAX_JSON_LEN, XMCDP_MAX_STR_LEN};
 use crate::model::{CustomEvent, Event, EventCommon, Ext, Identifier, Identity, PageView};
 use interoptopus::{ffi_function, ffi_type};
 use serde_json::{Map, Value};
@@ -156,7 +156,7 @@ unsafe fn common(c: &xmcdp_common_t, names: [&str; 6]) -> FfiResult<EventCommon>
 }
 
 unsafe fn ext(s: &xmcdp_str_t, field: &str) -> FfiResult<Ext> {
-    match s.as_str(field, MAX_JSON_LEN)? {
+    match s.as_str(field, XMCDP_MAX_JSON_LEN)? {
         None => Ok(Ext::default()),
         Some(json) => Ext::from_json(json.as_bytes()).map_err(|e| {
             let mut e = FfiError::from(e);
@@ -167,7 +167,7 @@ unsafe fn ext(s: &xmcdp_str_t, field: &str) -> FfiResult<Ext> {
 }
 
 unsafe fn data(s: &xmcdp_str_t, field: &str) -> FfiResult<Map<String, Value>> {
-    let Some(json) = s.as_str(field, MAX_JSON_LEN)? else {
+    let Some(json) = s.as_str(field, XMCDP_MAX_JSON_LEN)? else {
         return Ok(Map::new());
     };
     match serde_json::from_str::<Value>(json) {
@@ -220,7 +220,7 @@ pub extern "C" fn xmcdp_client_identity(client: xmcdp_client_t, identity: *const
         let mut street = Vec::new();
         for (n, s) in slice(i.street, i.street_len, "identity.street")?.iter().enumerate() {
             let field = format!("identity.street[{n}]");
-            street.push(s.required(&field, MAX_STR_LEN)?.to_owned());
+            street.push(s.required(&field, XMCDP_MAX_STR_LEN)?.to_owned());
         }
         let mut identifiers = Vec::new();
         for (n, id) in slice(i.identifiers, i.identifiers_len, "identity.identifiers")?.iter().enumerate() {
@@ -255,14 +255,14 @@ pub extern "C" fn xmcdp_client_identity(client: xmcdp_client_t, identity: *const
 /// Queues a custom event (any type but VIEW and IDENTITY). Validates on the calling thread and never
 /// blocks.
 ///
-/// `event` and every string it points to are borrowed for the duration of the call. Fails like
+/// `custom_event` and every string it points to are borrowed for the duration of the call. Fails like
 /// `xmcdp_client_page_view`, plus `XMCDP_STATUS_INVALID_EVENT_TYPE` and `XMCDP_STATUS_INVALID_FIELD`
 /// (`data_json` not a JSON object, or using a reserved key such as "type").
 #[ffi_function]
 #[no_mangle]
-pub extern "C" fn xmcdp_client_event(client: xmcdp_client_t, event: *const xmcdp_event_t) -> xmcdp_status_t {
+pub extern "C" fn xmcdp_client_event(client: xmcdp_client_t, custom_event: *const xmcdp_event_t) -> xmcdp_status_t {
     ffi_call("xmcdp_client_event", || unsafe {
-        let e = &*non_null(event, "event")?;
+        let e = &*non_null(custom_event, "custom_event")?;
         let event = CustomEvent {
             common: common(&e.common, common_names!("event"))?,
             event_type: opt(&e.event_type, "event.event_type")?.unwrap_or_default(),

@@ -104,7 +104,7 @@ pub extern "C" fn xmcdp_last_error(buf: *mut u8, cap: usize, out_len: *mut usize
 /// On `XMCDP_STATUS_OK` writes the level (1 error, 2 warn, 3 info, 4 debug) to `*out_level`, the
 /// UTF-8 message (no terminator) to `buf` and its length to `*out_len`. Returns
 /// `XMCDP_STATUS_NO_RECORD` when none arrived in time, and `XMCDP_STATUS_BUFFER_TOO_SMALL` with the
-/// needed length in `*out_len` when the message does not fit — the record then stays queued for the
+/// needed length in `*out_len` when the message does not fit; the record then stays queued for the
 /// next call. `out_level`, `buf` (writable for `cap` bytes; NULL allowed when `cap` is 0) and `out_len`
 /// are borrowed for the duration of the call.
 #[ffi_function]

@@ -6,13 +6,13 @@ use interoptopus::{ffi_surrogates, ffi_type};
 use interoptopus::lang::c::{CType, PrimitiveType};
 
 /// Longest single string field accepted, in bytes.
-pub const MAX_STR_LEN: usize = 64 * 1024;
+pub const XMCDP_MAX_STR_LEN: usize = 64 * 1024;
 /// Longest `ext_json` / `data_json` accepted, in bytes.
-pub const MAX_JSON_LEN: usize = 64 * 1024;
+pub const XMCDP_MAX_JSON_LEN: usize = 64 * 1024;
 /// Longest settings JSON accepted, in bytes (a settings file, not per-request data).
-pub const MAX_SETTINGS_LEN: usize = 1024 * 1024;
+pub const XMCDP_MAX_SETTINGS_LEN: usize = 1024 * 1024;
 /// Most elements accepted in an array argument (street lines, identifiers).
-pub const MAX_ITEMS: usize = 64;
+pub const XMCDP_MAX_ITEMS: usize = 64;
 
 // interoptopus 0.14 has no pointer-sized integer: `usize` is described to it as `u64` through these
 // surrogates. That is only true on 64-bit targets, the only ones xmcdp ships (bin\x64).
@@ -92,12 +92,12 @@ impl xmcdp_str_t {
         }
     }
 
-    /// An owned copy of an optional string field limited to [`MAX_STR_LEN`].
+    /// An owned copy of an optional string field limited to [`XMCDP_MAX_STR_LEN`].
     ///
     /// # Safety
     /// As [`xmcdp_str_t::bytes`].
     pub unsafe fn to_opt_string(&self, field: &str) -> FfiResult<Option<String>> {
-        Ok(self.as_str(field, MAX_STR_LEN)?.map(str::to_owned))
+        Ok(self.as_str(field, XMCDP_MAX_STR_LEN)?.map(str::to_owned))
     }
 
     /// A required string: absent is `XMCDP_STATUS_NULL_POINTER` naming the field.
@@ -133,8 +133,8 @@ pub fn non_null_mut<T>(p: *mut T, field: &str) -> FfiResult<*mut T> {
 /// # Safety
 /// A non-NULL `ptr` must point to `len` valid `T`s for `'a`.
 pub unsafe fn slice<'a, T>(ptr: *const T, len: usize, field: &str) -> FfiResult<&'a [T]> {
-    if len > MAX_ITEMS {
-        return Err(FfiError::new(XMCDP_STATUS_TOO_LARGE, format!("{field}: {len} items exceeds the limit of {MAX_ITEMS}")));
+    if len > XMCDP_MAX_ITEMS {
+        return Err(FfiError::new(XMCDP_STATUS_TOO_LARGE, format!("{field}: {len} items exceeds the limit of {XMCDP_MAX_ITEMS}")));
     }
     if ptr.is_null() {
         if len != 0 {
