@@ -1,0 +1,310 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Web;
+using Sitecore.Pipelines.HttpRequest;
+using XmCdp.Events;
+
+namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
+{
+    /// <summary>
+    /// <c>httpRequestBegin</c> processor, patched after <c>ItemResolver</c>: for a real page request of a tracked
+    /// site it refreshes the browser id cookie, enqueues a VIEW event and, once per login, an IDENTITY event.
+    /// Nothing here waits on the network (events are queued natively). It returns early on every guard, never
+    /// aborts the pipeline and never lets an exception escape: tracking must not be able to break a page.
+    /// Processors are singletons: configuration is set once by the config factory, per-request state is local.
+    /// </summary>
+    public class TrackVisitor : HttpRequestProcessor
+    {
+        internal const string IdentityCookiePrefix = "xmcdp_idn_";
+
+        private HashSet<string> _ignoredSites = Csv("shell,login,admin,service,modules_shell,modules_website,scheduler,system,publisher");
+        private string[] _ignoredPrefixes = CsvArray("/sitecore/,/-/,/~/,/api/,/layouts/,/_dev/");
+        private HashSet<string> _consentValues = Csv("1,true,yes,granted,all");
+        private readonly List<string> _botPatterns = new List<string>();
+
+        /// <summary>Master switch (e.g. patched off per environment).</summary>
+        public bool Enabled { get; set; } = true;
+
+        /// <summary>Comma-separated site names never tracked (system sites).</summary>
+        public string IgnoredSites
+        {
+            get { return string.Join(",", _ignoredSites); }
+            set { _ignoredSites = Csv(value); }
+        }
+
+        /// <summary>Comma-separated path prefixes never tracked (media, static, APIs).</summary>
+        public string IgnoredPathPrefixes
+        {
+            get { return string.Join(",", _ignoredPrefixes); }
+            set { _ignoredPrefixes = CsvArray(value); }
+        }
+
+        /// <summary>Config factory hook: <c>&lt;botUserAgents hint="list:AddBotUserAgent"&gt;</c>, case-insensitive substrings.</summary>
+        public void AddBotUserAgent(string pattern)
+        {
+            if (!string.IsNullOrWhiteSpace(pattern)) _botPatterns.Add(pattern.Trim());
+        }
+
+        /// <summary>When set, track only visitors whose cookie of this name holds one of <see cref="ConsentValues"/>.</summary>
+        public string ConsentCookieName { get; set; }
+
+        /// <summary>Comma-separated cookie values that mean "consent given".</summary>
+        public string ConsentValues
+        {
+            get { return string.Join(",", _consentValues); }
+            set { _consentValues = Csv(value); }
+        }
+
+        /// <summary>Skip requests carrying <c>DNT: 1</c>.</summary>
+        public bool HonorDoNotTrack { get; set; }
+
+        /// <summary>Query parameter naming the served variant when no earlier processor put one in HttpContext.Items.</summary>
+        public string PageVariantQueryParameter { get; set; } = "variantid";
+
+        /// <summary>Send the Referer only when it points to another host (internal navigation says nothing new).</summary>
+        public bool ExternalReferrerOnly { get; set; } = true;
+
+        public int CookieExpiryDays { get; set; } = 730;
+
+        /// <summary>Send an IDENTITY event the first time a logged-in user is seen on a browser.</summary>
+        public bool TrackIdentity { get; set; } = true;
+
+        /// <summary>Identifier provider of the IDENTITY event (must be one of the tenant's identity rules).</summary>
+        public string IdentityProvider { get; set; } = "email";
+
+        /// <summary>HttpContext.Items key an earlier processor or experiment may set to the served variant id.</summary>
+        public const string PageVariantItemsKey = "XmCdp.PageVariantId";
+
+        public override void Process(HttpRequestArgs args)
+        {
+            try
+            {
+                if (!Enabled || args == null || args.HttpContext == null) return;
+                Track(args.HttpContext);
+            }
+            catch (Exception e)
+            {
+                XmCdpLog.SingleError("tracking failed and was skipped for this request: " + XmCdpLog.Describe(e));
+            }
+        }
+
+        protected virtual void Track(HttpContextBase http)
+        {
+            var site = global::Sitecore.Context.Site;
+            if (site == null || _ignoredSites.Contains(site.Name)) return;
+            var binding = XmCdpSites.Find(site.Name);
+            if (binding == null) return;
+            if (!global::Sitecore.Context.PageMode.IsNormal) return;
+            var item = global::Sitecore.Context.Item;
+            if (item == null) return;
+
+            var request = http.Request;
+            if (IsIgnoredPath(request.Path)) return;
+            var userAgent = request.UserAgent;
+            if (IsBot(userAgent)) return;
+            if (HonorDoNotTrack && request.Headers["DNT"] == "1") return;
+            if (!HasConsent(request)) return;
+
+            var browserId = ReadBrowserId(request, binding);
+            if (browserId == null)
+            {
+                // A new visitor needs a browser id from CDP. Minting one must not cost the request a network
+                // round trip; it needs the native browser-id pool (xmcdp_client_browser_id_take, planned), which
+                // does not exist yet. Until then first-time visitors are tracked from their second request on,
+                // once the JavaScript tag (or a later version of this processor) has set the cookie.
+                XmCdpLog.SingleWarn("a visitor without a browser id cookie was not tracked: the native browser-id pool is not available yet.");
+                return;
+            }
+            SetBrowserIdCookie(http, binding, browserId);
+
+            var language = LanguageCode();
+            var ctx = new CdpContext(binding, browserId, language, item.Name, userAgent);
+            http.Items[CdpContext.ItemsKey] = ctx;
+
+            var view = new PageView
+            {
+                BrowserId = browserId,
+                Language = language,
+                Page = item.Name,
+                Url = request.Url != null ? request.Url.PathAndQuery : request.Path,
+                Referrer = Referrer(request),
+                PageVariantId = PageVariant(http),
+                UserAgent = userAgent,
+            };
+            var status = binding.Client.TryPageView(view);
+            ctx.ViewStatus = status;
+            if (status != CdpStatus.Ok)
+                XmCdpLog.SingleWarn("VIEW for site '" + binding.SiteName + "' was not queued: status " + (int)status + " (" + status + ")");
+
+            if (TrackIdentity) Identify(http, binding, ctx);
+        }
+
+        private bool IsIgnoredPath(string path)
+        {
+            if (string.IsNullOrEmpty(path)) return false;
+            foreach (var prefix in _ignoredPrefixes)
+            {
+                if (path.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)) return true;
+            }
+            // Static files ("/styles/site.css", "/robots.txt"): any extension except page handlers.
+            int slash = path.LastIndexOf('/');
+            int dot = path.LastIndexOf('.');
+            if (dot > slash)
+            {
+                var ext = path.Substring(dot);
+                return !ext.Equals(".aspx", StringComparison.OrdinalIgnoreCase)
+                    && !ext.Equals(".html", StringComparison.OrdinalIgnoreCase);
+            }
+            return false;
+        }
+
+        private bool IsBot(string userAgent)
+        {
+            if (string.IsNullOrWhiteSpace(userAgent)) return true;
+            foreach (var p in _botPatterns)
+            {
+                if (userAgent.IndexOf(p, StringComparison.OrdinalIgnoreCase) >= 0) return true;
+            }
+            return false;
+        }
+
+        private bool HasConsent(HttpRequestBase request)
+        {
+            if (string.IsNullOrEmpty(ConsentCookieName)) return true;
+            var c = request.Cookies[ConsentCookieName];
+            return c != null && c.Value != null && _consentValues.Contains(c.Value.Trim());
+        }
+
+        /// <summary>The browser id from the cookie (legacy name as fallback), or null when absent or malformed.</summary>
+        internal static string ReadBrowserId(HttpRequestBase request, SiteBinding binding)
+        {
+            var c = request.Cookies[binding.CookieName];
+            if (c == null || !IsValidBrowserId(c.Value)) c = request.Cookies[binding.LegacyCookieName];
+            return c != null && IsValidBrowserId(c.Value) ? c.Value : null;
+        }
+
+        /// <summary>CDP browser ids are UUID-like; anything else is not echoed back into a Set-Cookie header.</summary>
+        internal static bool IsValidBrowserId(string value)
+        {
+            if (string.IsNullOrEmpty(value) || value.Length > 100) return false;
+            foreach (var ch in value)
+            {
+                bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+                if (!ok) return false;
+            }
+            return true;
+        }
+
+        private void SetBrowserIdCookie(HttpContextBase http, SiteBinding binding, string browserId)
+        {
+            // Not HttpOnly: a JavaScript tag on the same site must be able to share the visitor's identity.
+            var cookie = new HttpCookie(binding.CookieName, browserId)
+            {
+                Path = "/",
+                Expires = DateTime.UtcNow.AddDays(CookieExpiryDays),
+                Secure = http.Request.IsSecureConnection,
+            };
+            http.Response.Cookies.Set(cookie);
+        }
+
+        private static string LanguageCode()
+        {
+            var lang = global::Sitecore.Context.Language;
+            if (lang == null) return null;
+            try
+            {
+                var two = lang.CultureInfo.TwoLetterISOLanguageName;
+                if (!string.IsNullOrEmpty(two) && two.Length == 2) return two.ToUpperInvariant();
+            }
+            catch (CultureNotFoundException)
+            {
+            }
+            var name = lang.Name ?? string.Empty;
+            int dash = name.IndexOf('-');
+            var primary = dash > 0 ? name.Substring(0, dash) : name;
+            return primary.Length == 2 ? primary.ToUpperInvariant() : null;
+        }
+
+        private string Referrer(HttpRequestBase request)
+        {
+            var referrer = request.Headers["Referer"];
+            if (string.IsNullOrEmpty(referrer)) return null;
+            if (!ExternalReferrerOnly) return referrer;
+            Uri uri;
+            if (!Uri.TryCreate(referrer, UriKind.Absolute, out uri)) return null;
+            var host = request.Url != null ? request.Url.Host : null;
+            return string.Equals(uri.Host, host, StringComparison.OrdinalIgnoreCase) ? null : referrer;
+        }
+
+        private string PageVariant(HttpContextBase http)
+        {
+            var fromItems = http.Items[PageVariantItemsKey] as string;
+            if (!string.IsNullOrEmpty(fromItems)) return fromItems;
+            if (string.IsNullOrEmpty(PageVariantQueryParameter)) return null;
+            var q = http.Request.QueryString[PageVariantQueryParameter];
+            return string.IsNullOrEmpty(q) ? null : q;
+        }
+
+        /// <summary>
+        /// IDENTITY once per login on this browser: a cookie remembers a hash of (client key, browser id, user),
+        /// so neither the user name nor the e-mail address ever reaches a cookie or a log.
+        /// </summary>
+        private void Identify(HttpContextBase http, SiteBinding binding, CdpContext ctx)
+        {
+            var user = global::Sitecore.Context.User;
+            if (user == null || !user.IsAuthenticated) return;
+            var email = user.Profile != null ? user.Profile.Email : null;
+            if (string.IsNullOrEmpty(email)) return;
+
+            var marker = Marker(binding.ClientKey, ctx.BrowserId, user.Name);
+            var cookieName = IdentityCookiePrefix + binding.ClientKey;
+            var existing = http.Request.Cookies[cookieName];
+            if (existing != null && existing.Value == marker) return;
+
+            var identity = new IdentityEvent
+            {
+                BrowserId = ctx.BrowserId,
+                Language = ctx.Language,
+                Page = ctx.Page,
+                UserAgent = ctx.UserAgent,
+                Email = email,
+            };
+            identity.Identifiers.Add(new CdpIdentifier(IdentityProvider, email));
+            var status = binding.Client.TryIdentity(identity);
+            ctx.IdentityStatus = status;
+            if (status == CdpStatus.Ok)
+                http.Response.Cookies.Set(new HttpCookie(cookieName, marker) { Path = "/", HttpOnly = true, Secure = http.Request.IsSecureConnection });
+            else
+                XmCdpLog.SingleWarn("IDENTITY for site '" + binding.SiteName + "' was not queued: status " + (int)status + " (" + status + ")");
+        }
+
+        internal static string Marker(string clientKey, string browserId, string userName)
+        {
+            using (var sha = SHA256.Create())
+            {
+                var hash = sha.ComputeHash(Encoding.UTF8.GetBytes(clientKey + "\n" + browserId + "\n" + userName));
+                var sb = new StringBuilder(32);
+                for (int i = 0; i < 16; i++) sb.Append(hash[i].ToString("x2", CultureInfo.InvariantCulture));
+                return sb.ToString();
+            }
+        }
+
+        private static HashSet<string> Csv(string value) => new HashSet<string>(CsvArray(value), StringComparer.OrdinalIgnoreCase);
+
+        private static string[] CsvArray(string value)
+        {
+            if (string.IsNullOrWhiteSpace(value)) return new string[0];
+            var parts = value.Split(new[] { ',' }, StringSplitOptions.RemoveEmptyEntries);
+            var result = new List<string>(parts.Length);
+            foreach (var p in parts)
+            {
+                var t = p.Trim();
+                if (t.Length > 0) result.Add(t);
+            }
+            return result.ToArray();
+        }
+    }
+}
