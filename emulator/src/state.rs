@@ -7,7 +7,6 @@ use crate::template;
 use crate::util::{fnv1a, iso_ms, uuid_v4};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Arc;
 
 pub struct Tenant {
     pub client_key: String,
@@ -87,6 +86,7 @@ pub struct Guest {
     pub merged_into: Option<String>,
 }
 
+#[allow(dead_code)]
 pub struct Browser {
     pub client_key: String,
     pub guest_ref: String,
@@ -339,6 +339,15 @@ impl Store {
             g.identifiers.push(ident);
         }
         self.ident_index.entry(k).or_insert_with(|| gref.to_string());
+    }
+
+    pub fn unindex_identifiers(&mut self, ck: &str, gref: &str, ids: &[Identifier]) {
+        for i in ids {
+            let k = ident_key(ck, &i.provider, &i.id);
+            if self.ident_index.get(&k).map(String::as_str) == Some(gref) {
+                self.ident_index.remove(&k);
+            }
+        }
     }
 
     pub fn guest_json(&self, g: &Guest, base: &str, expand: bool) -> Value {
@@ -963,4 +972,3 @@ pub fn ext_json(g: &Guest, name: &str, e: &Extension, base: &str) -> Value {
     Value::Object(o)
 }
 
-pub type TenantRef = Arc<Tenant>;
