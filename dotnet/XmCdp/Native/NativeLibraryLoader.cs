@@ -40,7 +40,9 @@ namespace XmCdp.Native
             lock (Gate)
             {
                 if (s_loadedFrom != null) return;
-                s_loadedFrom = IsWindows ? LoadWindows(explicitPath) : ProbeMono();
+                var from = IsWindows ? LoadWindows(explicitPath) : MonoDescription;
+                VerifyBindings(from);
+                s_loadedFrom = from;
             }
         }
 
@@ -141,21 +143,35 @@ namespace XmCdp.Native
             yield return AppDomain.CurrentDomain.BaseDirectory;
         }
 
-        private static string ProbeMono()
+        private const string MonoDescription = "lib" + LibraryName + ".so (resolved by Mono: dllmap or LD_LIBRARY_PATH)";
+
+        /// <summary>
+        /// Runs the generated bindings' static constructor, which binds the library and compares its API hash with
+        /// the hash the bindings were generated from. Both failures surface here, once, as an XmCdpException, instead
+        /// of as a TypeInitializationException on the first page view.
+        /// </summary>
+        private static void VerifyBindings(string from)
         {
             try
             {
-                // Any export binds the library; xmcdp_version has no side effects and never fails.
-                Interop.xmcdp_version();
-                return "lib" + LibraryName + ".so (resolved by Mono: dllmap or LD_LIBRARY_PATH)";
+                NativeCalls.Version();
             }
-            catch (Exception e) when (e is DllNotFoundException || e is EntryPointNotFoundException || e is BadImageFormatException)
+            catch (Exception e) when (e is TypeInitializationException || e is DllNotFoundException
+                || e is EntryPointNotFoundException || e is BadImageFormatException)
             {
-                throw new XmCdpException(CdpStatus.LibraryNotLoaded,
-                    "XmCdp: could not load the native library lib" + LibraryName + ".so into a " + (IntPtr.Size * 8)
-                    + "-bit Mono process (" + e.GetType().Name + "). Map it with a <dllmap dll=\"" + LibraryName
+                var cause = e is TypeInitializationException && e.InnerException != null ? e.InnerException : e;
+                if (cause is TypeLoadException && !(cause is EntryPointNotFoundException) && !(cause is DllNotFoundException))
+                {
+                    throw new XmCdpException(CdpStatus.VersionMismatch,
+                        "XmCdp: the native library at " + from + " does not match XmCdp.dll (" + cause.Message
+                        + "). Deploy both from the same build; an app-pool recycle is needed to replace a loaded DLL.", cause);
+                }
+                throw new XmCdpException(CdpStatus.LibraryNotLoaded, IsWindows
+                    ? "XmCdp: " + from + " was loaded but could not be bound (" + cause.GetType().Name + ": " + cause.Message + ")."
+                    : "XmCdp: could not load the native library lib" + LibraryName + ".so into a " + (IntPtr.Size * 8)
+                    + "-bit Mono process (" + cause.GetType().Name + "). Map it with a <dllmap dll=\"" + LibraryName
                     + "\" target=\"/full/path/lib" + LibraryName + ".so\"/> in XmCdp.dll.config next to XmCdp.dll, or put"
-                    + " its folder on LD_LIBRARY_PATH.", e);
+                    + " its folder on LD_LIBRARY_PATH.", cause);
             }
         }
 

@@ -1,0 +1,74 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Net;
+using System.Threading;
+using System.Web.Script.Serialization;
+
+namespace XmCdp.TestSupport
+{
+    /// <summary>
+    /// Talks to xmcdp-emulator (the CDP stand-in). Its URL comes from XMCDP_EMULATOR_URL, which the test driver
+    /// (xtask) sets after starting the emulator; a missing URL fails the test rather than skipping it.
+    /// </summary>
+    internal sealed class EmulatorClient
+    {
+        public EmulatorClient(string baseUrl)
+        {
+            BaseUrl = baseUrl.TrimEnd('/');
+        }
+
+        public string BaseUrl { get; }
+
+        public static EmulatorClient FromEnvironment()
+        {
+            var url = Environment.GetEnvironmentVariable("XMCDP_EMULATOR_URL");
+            if (string.IsNullOrEmpty(url))
+                throw new InvalidOperationException("XMCDP_EMULATOR_URL is not set: run these tests through `cargo xtask` (xtask::dotnet::test), which starts xmcdp-emulator.");
+            return new EmulatorClient(url);
+        }
+
+        /// <summary>A browser id minted by the emulator, as CDP's browser/create would.</summary>
+        public string CreateBrowserId(string clientKey = "ck_test")
+        {
+            var json = Get("/v1.2/browser/create.json?client_key=" + clientKey + "&message=%7B%7D");
+            return (string)Parse(json)["ref"];
+        }
+
+        /// <summary>Events the emulator accepted for a browser (each a dictionary; "body" is the sent JSON).</summary>
+        public List<Dictionary<string, object>> Events(string browserId)
+        {
+            var json = Get("/__emulator/events?browser_id=" + Uri.EscapeDataString(browserId));
+            var result = new List<Dictionary<string, object>>();
+            foreach (var item in (ArrayList)Parse(json)["items"]) result.Add((Dictionary<string, object>)item);
+            return result;
+        }
+
+        /// <summary>Polls until at least <paramref name="count"/> events arrived or the timeout passes.</summary>
+        public List<Dictionary<string, object>> WaitForEvents(string browserId, int count, TimeSpan timeout)
+        {
+            var sw = Stopwatch.StartNew();
+            while (true)
+            {
+                var events = Events(browserId);
+                if (events.Count >= count || sw.Elapsed > timeout) return events;
+                Thread.Sleep(50);
+            }
+        }
+
+        public static Dictionary<string, object> Body(Dictionary<string, object> ev) => (Dictionary<string, object>)ev["body"];
+
+        private string Get(string pathAndQuery)
+        {
+            using (var wc = new WebClient())
+            {
+                wc.Encoding = System.Text.Encoding.UTF8;
+                return wc.DownloadString(BaseUrl + pathAndQuery);
+            }
+        }
+
+        private static Dictionary<string, object> Parse(string json) =>
+            new JavaScriptSerializer().Deserialize<Dictionary<string, object>>(json);
+    }
+}

@@ -1,0 +1,87 @@
+using System;
+using System.Runtime.InteropServices;
+using System.Text;
+using NUnit.Framework;
+using XmCdp.Native;
+
+namespace XmCdp.Tests
+{
+    [TestFixture]
+    public unsafe class MarshallingTests
+    {
+        [Test]
+        public void Packer_NullIsAbsentEmptyIsZeroLengthNonNull()
+        {
+            var buf = new byte[64];
+            fixed (byte* b = buf)
+            {
+                var p = new NativeCalls.Utf8Packer(b, buf.Length);
+                var absent = p.Add(null);
+                var empty = p.Add("");
+                Assert.That(absent.ptr, Is.EqualTo(IntPtr.Zero));
+                Assert.That(absent.len, Is.EqualTo(0UL));
+                Assert.That(empty.ptr, Is.Not.EqualTo(IntPtr.Zero));
+                Assert.That(empty.len, Is.EqualTo(0UL));
+            }
+        }
+
+        [Test]
+        public void Packer_EncodesUtf8BackToBack()
+        {
+            var s1 = "Zoë";
+            var s2 = "😀x";
+            var buf = NativeCalls.RentBuffer(NativeCalls.MaxBytes(s1) + NativeCalls.MaxBytes(s2));
+            fixed (byte* b = buf)
+            {
+                var p = new NativeCalls.Utf8Packer(b, buf.Length);
+                var a = p.Add(s1);
+                var c = p.Add(s2);
+                Assert.That(a.len, Is.EqualTo(4UL));
+                Assert.That(c.len, Is.EqualTo(5UL));
+                Assert.That((long)c.ptr - (long)a.ptr, Is.EqualTo(4));
+                var bytes = new byte[9];
+                Marshal.Copy(a.ptr, bytes, 0, 9);
+                Assert.That(Encoding.UTF8.GetString(bytes), Is.EqualTo(s1 + s2));
+            }
+        }
+
+        [Test]
+        public void RentBuffer_ReusesThePerThreadBuffer()
+        {
+            var a = NativeCalls.RentBuffer(100);
+            var b = NativeCalls.RentBuffer(200);
+            Assert.That(ReferenceEquals(a, b), Is.True);
+            var huge = NativeCalls.RentBuffer(1 << 20);
+            Assert.That(ReferenceEquals(NativeCalls.RentBuffer(100), huge), Is.False, "huge buffers are not retained");
+        }
+    }
+
+    [TestFixture]
+    public class LoaderTests
+    {
+        [Test]
+        public void CandidatePaths_ExplicitFolderFirstArchSubfolderBeforeFlat()
+        {
+            var paths = NativeLibraryLoader.CandidatePaths("/opt/site/bin", "xmcdp.dll", is64Bit: true);
+            Assert.That(paths[0], Is.EqualTo(System.IO.Path.Combine("/opt/site/bin", "x64", "xmcdp.dll")));
+            Assert.That(paths[1], Is.EqualTo(System.IO.Path.Combine("/opt/site/bin", "xmcdp.dll")));
+        }
+
+        [Test]
+        public void CandidatePaths_ExplicitFileIsTriedAsIs()
+        {
+            var paths = NativeLibraryLoader.CandidatePaths("/opt/native/xmcdp_0_1_0.dll", "xmcdp.dll", is64Bit: false);
+            Assert.That(paths[0], Is.EqualTo("/opt/native/xmcdp_0_1_0.dll"));
+            Assert.That(paths[1], Is.StringEnding(System.IO.Path.Combine("x86", "xmcdp.dll")));
+        }
+
+        [Test]
+        public void CandidatePaths_IncludeTheCodeBaseFolderAndNoDuplicates()
+        {
+            var codeBaseDir = System.IO.Path.GetDirectoryName(new Uri(typeof(NativeLibraryLoader).Assembly.EscapedCodeBase).LocalPath);
+            var paths = NativeLibraryLoader.CandidatePaths(null, "xmcdp.dll", is64Bit: true);
+            Assert.That(paths, Has.Member(System.IO.Path.Combine(codeBaseDir, "x64", "xmcdp.dll")));
+            Assert.That(paths, Is.Unique);
+        }
+    }
+}
