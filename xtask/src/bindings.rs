@@ -121,3 +121,23 @@ fn make_internal(text: &str) -> Result<String, String> {
     }
     Ok(text)
 }
+
+#[cfg(test)]
+mod tests {
+    fn repo_root() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is in the repo").to_path_buf()
+    }
+
+    #[test]
+    fn committed_bindings_are_fresh() {
+        super::check(&repo_root()).unwrap();
+    }
+
+    #[test]
+    fn header_embeds_the_api_hash_the_library_reports() {
+        let header = std::fs::read_to_string(repo_root().join(super::HEADER)).unwrap();
+        let hash = interoptopus::patterns::api_guard::inventory_hash(&xmcdp::ffi::ffi_inventory());
+        assert!(header.contains(&format!("#define XMCDP_API_HASH UINT64_C({hash})")));
+        assert_eq!(xmcdp::ffi::xmcdp_api_guard(), interoptopus::patterns::api_guard::APIVersion::new(hash));
+    }
+}

@@ -33,3 +33,13 @@ pub fn compile_bindings(repo_root: &Path, out_dir: &Path) -> Result<(), String> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn committed_csharp_bindings_compile_for_net48() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+        let out = std::env::temp_dir().join(format!("xmcdp-csharp-check-{}", std::process::id()));
+        super::compile_bindings(&root, &out).unwrap();
+    }
+}
