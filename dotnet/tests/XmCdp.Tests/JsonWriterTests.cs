@@ -52,16 +52,21 @@ namespace XmCdp.Tests
     public class CdpStatsTests
     {
         [Test]
-        public void TryGetNumber_ReadsTopLevelCountersOnly()
+        public void TryGetNumber_FollowsDottedPathsOnly()
         {
-            var stats = new CdpStats("{\"nested\":{\"queued\":7},\"queued\":3,\"label\":\"queued\",\"latency_ms\":1.5e1}");
+            var stats = new CdpStats("{\"events\":{\"enqueued\":3,\"label\":\"x\",\"dropped\":{\"queue_full\":-2},\"list\":[{\"enqueued\":9}]},\"enqueued\":7,\"lat\":1.5e1}");
             double v;
-            Assert.That(stats.TryGetNumber("queued", out v), Is.True);
+            Assert.That(stats.TryGetNumber("events.enqueued", out v), Is.True);
             Assert.That(v, Is.EqualTo(3));
-            Assert.That(stats.TryGetNumber("latency_ms", out v), Is.True);
+            Assert.That(stats.TryGetNumber("enqueued", out v), Is.True);
+            Assert.That(v, Is.EqualTo(7));
+            Assert.That(stats.TryGetNumber("events.dropped.queue_full", out v), Is.True);
+            Assert.That(v, Is.EqualTo(-2));
+            Assert.That(stats.TryGetNumber("lat", out v), Is.True);
             Assert.That(v, Is.EqualTo(15));
-            Assert.That(stats.TryGetNumber("label", out v), Is.False);
-            Assert.That(stats.TryGetNumber("missing", out v), Is.False);
+            Assert.That(stats.TryGetNumber("events.label", out v), Is.False);
+            Assert.That(stats.TryGetNumber("events.missing", out v), Is.False);
+            Assert.That(stats.TryGetNumber("dropped.queue_full", out v), Is.False);
         }
     }
 

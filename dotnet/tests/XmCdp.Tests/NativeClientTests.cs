@@ -182,9 +182,11 @@ namespace XmCdp.Tests
                 var stats = client.GetStats();
                 Assert.That(stats.Json, Is.StringStarting("{"));
                 Assert.That(stats.Json, Is.Not.StringContaining("tok_SECRET_123"));
-                double accepted;
-                Assert.That(stats.TryGetNumber("events_accepted", out accepted) || stats.TryGetNumber("accepted", out accepted), Is.True, stats.Json);
-                Assert.That(accepted, Is.EqualTo(3), stats.Json);
+                double enqueued, sent;
+                Assert.That(stats.TryGetNumber("events.enqueued", out enqueued), Is.True, stats.Json);
+                Assert.That(stats.TryGetNumber("events.sent", out sent), Is.True, stats.Json);
+                Assert.That(enqueued, Is.EqualTo(3), stats.Json);
+                Assert.That(sent, Is.EqualTo(3), stats.Json);
             }
         }
 
