@@ -125,6 +125,14 @@ pub fn test(repo_root: &Path, native_lib: &Path, emulator_url: Option<&str>) -> 
         .map_err(|e| format!("native library {} not found ({e}); build it with `cargo build --lib`", native_lib.display()))?;
     let out = target_dir(repo_root).join("dotnet-tests");
     build(repo_root, &out)?;
+    // Sites and patched xsp copies of earlier end-to-end runs.
+    if let Ok(entries) = fs::read_dir(&out) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with("e2e-") {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
     write_dllmap(&out.join("XmCdp.dll.config"), &native_lib)?;
 
     let mut emulator = None;
