@@ -26,6 +26,8 @@ pub struct Client {
     pipeline: Pipeline,
     transport: Transport,
     shutdown: Mutex<Option<ShutdownReport>>,
+    /// Decisions, browser-id pool: state owned by `decisions` / `browser`.
+    pub(crate) features: crate::decisions::Features,
 }
 
 impl Client {
@@ -42,11 +44,12 @@ impl Client {
             .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the runtime: {e}")))?;
         let transport = Transport::new(&settings)?;
         let pipeline = Pipeline::start(&settings, transport.clone(), Box::new(Discard), runtime.handle());
+        let features = crate::decisions::Features::new(&settings, &transport, runtime.handle());
         log::info(format!(
             "xmcdp: client started for client key {} ({} lanes, queue {} events / {} bytes)",
             settings.client_key, settings.delivery_concurrency, settings.queue_capacity, settings.queue_max_bytes
         ));
-        Ok(Client { settings: Arc::new(settings), runtime: Mutex::new(Some(runtime)), pipeline, transport, shutdown: Mutex::new(None) })
+        Ok(Client { settings: Arc::new(settings), runtime: Mutex::new(Some(runtime)), pipeline, transport, shutdown: Mutex::new(None), features })
     }
 
     pub fn settings(&self) -> &Settings {

@@ -85,6 +85,35 @@ pub struct Settings {
     pub allow_insecure_http: bool,
     pub worker_threads: usize,
     pub api_token: Option<Secret>,
+    /// Decisions (callFlows): budgets, cache, prefetch tickets, circuit breaker.
+    pub decisions: DecisionSettings,
+    /// Browser ids created ahead of time so a first visit needs no network wait; 0 disables. Every pooled id
+    /// is an anonymous guest in CDP even if no visitor ever gets it, so keep the pool small.
+    pub browser_id_pool_size: usize,
+    pub browser_create_timeout: Duration,
+    /// Guest REST v2.1 base URL; defaults to `targetUrl` (classic). Must be https:// (loopback excepted).
+    pub guest_api_url: Option<String>,
+    pub guest_api_timeout: Duration,
+}
+
+/// Settings of the decision path (`decisions` module).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecisionSettings {
+    /// Default budget of a decision, and the bound of a prefetch's HTTP call.
+    pub timeout: Duration,
+    /// Cache TTL for every flow not listed in `cache_ttl_by_flow`; `None` = no caching (the default:
+    /// decisions depend on session state).
+    pub cache_ttl: Option<Duration>,
+    /// Per-friendlyId cache TTLs (a zero TTL turns caching off for that flow).
+    pub cache_ttl_by_flow: Vec<(String, Duration)>,
+    pub cache_max_entries: usize,
+    /// How long an unclaimed prefetch ticket is kept.
+    pub ticket_ttl: Duration,
+    pub max_tickets: usize,
+    /// Consecutive failures (errors, 5xx, 429, timeouts) that open the circuit breaker.
+    pub breaker_failure_threshold: u32,
+    /// How long an open breaker fails fast before one probe is let through.
+    pub breaker_cooldown: Duration,
 }
 
 /// Every accepted key, with a one-line description (kept next to the parser so docs and code agree).
@@ -118,6 +147,17 @@ pub const KEYS: &[(&str, &str)] = &[
     ("allowInsecureHttp", "allow http:// to non-loopback hosts (never in production), false"),
     ("workerThreads", "native runtime worker threads, 2"),
     ("apiToken", "Guest REST API token (secret; server-side only)"),
+    ("decisionTimeoutMs", "default decision budget and bound of a prefetch's HTTP call, 400"),
+    ("decisionCacheTtlMs", "decision cache TTL: a number for every flow or {\"friendlyId\": ms, \"*\": ms}; off by default"),
+    ("decisionCacheMaxEntries", "decisions kept in the cache, 10000"),
+    ("decisionTicketTtlMs", "how long an unclaimed prefetch ticket is kept, 30000"),
+    ("decisionMaxTickets", "outstanding prefetch tickets, 100000"),
+    ("breakerFailureThreshold", "consecutive decision failures that open the circuit breaker, 5"),
+    ("breakerCooldownMs", "how long an open breaker fails fast before one probe, 5000"),
+    ("browserIdPoolSize", "browser ids created ahead for first visits, 0 (off; each is an anonymous guest in CDP)"),
+    ("browserCreateTimeoutMs", "budget of a blocking browser id create, 1000"),
+    ("guestApiUrl", "Guest REST v2.1 base URL (default: targetUrl); https:// except loopback"),
+    ("guestApiTimeoutMs", "Guest REST request timeout, 5000"),
 ];
 
 const MAX_STRING: usize = 1024;
@@ -258,6 +298,41 @@ impl Settings {
             }
         }
 
+        let mut decisions = DecisionSettings {
+            timeout: r.millis("decisionTimeoutMs", 400, 1, 60_000)?,
+            cache_ttl: None,
+            cache_ttl_by_flow: Vec::new(),
+            cache_max_entries: r.uint("decisionCacheMaxEntries", 10_000, 1, 10_000_000)? as usize,
+            ticket_ttl: r.millis("decisionTicketTtlMs", 30_000, 1, 3_600_000)?,
+            max_tickets: r.uint("decisionMaxTickets", 100_000, 1, 10_000_000)? as usize,
+            breaker_failure_threshold: r.uint("breakerFailureThreshold", 5, 1, 1_000_000)? as u32,
+            breaker_cooldown: r.millis("breakerCooldownMs", 5_000, 1, 3_600_000)?,
+        };
+        match map.get("decisionCacheTtlMs") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(flows)) => {
+                for (flow, v) in flows {
+                    let ms = v.as_u64().filter(|ms| *ms <= 86_400_000).ok_or_else(|| {
+                        Error::new(ErrorKind::ConfigInvalid, "\"decisionCacheTtlMs\" values must be whole numbers of milliseconds up to 86400000")
+                    })?;
+                    if flow == "*" {
+                        decisions.cache_ttl = (ms > 0).then(|| Duration::from_millis(ms));
+                    } else {
+                        decisions.cache_ttl_by_flow.push((flow.clone(), Duration::from_millis(ms)));
+                    }
+                }
+            }
+            Some(_) => decisions.cache_ttl = Some(r.millis("decisionCacheTtlMs", 0, 0, 86_400_000)?).filter(|d| !d.is_zero()),
+        }
+        let browser_id_pool_size = r.uint("browserIdPoolSize", 0, 0, 10_000)? as usize;
+        let browser_create_timeout = r.millis("browserCreateTimeoutMs", 1_000, 1, 60_000)?;
+        // Never allowInsecureHttp here: the API token must not cross a network in clear text.
+        let guest_api_url = match r.opt_str("guestApiUrl")? {
+            Some(u) => Some(base_url("guestApiUrl", &u, false)?),
+            None => None,
+        };
+        let guest_api_timeout = r.millis("guestApiTimeoutMs", 5_000, 1, 300_000)?;
+
         Ok(Settings {
             client_key,
             endpoint,
@@ -282,6 +357,11 @@ impl Settings {
             allow_insecure_http,
             worker_threads,
             api_token,
+            decisions,
+            browser_id_pool_size,
+            browser_create_timeout,
+            guest_api_url,
+            guest_api_timeout,
         })
     }
 
@@ -441,6 +521,29 @@ mod tests {
         Settings::from_json(r#"{"clientKey":"ck","targetUrl":"http://127.0.0.1:9","pointOfSale":"p"}"#).unwrap();
         Settings::from_json(r#"{"clientKey":"ck","targetUrl":"http://localhost:9","pointOfSale":"p"}"#).unwrap();
         Settings::from_json(r#"{"clientKey":"ck","targetUrl":"http://cdp.local","pointOfSale":"p","allowInsecureHttp":true}"#).unwrap();
+    }
+
+    #[test]
+    fn decision_and_identity_settings() {
+        let s = Settings::from_json(MIN).unwrap();
+        assert_eq!(s.decisions.timeout, Duration::from_millis(400));
+        assert_eq!((s.decisions.cache_ttl, s.decisions.cache_ttl_by_flow.len()), (None, 0));
+        assert_eq!(s.browser_id_pool_size, 0);
+        let s = Settings::from_json(
+            r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","decisionCacheTtlMs":{"a":1000,"*":50},"breakerCooldownMs":10,"browserIdPoolSize":4,"guestApiUrl":"https://g.io/"}"#,
+        )
+        .unwrap();
+        assert_eq!(s.decisions.cache_ttl, Some(Duration::from_millis(50)));
+        assert_eq!(s.decisions.cache_ttl_by_flow, vec![("a".to_string(), Duration::from_secs(1))]);
+        assert_eq!((s.browser_id_pool_size, s.guest_api_url.as_deref()), (4, Some("https://g.io")));
+        let s = Settings::from_json(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","decisionCacheTtlMs":250}"#).unwrap();
+        assert_eq!(s.decisions.cache_ttl, Some(Duration::from_millis(250)));
+        assert_eq!(kind(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","decisionCacheTtlMs":{"a":"x"}}"#), ErrorKind::ConfigInvalid);
+        // The token never goes over plain HTTP to a remote host, allowInsecureHttp or not.
+        assert_eq!(
+            kind(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","allowInsecureHttp":true,"guestApiUrl":"http://g.io"}"#),
+            ErrorKind::ConfigInvalidUrl
+        );
     }
 
     #[test]

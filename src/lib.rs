@@ -4,10 +4,13 @@
 //! (HTTP), `pipeline` (queue, ordering, retry, shutdown), `stats`, `log` (pulled log records), `client`
 //! (ties them together). `ffi` is the only place with `extern "C"`; the core knows nothing of it.
 
+pub mod browser;
 pub mod client;
 pub mod config;
+pub mod decisions;
 pub mod error;
 pub mod ffi;
+pub mod guests;
 pub mod identity;
 pub mod log;
 pub mod model;

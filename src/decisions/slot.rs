@@ -1,0 +1,76 @@
+//! A one-shot result shared by any number of host threads: the runtime task fills it once, every waiter
+//! blocks on a condvar with its own deadline. Host threads never enter the tokio runtime, so a foreign
+//! (CLR) thread can wait without a runtime context, and a waiter that gives up leaves nothing behind.
+
+use crate::error::{Error, ErrorKind, Result};
+use parking_lot::{Condvar, Mutex};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub(crate) struct Slot<T> {
+    value: Mutex<Option<T>>,
+    cv: Condvar,
+}
+
+impl<T: Clone> Slot<T> {
+    pub(crate) fn new() -> Arc<Slot<T>> {
+        Arc::new(Slot { value: Mutex::new(None), cv: Condvar::new() })
+    }
+
+    pub(crate) fn filled(v: T) -> Arc<Slot<T>> {
+        Arc::new(Slot { value: Mutex::new(Some(v)), cv: Condvar::new() })
+    }
+
+    /// First value wins; later ones are ignored.
+    pub(crate) fn set(&self, v: T) {
+        let mut g = self.value.lock();
+        if g.is_none() {
+            *g = Some(v);
+            drop(g);
+            self.cv.notify_all();
+        }
+    }
+
+    pub(crate) fn is_ready(&self) -> bool {
+        self.value.lock().is_some()
+    }
+
+    /// The value, waiting until `deadline` at most.
+    pub(crate) fn wait_until(&self, deadline: Instant) -> Option<T> {
+        let mut g = self.value.lock();
+        loop {
+            if let Some(v) = &*g {
+                return Some(v.clone());
+            }
+            if self.cv.wait_until(&mut g, deadline).timed_out() {
+                return g.clone();
+            }
+        }
+    }
+}
+
+/// Runs `fut` on the client's runtime and blocks the calling (host) thread for at most `budget`. The future is
+/// cancelled at the same deadline, so nothing outlives the call.
+pub(crate) fn run_within<T, F>(rt: &tokio::runtime::Handle, budget: Duration, what: &str, fut: F) -> Result<T>
+where
+    T: Clone + Send + 'static,
+    F: Future<Output = Result<T>> + Send + 'static,
+{
+    let deadline = Instant::now() + budget;
+    let slot: Arc<Slot<Result<T>>> = Slot::new();
+    let s2 = slot.clone();
+    let what2 = what.to_string();
+    rt.spawn(async move {
+        let r = match tokio::time::timeout(budget, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(timeout_error(&what2, budget)),
+        };
+        s2.set(r);
+    });
+    slot.wait_until(deadline).unwrap_or_else(|| Err(timeout_error(what, budget)))
+}
+
+pub(crate) fn timeout_error(what: &str, budget: Duration) -> Error {
+    Error::new(ErrorKind::Timeout, format!("{what} did not complete within {} ms", budget.as_millis()))
+}
