@@ -18,9 +18,15 @@ pub type xmcdp_client_t = u64;
 
 pub(crate) static CLIENTS: HandleTable<Client> = HandleTable::new(0x01, "client");
 
-/// The live client behind `handle`.
+/// The live client behind `handle`, kept alive for calls that may block (shutdown).
 pub(crate) fn client(handle: xmcdp_client_t) -> Result<Arc<Client>, FfiError> {
     CLIENTS.get(handle)
+}
+
+/// Runs a non-blocking `f` on the live client behind `handle` (the per-request path).
+#[inline]
+pub(crate) fn with_client<R>(handle: xmcdp_client_t, f: impl FnOnce(&Client) -> R) -> Result<R, FfiError> {
+    CLIENTS.with(handle, f)
 }
 
 /// Creates a client (its own runtime, transport and delivery queue) from settings JSON (camelCase keys,
@@ -91,7 +97,7 @@ pub extern "C" fn xmcdp_client_delete(client: xmcdp_client_t) -> xmcdp_status_t 
 pub extern "C" fn xmcdp_client_stats(client: xmcdp_client_t, buf: *mut u8, cap: usize, out_len: *mut usize) -> xmcdp_status_t {
     ffi_call("xmcdp_client_stats", || unsafe {
         check_out_buffer(buf, cap, out_len)?;
-        let c = self::client(client)?;
-        write_out(c.stats_json().as_bytes(), buf, cap, out_len, "stats")
+        let json = with_client(client, Client::stats_json)?;
+        write_out(json.as_bytes(), buf, cap, out_len, "stats")
     })
 }

@@ -5,7 +5,7 @@
 //! it keeps. Zero-initialised structs are valid "everything absent" values.
 
 use super::call::{ffi_call, FfiError, FfiResult};
-use super::client::{client, xmcdp_client_t};
+use super::client::{with_client, xmcdp_client_t};
 use super::status::xmcdp_status_t::{self, *};
 use super::strings::{non_null, slice, xmcdp_str_t, XMCDP_MAX_JSON_LEN, XMCDP_MAX_STR_LEN};
 use crate::model::{CustomEvent, Event, EventCommon, Ext, Identifier, Identity, PageView};
@@ -178,7 +178,8 @@ unsafe fn data(s: &xmcdp_str_t, field: &str) -> FfiResult<Map<String, Value>> {
 }
 
 fn send(handle: xmcdp_client_t, event: Event, user_agent: Option<String>) -> FfiResult {
-    client(handle)?.send(event, user_agent)?;
+    // `send` validates and enqueues without blocking, so it may run under the handle table's read lock.
+    with_client(handle, |c| c.send(event, user_agent))??;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Layout of an id: bits 56..64 a per-table tag (a client id passed where a ticket is expected is
 //! rejected), bits 32..56 the slot's generation (never 0, so 0 is never a valid handle), bits 0..32 the
-//! slot index. A lookup is one uncontended read lock plus an `Arc` clone.
+//! slot index. A lookup is one read lock (plus an `Arc` clone for calls that may block).
 
 use super::call::{FfiError, FfiResult};
 use super::status::xmcdp_status_t::XMCDP_STATUS_INVALID_HANDLE;
@@ -75,6 +75,22 @@ impl<T> HandleTable<T> {
         }
     }
 
+    /// Runs `f` on the live value behind `handle` under the table's read lock, without touching the
+    /// value's reference count (the hot path: one atomic pair instead of two). `f` must not block:
+    /// `insert`/`remove` wait for it.
+    #[inline]
+    pub fn with<R>(&self, handle: u64, f: impl FnOnce(&T) -> R) -> FfiResult<R> {
+        let (index, generation) = self.decode(handle).ok_or_else(|| self.invalid(handle))?;
+        let inner = self.inner.read();
+        match inner.slots.get(index) {
+            Some(Slot { generation: g, value: Some(v) }) if *g == generation => Ok(f(v)),
+            _ => {
+                drop(inner);
+                Err(self.invalid(handle))
+            }
+        }
+    }
+
     /// Removes the value; the handle (and every copy of it) is dead from now on. The value itself is
     /// dropped when the last in-flight call using it returns.
     pub fn remove(&self, handle: u64) -> FfiResult<Arc<T>> {
@@ -103,6 +119,7 @@ mod tests {
         let other: HandleTable<u32> = HandleTable::new(2, "other");
         let a = t.insert(10);
         assert_eq!(*t.get(a).unwrap(), 10);
+        assert_eq!(t.with(a, |v| *v + 1).unwrap(), 11);
         assert_ne!(a, 0);
         assert!(t.get(0).is_err());
         assert!(t.get(u64::MAX).is_err());
@@ -110,6 +127,7 @@ mod tests {
         assert_eq!(*t.remove(a).unwrap(), 10);
         assert!(t.remove(a).is_err(), "double delete");
         assert!(t.get(a).is_err(), "stale");
+        assert!(t.with(a, |_| ()).is_err(), "stale");
         let b = t.insert(20);
         assert_ne!(a, b, "slot reuse gets a new generation");
         assert!(t.get(a).is_err());
