@@ -215,7 +215,13 @@ impl Engine {
     }
 
     /// Validation, cache, breaker, coalescing; spawns the HTTP call when this request leads.
-    fn start(self: &Arc<Self>, client: &Client, req: &DecisionRequest, user_agent: Option<&str>, call_timeout: Duration) -> Result<Start> {
+    ///
+    /// The HTTP call is bounded by `max(budget, decisionTimeoutMs)`, so a coalesced caller with a longer
+    /// budget than the leader's is not cut short. For the breaker, an answer that arrives after the leader's
+    /// budget counts as a failure ("slower than the budget"): a service that is up but always too slow would
+    /// otherwise cost every page its whole budget.
+    fn start(self: &Arc<Self>, client: &Client, req: &DecisionRequest, user_agent: Option<&str>, budget: Duration) -> Result<Start> {
+        let leader_deadline = Instant::now() + budget;
         inc(&self.stats.requests);
         let ctx = self.body_ctx();
         req.validate_with(&ctx).map_err(Error::from)?;
@@ -266,7 +272,7 @@ impl Engine {
         });
         let mut guard = CallGuard { engine: self.clone(), key, slot: slot.clone(), permit, done: false };
         let engine = self.clone();
-        let call_timeout = call_timeout.min(MAX_CALL);
+        let call_timeout = budget.max(self.cfg.timeout).min(MAX_CALL);
         rt.spawn(async move {
             inc(&engine.stats.http_calls);
             let r = match tokio::time::timeout(call_timeout, engine.call(body, ua)).await {
@@ -277,6 +283,10 @@ impl Engine {
                 Err(e) if counts_against_breaker(e.kind) => {
                     inc(&engine.stats.failures);
                     engine.breaker.on_failure(guard.permit, kind_label(e.kind));
+                }
+                Ok(_) if Instant::now() > leader_deadline => {
+                    inc(&engine.stats.failures);
+                    engine.breaker.on_failure(guard.permit, "slower than the budget");
                 }
                 _ => engine.breaker.on_success(),
             }
@@ -340,11 +350,15 @@ struct CallGuard {
 impl CallGuard {
     fn finish(&mut self, r: Outcome) {
         self.done = true;
-        self.slot.set(r);
-        let mut inflight = self.engine.inflight.lock();
-        if inflight.get(&self.key).is_some_and(|s| Arc::ptr_eq(s, &self.slot)) {
-            inflight.remove(&self.key);
+        // Leave the table first: a request arriving now starts a fresh call instead of picking up an answer
+        // (or a timeout) meant for an earlier budget.
+        {
+            let mut inflight = self.engine.inflight.lock();
+            if inflight.get(&self.key).is_some_and(|s| Arc::ptr_eq(s, &self.slot)) {
+                inflight.remove(&self.key);
+            }
         }
+        self.slot.set(r);
     }
 }
 
@@ -457,7 +471,7 @@ impl Client {
     }
 
     /// Starts a decision and returns at once (prefetch at request begin). The HTTP call is bounded by
-    /// `decisionTimeoutMs`; claim the answer with [`Client::wait_decision`] within `decisionTicketTtlMs`, after
+    /// `decisionTimeoutMs` (also the budget the breaker judges it by); claim the answer with [`Client::wait_decision`] within `decisionTicketTtlMs`, after
     /// which the ticket is dropped by the background sweep. An open breaker yields a ticket whose answer is
     /// already `CircuitOpen`. Invalid requests fail here; so does a full ticket table (`QueueFull`).
     pub fn begin_decide(&self, request: &DecisionRequest, user_agent: Option<&str>) -> Result<Ticket> {
