@@ -177,6 +177,9 @@ pub struct EmulatorConfig {
     pub limits: Limits,
     #[serde(default)]
     pub faults: FaultConfig,
+    /// Runtime worker threads for the binary (`run`); default = available CPUs; 1 = current-thread runtime.
+    #[serde(default)]
+    pub threads: Option<usize>,
     /// Base URL used in Guest REST `href`s; default is the emulator's own `http://ADDR`.
     #[serde(default)]
     pub public_base_url: Option<String>,
@@ -195,6 +198,7 @@ impl Default for EmulatorConfig {
             limits: Limits::default(),
             faults: FaultConfig::default(),
             public_base_url: None,
+            threads: None,
         }
     }
 }

@@ -107,7 +107,13 @@ pub fn spawn(cfg: EmulatorConfig) -> std::io::Result<EmulatorHandle> {
 /// `on_ready` is called with the bound address once it accepts connections.
 pub fn run(cfg: EmulatorConfig, on_ready: impl FnOnce(SocketAddr), shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     cfg.validate().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // One core (e.g. pinned with taskset): the current-thread scheduler avoids cross-thread wake-ups.
+    let threads = cfg.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let rt = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?
+    };
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
         let addr = listener.local_addr()?;

@@ -7,7 +7,7 @@ use xmcdp_emulator::{apply_cli_flag, EmulatorConfig};
 const USAGE: &str = "usage: xmcdp-emulator [--listen ADDR] [--config FILE]
   [--latency ROUTE=MS[+JITTER]] [--error-rate ROUTE=RATE[:STATUS]] [--throttle ROUTE=RATE[:RETRY_AFTER_SECS]]
   [--reset-rate ROUTE=RATE] [--slow-body ROUTE=RATE[:DELAY_MS]] [--outage]
-  [--max-requests N] [--max-events N] [--max-guests N] [--max-body-bytes N]
+  [--threads N] [--max-requests N] [--max-events N] [--max-guests N] [--max-body-bytes N]
 ROUTE: browser_create | browser_show | events | callflows | guests | *";
 
 fn main() {
@@ -47,6 +47,7 @@ fn real_main() -> Result<(), String> {
                 let v = val(f)?;
                 apply_cli_flag(&mut cfg.faults, f, &v)?;
             }
+            "--threads" => cfg.threads = Some(val(a)?.parse().map_err(|e| format!("{a}: {e}"))?),
             "--max-requests" => cfg.limits.max_requests = val(a)?.parse().map_err(|e| format!("{a}: {e}"))?,
             "--max-events" => cfg.limits.max_events = val(a)?.parse().map_err(|e| format!("{a}: {e}"))?,
             "--max-guests" => cfg.limits.max_guests = val(a)?.parse().map_err(|e| format!("{a}: {e}"))?,

@@ -69,11 +69,12 @@ pub struct RequestRec {
     pub method: String,
     pub path: String,
     pub query: String,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
     pub status: u16,
     pub route: &'static str,
     pub fault: Option<&'static str>,
+    pub truncated: bool,
 }
 
 pub struct App {
@@ -338,9 +339,6 @@ impl Req {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
-    fn body_text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
     /// False when a content type is given and it is neither JSON nor text/plain.
     pub fn json_content_type_ok(&self) -> bool {
         match self.header("content-type") {
@@ -514,7 +512,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, abort: Arc<Notify>) -> Re
             if !req.json_content_type_ok() {
                 rest_error(415, "Unsupported Media Type", "send Content-Type: application/json")
             } else {
-                let text = req.body_text();
+                let text = String::from_utf8_lossy(&req.body);
                 event(&app, &req, &text, "post", edge)
             }
         }
@@ -560,24 +558,8 @@ fn record(app: &App, req: &Req, status: u16, route: RouteName, fault: Option<&'s
         return;
     }
     let max_body = app.limits.max_recorded_body_bytes;
-    let body = if req.body.len() > max_body {
-        let mut s = String::from_utf8_lossy(&req.body[..max_body]).into_owned();
-        s.push_str("…[truncated]");
-        s
-    } else {
-        String::from_utf8_lossy(&req.body).into_owned()
-    };
-    let mut headers: Vec<(String, String)> = Vec::with_capacity(req.headers.len());
-    for (k, v) in req.headers.iter() {
-        let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
-        match headers.iter_mut().find(|(n, _)| n == k.as_str()) {
-            Some((_, old)) => {
-                old.push_str(", ");
-                old.push_str(&v);
-            }
-            None => headers.push((k.as_str().to_string(), v)),
-        }
-    }
+    let body = if req.body.len() > max_body { req.body.slice(..max_body) } else { req.body.clone() };
+    let headers = req.headers.clone();
     let at = app.now();
     let mut ring = app.ring.lock();
     ring.0 += 1;
@@ -596,6 +578,7 @@ fn record(app: &App, req: &Req, status: u16, route: RouteName, fault: Option<&'s
         status,
         route: route.as_str(),
         fault,
+        truncated: req.body.len() > max_body,
     });
 }
 
@@ -664,36 +647,60 @@ fn reject(app: &App, reason: &str) {
     *app.store.lock().stats.events_rejected.entry(reason.to_string()).or_insert(0) += 1;
 }
 
+#[derive(serde::Deserialize)]
+struct WireHead<'a> {
+    #[serde(borrow, default)]
+    browser_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    channel: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    client_key: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pos: Option<std::borrow::Cow<'a, str>>,
+}
+
 fn event(app: &App, req: &Req, text: &str, via: &'static str, _edge: bool) -> Out {
-    let ev: Value = match serde_json::from_str(text) {
-        Ok(v @ Value::Object(_)) => v,
-        Ok(_) => {
-            reject(app, "not_an_object");
-            return stream_error(400, req.q("client_key").unwrap_or(""), "The event must be a JSON object");
-        }
+    // Hot path: borrow the five fields the emulator routes on; parse the full JSON only when needed.
+    if !text.trim_start().starts_with('{') {
+        let ok_json = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+        reject(app, if ok_json { "not_an_object" } else { "malformed_json" });
+        return stream_error(400, req.q("client_key").unwrap_or(""), if ok_json { "The event must be a JSON object" } else { "Malformed JSON" });
+    }
+    let head: WireHead = match serde_json::from_str(text) {
+        Ok(h) => h,
         Err(e) => {
-            reject(app, "malformed_json");
-            return stream_error(400, req.q("client_key").unwrap_or(""), &format!("Malformed JSON: {e}"));
+            let fields_wrong = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+            reject(app, if fields_wrong { "invalid_field" } else { "malformed_json" });
+            return stream_error(400, req.q("client_key").unwrap_or(""), &format!("Malformed event: {e}"));
         }
     };
-    let body_ck = ev.get("client_key").and_then(Value::as_str).unwrap_or("");
-    let bid_missing = ev.get("browser_id").and_then(Value::as_str).is_none_or(str::is_empty);
-    let type_missing = ev.get("type").and_then(Value::as_str).is_none_or(str::is_empty);
-    if bid_missing || type_missing {
-        reject(app, if bid_missing { "missing_browser_id" } else { "missing_type" });
-        let what = if bid_missing { "browser_id" } else { "type" };
+    let body_ck = head.client_key.as_deref().unwrap_or("");
+    let bid = head.browser_id.as_deref().unwrap_or("");
+    let kind = head.kind.as_deref().unwrap_or("");
+    if bid.is_empty() || kind.is_empty() {
+        reject(app, if bid.is_empty() { "missing_browser_id" } else { "missing_type" });
+        let what = if bid.is_empty() { "browser_id" } else { "type" };
         return stream_error(400, body_ck, &format!("Bad Request: {what} is required"));
     }
     let Some((t, ctx)) = resolve_tenant(app, req, body_ck) else {
         reject(app, "bad_client_key");
         return stream_error(401, body_ck, "Unauthorized: unknown client key or context");
     };
-    let mut pos = ev.get("pos").and_then(Value::as_str).unwrap_or("").to_string();
-    if pos.is_empty() {
-        pos = edge_pos(req, ctx);
-    }
+    let pos_owned;
+    let pos = match head.pos.as_deref() {
+        Some(p) if !p.is_empty() => p,
+        _ => {
+            pos_owned = edge_pos(req, ctx);
+            pos_owned.as_str()
+        }
+    };
+    let full: Option<Value> =
+        if crate::state::needs_full_parse(kind) || text.contains("session_data") { serde_json::from_str(text).ok() } else { None };
+    let eh = crate::state::EventHead { browser_id: bid, kind, channel: head.channel.as_deref().unwrap_or("") };
     let now = app.now();
-    let res = app.store.lock().accept_event(&t, &ev, &pos, text, via, now, &app.limits);
+    let res = app.store.lock().accept_event(&t, &eh, full.as_ref(), pos, text, via, now, &app.limits);
     match res {
         Ok(a) => Out::raw_json(
             201,
@@ -818,10 +825,27 @@ pub fn stats_json(app: &App) -> Value {
 }
 
 pub fn request_json(r: &RequestRec) -> Value {
-    let headers: serde_json::Map<String, Value> = r.headers.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    let mut headers = serde_json::Map::new();
+    for (k, v) in r.headers.iter() {
+        let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+        match headers.get_mut(k.as_str()) {
+            Some(Value::String(old)) => {
+                old.push_str(", ");
+                old.push_str(&v);
+            }
+            _ => {
+                headers.insert(k.as_str().to_string(), Value::String(v));
+            }
+        }
+    }
+    let mut body = String::from_utf8_lossy(&r.body).into_owned();
+    if r.truncated {
+        body.push_str("…[truncated]");
+    }
+    let body = body;
     json!({
         "seq": r.seq, "at": iso_ms(r.at), "method": r.method, "path": r.path, "query": r.query,
-        "headers": headers, "body": r.body, "status": r.status, "route": r.route, "fault": r.fault,
+        "headers": headers, "body": body, "status": r.status, "route": r.route, "fault": r.fault,
     })
 }
 

@@ -167,8 +167,8 @@ pub struct Store {
     ident_index: HashMap<String, String>,
     pub sessions: HashMap<String, Session>,
     session_order: VecDeque<String>,
-    /// `(browser, channel, pos)` → open session ref.
-    open: HashMap<(String, String, String), String>,
+    /// browser → open sessions `(channel, pos, session ref)`; looked up by `&str` without allocating.
+    open: HashMap<String, Vec<(String, String, String)>>,
     pub events: VecDeque<EventRec>,
     event_seq: u64,
     pub flow_execs: VecDeque<Value>,
@@ -179,6 +179,18 @@ pub enum EventError {
     MissingBrowserId,
     MissingType,
     UnknownBrowser,
+}
+
+/// The few event fields the hot path needs, borrowed from the request body.
+pub struct EventHead<'a> {
+    pub browser_id: &'a str,
+    pub kind: &'a str,
+    pub channel: &'a str,
+}
+
+/// Event types whose payload the emulator interprets (so the full JSON must be parsed).
+pub fn needs_full_parse(kind: &str) -> bool {
+    matches!(kind, "IDENTITY" | "ADD" | "CONFIRM" | "CHECKOUT" | "PURCHASE" | "PAYMENT" | "CLEAR_CART")
 }
 
 pub struct Accepted {
@@ -266,7 +278,7 @@ impl Store {
             }
         }
         let browsers: std::collections::HashSet<&String> = g.browsers.iter().collect();
-        self.open.retain(|(b, _, _), _| !browsers.contains(b));
+        self.open.retain(|b, _| !browsers.contains(b));
         if cascade {
             self.sessions.retain(|_, s| s.guest_ref != gref);
             self.events.retain(|e| e.guest_ref != gref);
@@ -404,6 +416,8 @@ impl Store {
         let expired: Vec<String> = self
             .open
             .values()
+            .flatten()
+            .map(|(_, _, r)| r)
             .filter(|r| self.sessions.get(*r).is_some_and(|s| now - s.last_at > s.timeout_ms))
             .cloned()
             .collect();
@@ -453,9 +467,11 @@ impl Store {
             "revenue": if cart_type == "PURCHASED" { value } else { 0.0 },
         }));
         if let Some(b) = &s.browser_ref {
-            let key = (b.clone(), s.channel.clone(), s.pos.clone());
-            if self.open.get(&key).map(String::as_str) == Some(sref) {
-                self.open.remove(&key);
+            if let Some(list) = self.open.get_mut(b) {
+                list.retain(|(_, _, r)| r != sref);
+                if list.is_empty() {
+                    self.open.remove(b);
+                }
             }
         }
         self.stats.sessions_closed += 1;
@@ -467,7 +483,9 @@ impl Store {
                 Some(old) => {
                     if let Some(o) = self.sessions.remove(&old) {
                         if let Some(b) = o.browser_ref {
-                            self.open.remove(&(b, o.channel, o.pos));
+                            if let Some(list) = self.open.get_mut(&b) {
+                                list.retain(|(_, _, r)| *r != o.sref);
+                            }
                         }
                     }
                 }
@@ -509,24 +527,31 @@ impl Store {
 
     /// The open session for (browser, channel, pos), closing an expired one and opening a new one as needed.
     fn session_for(&mut self, t: &Tenant, bid: &str, guest: &str, channel: &str, pos: &str, now: i64, limits: &Limits) -> String {
-        let key = (bid.to_string(), channel.to_string(), pos.to_string());
-        if let Some(sref) = self.open.get(&key).cloned() {
-            if let Some(s) = self.sessions.get_mut(&sref) {
-                if s.open && now - s.last_at <= s.timeout_ms {
+        let found = self.open.get(bid).and_then(|l| l.iter().find(|(c, p, _)| c == channel && p == pos)).map(|(_, _, r)| r.clone());
+        if let Some(sref) = found {
+            match self.sessions.get_mut(&sref) {
+                Some(s) if s.open && now - s.last_at <= s.timeout_ms => {
                     s.last_at = now.max(s.last_at);
-                    s.guest_ref = guest.to_string();
+                    if s.guest_ref != guest {
+                        s.guest_ref = guest.to_string();
+                    }
                     return sref;
                 }
-                let end = s.last_at + s.timeout_ms;
-                self.close_session(&sref, end, "TIMEOUT");
-            } else {
-                self.open.remove(&key);
+                Some(s) => {
+                    let end = s.last_at + s.timeout_ms;
+                    self.close_session(&sref, end, "TIMEOUT");
+                }
+                None => {
+                    if let Some(l) = self.open.get_mut(bid) {
+                        l.retain(|(_, _, r)| *r != sref);
+                    }
+                }
             }
         }
         let s = Self::new_session(&t.client_key, Some(bid), guest, channel, pos, t.timeout_ms(pos), now);
         let sref = s.sref.clone();
         self.push_session(s, limits);
-        self.open.insert(key, sref.clone());
+        self.open.entry(bid.to_string()).or_default().push((channel.to_string(), pos.to_string(), sref.clone()));
         sref
     }
 
@@ -534,9 +559,13 @@ impl Store {
 
     /// Accepts one Stream event (already parsed; `client_key`/`pos` already resolved by the caller).
     #[allow(clippy::too_many_arguments)]
-    pub fn accept_event(&mut self, t: &Tenant, ev: &Value, pos: &str, body: &str, via: &'static str, now: i64, limits: &Limits) -> Result<Accepted, EventError> {
-        let bid = str_field(ev, "browser_id");
-        let kind = str_field(ev, "type");
+    /// `ev` is the fully parsed event; it is only needed (and only parsed by the caller) for event types that
+    /// carry data the emulator interprets (identity, cart) or when `session_data` is present.
+    pub fn accept_event(&mut self, t: &Tenant, head: &EventHead, ev: Option<&Value>, pos: &str, body: &str, via: &'static str, now: i64, limits: &Limits) -> Result<Accepted, EventError> {
+        let bid = head.browser_id;
+        let kind = head.kind;
+        let null = Value::Null;
+        let ev = ev.unwrap_or(&null);
         if bid.is_empty() {
             *self.stats.events_rejected.entry("missing_browser_id".into()).or_insert(0) += 1;
             return Err(EventError::MissingBrowserId);
@@ -549,7 +578,7 @@ impl Store {
             *self.stats.events_rejected.entry("unknown_browser".into()).or_insert(0) += 1;
             return Err(EventError::UnknownBrowser);
         };
-        let channel = str_field(ev, "channel");
+        let channel = head.channel;
         let event_ref = uuid_v4();
         let flag = if t.known_pos(pos) { None } else { Some("unknown_pos") };
         let mut session_ref = None;
@@ -575,7 +604,12 @@ impl Store {
         } else {
             self.stats.flagged_unknown_pos += 1;
         }
-        *self.stats.events_accepted.entry(kind.to_string()).or_insert(0) += 1;
+        match self.stats.events_accepted.get_mut(kind) {
+            Some(c) => *c += 1,
+            None => {
+                self.stats.events_accepted.insert(kind.to_string(), 1);
+            }
+        }
         self.event_seq += 1;
         while self.events.len() >= limits.max_events.max(1) {
             self.events.pop_front();
