@@ -27,15 +27,21 @@ namespace XmCdp.Sitecore
             _deadline = deadline;
         }
 
-        /// <summary>Registers once per AppDomain (later calls are ignored).</summary>
-        public static void Register(TimeSpan deadline)
+        /// <summary>
+        /// Registers once per AppDomain (later calls are ignored). Returns false outside ASP.NET, where nothing can
+        /// call <see cref="Stop"/> and the host must call <see cref="ShutdownAll"/> itself.
+        /// </summary>
+        public static bool Register(TimeSpan deadline)
         {
+            // Outside ASP.NET even touching HostingEnvironment breaks ConfigurationManager on Mono (see AspNetHost).
+            if (!XmCdp.Native.AspNetHost.IsHosted) return false;
             lock (Gate)
             {
-                if (s_registered != null) return;
+                if (s_registered != null) return true;
                 s_registered = new XmCdpShutdown(deadline);
                 Interlocked.Exchange(ref s_done, 0);
                 HostingEnvironment.RegisterObject(s_registered);
+                return true;
             }
         }
 

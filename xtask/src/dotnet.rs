@@ -94,6 +94,8 @@ pub fn build(repo_root: &Path, out: &Path) -> Result<(), String> {
         &["XmCdp.dll", "nunit.framework.dll", "System.Web.dll", "System.Web.Extensions.dll", "System.Core.dll"],
         true,
     )?;
+    // appSettings of the NUnit test domain (NUnit reads <assembly>.config).
+    copy_file(&tests.join("XmCdp.Sitecore.Tests").join("App.config"), &out.join("XmCdp.Sitecore.Tests.dll.config"))?;
     let mut sc_tests = cs_files(&tests.join("XmCdp.Sitecore.Tests"))?;
     sc_tests.extend(common);
     mcs(

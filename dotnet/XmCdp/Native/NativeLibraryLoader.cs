@@ -108,13 +108,16 @@ namespace XmCdp.Native
         internal static IEnumerable<string> BaseFolders()
         {
             string bin = null;
-            try
+            if (AspNetHost.IsHosted)
             {
-                // Null outside ASP.NET; may throw in partial-trust or half-initialised hosts.
-                bin = System.Web.HttpRuntime.BinDirectory;
-            }
-            catch (Exception)
-            {
+                try
+                {
+                    // May throw in partial-trust or half-initialised hosts.
+                    bin = System.Web.HttpRuntime.BinDirectory;
+                }
+                catch (Exception)
+                {
+                }
             }
             if (!string.IsNullOrEmpty(bin)) yield return bin;
 

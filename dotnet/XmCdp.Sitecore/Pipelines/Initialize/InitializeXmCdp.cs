@@ -99,7 +99,10 @@ namespace XmCdp.Sitecore.Pipelines.Initialize
             if (created > 0)
             {
                 XmCdpShutdown.Armed();
-                XmCdpShutdown.Register(TimeSpan.FromMilliseconds(ShutdownDeadlineMs));
+                if (XmCdpShutdown.Register(TimeSpan.FromMilliseconds(ShutdownDeadlineMs)))
+                    XmCdpLog.Info("shutdown hook registered (flush deadline " + ShutdownDeadlineMs + " ms)");
+                else
+                    XmCdpLog.Warn("not running under ASP.NET: no shutdown hook; the host must call XmCdpShutdown.ShutdownAll.");
             }
         }
 

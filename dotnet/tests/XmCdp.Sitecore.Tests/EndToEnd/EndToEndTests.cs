@@ -60,6 +60,7 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
             Assert.That(log, Is.StringContaining("INFO XmCdp: native library loaded from"), log);
             Assert.That(log, Is.StringContaining("INFO XmCdp: tracking site 'website'"), log);
             Assert.That(log, Is.StringContaining("api_token=set"), log);
+            Assert.That(log, Is.StringContaining("INFO XmCdp: shutdown hook registered"), log);
             Assert.That(log, Is.Not.StringContaining("tok_SECRET_e2e"));
             Assert.That(log, Is.Not.StringContaining("ERROR"), log);
         }

@@ -1,0 +1,216 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Xml;
+using NUnit.Framework;
+using Sitecore.Configuration;
+using Sitecore.Pipelines;
+using Sitecore.Pipelines.HttpRequest;
+using XmCdp.Sitecore.Pipelines.HttpRequestBegin;
+using XmCdp.Sitecore.Pipelines.Initialize;
+using Context = Sitecore.Context;
+using Log = Sitecore.Diagnostics.Log;
+
+namespace XmCdp.Sitecore.Tests
+{
+    /// <summary>The shipped XmCdp.config, replayed like Sitecore's config factory, and the initialize processor.</summary>
+    [TestFixture]
+    public class ShippedConfigTests
+    {
+        private static string TestOut
+        {
+            get
+            {
+                var dir = Environment.GetEnvironmentVariable("XMCDP_TEST_OUT");
+                if (string.IsNullOrEmpty(dir)) throw new InvalidOperationException("XMCDP_TEST_OUT is not set: run through xtask::dotnet::test.");
+                return dir;
+            }
+        }
+
+        private static string ShippedConfig => Path.Combine(TestOut, "site", "App_Config", "Include", "XmCdp", "XmCdp.config");
+        private static string BaseConfig => Path.Combine(TestOut, "site", "App_Config", "Sitecore.config");
+
+        private readonly List<CdpSettings> _created = new List<CdpSettings>();
+        private readonly List<RecordingClient> _clients = new List<RecordingClient>();
+
+        [SetUp]
+        public void SetUp()
+        {
+            Log.Clear();
+            Context.Reset();
+            XmCdpSites.Clear();
+            XmCdpShutdown.ResetForTests();
+            _created.Clear();
+            _clients.Clear();
+            XmCdpSites.ClientFactory = s =>
+            {
+                _created.Add(s);
+                var c = new RecordingClient(s.ClientKey);
+                _clients.Add(c);
+                return c;
+            };
+        }
+
+        [TearDown]
+        public void TearDown()
+        {
+            XmCdpSites.ClientFactory = XmCdpSites.DefaultFactory;
+            XmCdpSites.Clear();
+            XmCdpShutdown.ResetForTests();
+        }
+
+        private static ConfigReplay Replay(params string[] roles)
+        {
+            var replay = new ConfigReplay(File.ReadAllText(BaseConfig), roles);
+            replay.ApplyIncludeFile(ShippedConfig);
+            return replay;
+        }
+
+        [TestCase("Standalone")]
+        [TestCase("ContentDelivery")]
+        public void ShippedConfig_OnCdOrStandalone_AddsTrackerAfterItemResolverAndInitializer(string role)
+        {
+            var replay = Replay(role);
+            var begin = replay.BuildPipeline("httpRequestBegin").Steps.Select(s => s.TypeName).ToList();
+            int item = begin.IndexOf("Sitecore.Pipelines.HttpRequest.ItemResolver, Sitecore.Kernel");
+            Assert.That(begin[item + 1], Is.EqualTo("XmCdp.Sitecore.Pipelines.HttpRequestBegin.TrackVisitor, XmCdp.Sitecore"));
+            Assert.That(begin.Last(), Is.EqualTo("Sitecore.Pipelines.HttpRequest.LayoutResolver, Sitecore.Kernel"));
+            var init = replay.BuildPipeline("initialize").Steps.Select(s => s.TypeName).ToList();
+            Assert.That(init, Has.Member("XmCdp.Sitecore.Pipelines.Initialize.InitializeXmCdp, XmCdp.Sitecore"));
+        }
+
+        [Test]
+        public void ShippedConfig_OnContentManagement_AddsNothing()
+        {
+            var replay = Replay("ContentManagement");
+            var begin = replay.BuildPipeline("httpRequestBegin").Steps.Select(s => s.TypeName).ToList();
+            Assert.That(begin.Any(t => t.StartsWith("XmCdp.")), Is.False, string.Join("\n", begin));
+            Assert.That(replay.BuildPipeline("initialize").Steps.Count, Is.EqualTo(1));
+        }
+
+        [Test]
+        public void ShippedConfig_StartsWithAHeaderCommentAndHoldsNoApiToken()
+        {
+            var doc = new XmlDocument();
+            doc.Load(ShippedConfig);
+            var first = doc.ChildNodes.Cast<XmlNode>().First(n => n.NodeType != XmlNodeType.XmlDeclaration);
+            Assert.That(first.NodeType, Is.EqualTo(XmlNodeType.Comment));
+            Assert.That(first.Value, Is.StringContaining("Content Delivery and Standalone only"));
+            var sitecore = (XmlElement)doc.DocumentElement.SelectSingleNode("sitecore");
+            Assert.That(sitecore.GetAttribute("require", ConfigReplay.RoleNs), Is.EqualTo("Standalone or ContentDelivery"));
+            Assert.That(doc.SelectNodes("//*[@apiToken]").Count, Is.EqualTo(0));
+        }
+
+        [Test]
+        public void ShippedConfig_ConfiguresTheTrackerFromChildElements()
+        {
+            var step = Replay("Standalone").BuildPipeline("httpRequestBegin").Steps
+                .Single(s => s.Instance is TrackVisitor);
+            var tracker = (TrackVisitor)step.Instance;
+            Assert.That(tracker.IgnoredSites.Split(','), Has.Member("shell"));
+            Assert.That(tracker.IgnoredPathPrefixes.Split(','), Has.Member("/-/"));
+            Assert.That(tracker.PageVariantQueryParameter, Is.EqualTo("variantid"));
+            Assert.That(tracker.HonorDoNotTrack, Is.False);
+
+            // The bot list of the shipped file is in effect.
+            var client = new RecordingClient("ck_test");
+            XmCdpSites.Register(new SiteBinding("website", new CdpSettings { ClientKey = "ck_test" }, client));
+            Context.Site = new global::Sitecore.Sites.SiteContext("website");
+            Context.Item = new global::Sitecore.Data.Items.Item(new global::Sitecore.Data.ID(Guid.NewGuid()), "home", "/sitecore/content/home");
+            Context.Language = global::Sitecore.Globalization.Language.Parse("en");
+            var bot = new FakeHttpContext("http://www.example.com/").WithCookie("bid_ck_test", "b-1")
+                .WithHeader("User-Agent", "Mozilla/5.0 (compatible; bingbot/2.0)");
+            tracker.Process(new HttpRequestArgs(bot));
+            var human = new FakeHttpContext("http://www.example.com/").WithCookie("bid_ck_test", "b-1");
+            tracker.Process(new HttpRequestArgs(human));
+            Assert.That(client.Views.Count, Is.EqualTo(1));
+        }
+
+        [Test]
+        public void Initialize_FromShippedConfig_CreatesOneClientPerSiteWithAppSettingOverridesAndToken()
+        {
+            Replay("Standalone").BuildPipeline("initialize").Run(new PipelineArgs());
+
+            Assert.That(_created.Count, Is.EqualTo(1));
+            var s = _created[0];
+            Assert.That(s.ClientKey, Is.EqualTo("ck_test"));
+            Assert.That(s.PointOfSale, Is.EqualTo("myretailsite/ireland"));
+            Assert.That(s.Channel, Is.EqualTo("WEB"));
+            Assert.That(s.Currency, Is.EqualTo("EUR"));
+            Assert.That(s.TargetUrl, Is.EqualTo("http://127.0.0.1:9"), "appSetting XmCdp.website.targetUrl overrides the attribute");
+            Assert.That(s.ApiToken, Is.EqualTo("tok_UNIT_SECRET"));
+
+            var binding = XmCdpSites.Find("website");
+            Assert.That(binding, Is.Not.Null);
+            Assert.That(binding.CookieName, Is.EqualTo("bid_ck_test"));
+            Assert.That(binding.LegacyCookieName, Is.EqualTo("BID_ck_test"));
+
+            var log = Log.Entries();
+            Assert.That(log, Has.Some.StringContaining("INFO XmCdp: tracking site 'website'"));
+            Assert.That(log, Has.Some.StringStarting("WARN XmCdp: not running under ASP.NET: no shutdown hook"));
+            Assert.That(string.Join("\n", log), Is.Not.StringContaining("tok_UNIT_SECRET"));
+        }
+
+        private static InitializeXmCdp WithSite(string siteXml)
+        {
+            var doc = new XmlDocument();
+            doc.LoadXml(siteXml);
+            var p = new InitializeXmCdp();
+            p.AddSite(doc.DocumentElement);
+            return p;
+        }
+
+        [Test]
+        public void Initialize_ApiTokenInPatchFile_SiteIsRejectedAndTheValueIsNotLogged()
+        {
+            WithSite("<site name='website' clientKey='ck_test' pointOfSale='p' apiToken='tok_IN_PATCH' />").Process(new PipelineArgs());
+
+            Assert.That(XmCdpSites.Find("website"), Is.Null);
+            var log = string.Join("\n", Log.Entries());
+            Assert.That(log, Is.StringContaining("ERROR XmCdp: site 'website' is not tracked"));
+            Assert.That(log, Is.Not.StringContaining("tok_IN_PATCH"));
+        }
+
+        [Test]
+        public void Initialize_ClientCreationFails_FailsOpenPerSite()
+        {
+            XmCdpSites.ClientFactory = s =>
+            {
+                if (s.ClientKey == "ck_bad") throw new XmCdpException(CdpStatus.InvalidSetting, "XmCdp: creating the client for ck_bad failed with status 23 (InvalidSetting).");
+                return new RecordingClient(s.ClientKey);
+            };
+            var doc = new XmlDocument();
+            doc.LoadXml("<sites><site name='bad' clientKey='ck_bad' pointOfSale='p' /><site name='good' clientKey='ck_good' pointOfSale='p' /></sites>");
+            var p = new InitializeXmCdp();
+            foreach (XmlNode n in doc.DocumentElement.ChildNodes) p.AddSite(n);
+
+            Assert.DoesNotThrow(() => p.Process(new PipelineArgs()));
+            Assert.That(XmCdpSites.Find("bad"), Is.Null);
+            Assert.That(XmCdpSites.Find("good"), Is.Not.Null);
+            Assert.That(Log.Entries(), Has.Some.StringContaining("ERROR XmCdp: site 'bad' is not tracked: XmCdp: creating the client for ck_bad failed with status 23"));
+        }
+
+        [Test]
+        public void Initialize_NoSites_WarnsAndDoesNothing()
+        {
+            new InitializeXmCdp().Process(new PipelineArgs());
+            Assert.That(_created, Is.Empty);
+            Assert.That(Log.Entries(), Has.Some.StringStarting("WARN XmCdp: no <site> configured"));
+        }
+
+        [Test]
+        public void ShutdownAll_DisposesClientsEmptiesTheRegistryAndIsIdempotent()
+        {
+            Replay("Standalone").BuildPipeline("initialize").Run(new PipelineArgs());
+            Assert.That(XmCdpSites.Find("website"), Is.Not.Null);
+
+            XmCdpShutdown.ShutdownAll(TimeSpan.FromSeconds(1));
+            XmCdpShutdown.ShutdownAll(TimeSpan.FromSeconds(1));
+
+            Assert.That(XmCdpSites.Find("website"), Is.Null);
+            Assert.That(_clients.Single().Disposed, Is.True);
+            Assert.That(Log.Entries().Count(l => l.StartsWith("INFO XmCdp: all clients shut down")), Is.EqualTo(1));
+        }
+    }
+}
