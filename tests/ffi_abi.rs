@@ -67,7 +67,7 @@ fn null_pointers_are_reported_by_name() {
     let c = new_client();
     let mut n = 0usize;
     let mut level = 0u32;
-    let mut check = |status: xmcdp_status_t, field: &str| {
+    let check = |status: xmcdp_status_t, field: &str| {
         assert_eq!(status, XMCDP_STATUS_NULL_POINTER, "{field}");
         assert!(last_error().contains(field), "{field}: {}", last_error());
     };
