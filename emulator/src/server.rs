@@ -69,8 +69,9 @@ pub struct RequestRec {
     pub method: String,
     pub path: String,
     pub query: String,
-    pub headers: hyper::HeaderMap,
-    pub body: Bytes,
+    /// `name: value` lines; copied (not sliced) so the connection's read buffers are not kept alive.
+    pub headers: Box<str>,
+    pub body: Box<[u8]>,
     pub status: u16,
     pub route: &'static str,
     pub fault: Option<&'static str>,
@@ -558,8 +559,15 @@ fn record(app: &App, req: &Req, status: u16, route: RouteName, fault: Option<&'s
         return;
     }
     let max_body = app.limits.max_recorded_body_bytes;
-    let body = if req.body.len() > max_body { req.body.slice(..max_body) } else { req.body.clone() };
-    let headers = req.headers.clone();
+    let body: Box<[u8]> = if req.body.len() > max_body { req.body[..max_body].into() } else { req.body[..].into() };
+    let mut headers = String::with_capacity(256);
+    for (k, v) in req.headers.iter() {
+        headers.push_str(k.as_str());
+        headers.push('\0');
+        headers.push_str(&String::from_utf8_lossy(v.as_bytes()));
+        headers.push('\n');
+    }
+    let headers = headers.into_boxed_str();
     let at = app.now();
     let mut ring = app.ring.lock();
     ring.0 += 1;
@@ -826,15 +834,15 @@ pub fn stats_json(app: &App) -> Value {
 
 pub fn request_json(r: &RequestRec) -> Value {
     let mut headers = serde_json::Map::new();
-    for (k, v) in r.headers.iter() {
-        let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
-        match headers.get_mut(k.as_str()) {
+    for (k, v) in r.headers.lines().filter_map(|l| l.split_once('\0')) {
+        let v = v.to_string();
+        match headers.get_mut(k) {
             Some(Value::String(old)) => {
                 old.push_str(", ");
                 old.push_str(&v);
             }
             _ => {
-                headers.insert(k.as_str().to_string(), Value::String(v));
+                headers.insert(k.to_string(), Value::String(v));
             }
         }
     }
