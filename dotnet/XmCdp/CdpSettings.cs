@@ -17,6 +17,12 @@ namespace XmCdp
         public string Currency { get; set; }
         /// <summary>Base URL of the Stream API (or the emulator), e.g. <c>https://api-engage-eu.sitecorecloud.io</c>.</summary>
         public string TargetUrl { get; set; }
+        /// <summary>Edge mode (instead of <see cref="TargetUrl"/>): the Sitecore Edge proxy base URL.</summary>
+        public string EdgeUrl { get; set; }
+        /// <summary>Edge mode: the Sitecore Edge context id that identifies the tenant.</summary>
+        public string ContextId { get; set; }
+        /// <summary>Edge mode: the site name sent as siteId (the proxy derives the point of sale from it).</summary>
+        public string EdgeSiteName { get; set; }
         /// <summary>API token for the authenticated REST APIs. Secret: never logged, never in <see cref="ToString"/>.</summary>
         public string ApiToken { get; set; }
         /// <summary>Browser id cookie name; native default <c>bid_{clientKey}</c>.</summary>
@@ -33,6 +39,9 @@ namespace XmCdp
             w.Property("channel", Channel);
             w.Property("currency", Currency);
             w.Property("targetUrl", TargetUrl);
+            w.Property("edgeUrl", EdgeUrl);
+            w.Property("contextId", ContextId);
+            w.Property("siteName", EdgeSiteName);
             w.Property("apiToken", ApiToken);
             w.Property("cookieName", CookieName);
             if (AllowInsecureHttp) w.Name("allowInsecureHttp").Bool(true);
@@ -41,7 +50,7 @@ namespace XmCdp
 
         public override string ToString()
         {
-            return "CdpSettings(client_key=" + ClientKey + ", pos=" + PointOfSale + ", target=" + TargetUrl
+            return "CdpSettings(client_key=" + ClientKey + ", pos=" + PointOfSale + ", target=" + (TargetUrl ?? EdgeUrl)
                 + ", api_token=" + (string.IsNullOrEmpty(ApiToken) ? "none" : "set") + ")";
         }
     }

@@ -61,6 +61,26 @@ namespace XmCdp.Tests
         }
 
         [Test]
+        public void New_EdgeModeSettings_AreAcceptedAndTheTokenStaysOutOfToString()
+        {
+            var s = new CdpSettings
+            {
+                ClientKey = "ck_test",
+                EdgeUrl = _emulator.BaseUrl,
+                ContextId = "ctx-test",
+                EdgeSiteName = "spinair.com",
+                ApiToken = "tok_SECRET_123",
+            };
+            Assert.That(s.ToJson(), Is.EqualTo("{\"clientKey\":\"ck_test\",\"channel\":\"WEB\",\"edgeUrl\":\"" + _emulator.BaseUrl
+                + "\",\"contextId\":\"ctx-test\",\"siteName\":\"spinair.com\",\"apiToken\":\"tok_SECRET_123\"}"));
+            Assert.That(s.ToString(), Is.Not.StringContaining("tok_SECRET_123"));
+            using (var client = new CdpClient(s))
+            {
+                Assert.That(client.ClientKey, Is.EqualTo("ck_test"));
+            }
+        }
+
+        [Test]
         public void PageView_IsDeliveredToCdpWithUtmVariantAndExt()
         {
             var bid = _emulator.CreateBrowserId();

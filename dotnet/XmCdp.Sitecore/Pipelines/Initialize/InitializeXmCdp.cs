@@ -125,6 +125,9 @@ namespace XmCdp.Sitecore.Pipelines.Initialize
                 ClientKey = get("clientKey"),
                 PointOfSale = get("pointOfSale"),
                 TargetUrl = get("targetUrl"),
+                EdgeUrl = get("edgeUrl"),
+                ContextId = get("contextId"),
+                EdgeSiteName = get("edgeSiteName"),
                 Currency = get("currency"),
                 CookieName = get("cookieName"),
             };
