@@ -101,7 +101,8 @@ impl<T> HandleTable<T> {
             _ => return Err(self.invalid(handle)),
         };
         let value = slot.value.take().expect("checked above");
-        // Bump the generation so old copies of this handle never match the slot's next occupant.
+        // Bump the generation so old copies of this handle never match the slot's next occupant
+        // (24 bits: a stale copy could only alias after 16M reuses of this one slot).
         let next = (slot.generation + 1) & GEN_MASK as u32;
         slot.generation = if next == 0 { 1 } else { next };
         inner.free.push(index as u32);

@@ -7,6 +7,7 @@
  * Exit code 0 when every check passed; every failed check is printed.
  */
 #include "xmcdp.h"
+#include "xmcdp.h" /* twice: the include guard must make this a no-op */
 
 #include <stdio.h>
 #include <stdlib.h>
