@@ -1,4 +1,35 @@
+//! The build driver: `cargo xtask test | demo | bench | bindings | dist`.
+
+mod bench;
+mod bindings;
+mod csharp_check;
+mod demo;
+mod dotnet;
+mod test;
+mod util;
+
+const USAGE: &str = "usage: cargo xtask <command>
+  test       run every test layer (Rust, C smoke, bindings freshness, C# compile, .NET on Mono); prints `N passed, N failed`
+  demo       start the local CDP emulator and drive a scripted visit through xmcdp; print what the CDP received
+  bench      benchmarks (add --quick for a short smoke run); results in target/bench/results.json and BENCHMARKS.md
+  bindings   regenerate bindings/c/xmcdp.h and bindings/csharp/Interop.cs";
+
 fn main() {
-    eprintln!("xtask: not yet implemented");
-    std::process::exit(2);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = if args.len() > 1 { &args[1..] } else { &[][..] };
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test::run(rest),
+        Some("demo") => demo::run(rest),
+        Some("bench") => bench::run(rest),
+        Some("bindings") => bindings::generate(&util::repo_root()),
+        Some("-h" | "--help" | "help") | None => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n{USAGE}")),
+    };
+    if let Err(e) = result {
+        eprintln!("xtask: {e}");
+        std::process::exit(1);
+    }
 }
