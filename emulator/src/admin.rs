@@ -11,7 +11,9 @@ fn list(items: Vec<Value>) -> Out {
 }
 
 fn limit(req: &Req, default: usize) -> usize {
-    req.q("limit").and_then(|l| l.parse().ok()).unwrap_or(default)
+    req.q("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Keeps the last `n` items (arrival order preserved).
@@ -21,7 +23,10 @@ fn tail<T>(v: Vec<T>, n: usize) -> Vec<T> {
 }
 
 pub fn handle(app: &App, req: &Req) -> Out {
-    let p = req.path.trim_start_matches("/__emulator").trim_end_matches('/');
+    let p = req
+        .path
+        .trim_start_matches("/__emulator")
+        .trim_end_matches('/');
     let m = &req.method;
     match (m, p) {
         (&Method::GET, "/health") | (&Method::GET, "") => Out::json(200, &json!({"status": "OK"})),
@@ -35,7 +40,10 @@ pub fn handle(app: &App, req: &Req) -> Out {
             let st = app.store.lock();
             let mut gs: Vec<_> = st.guests.values().collect();
             gs.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.gref.cmp(&b.gref)));
-            let items: Vec<Value> = gs.iter().map(|g| st.guest_inspect_json(g, &app.base_url)).collect();
+            let items: Vec<Value> = gs
+                .iter()
+                .map(|g| st.guest_inspect_json(g, &app.base_url))
+                .collect();
             list(tail(items, limit(req, usize::MAX)))
         }
         (&Method::GET, g) if g.starts_with("/guests/") => {
@@ -43,10 +51,18 @@ pub fn handle(app: &App, req: &Req) -> Out {
             let mut st = app.store.lock();
             st.sweep(app.now());
             let Some(guest) = st.guests.get(gref) else {
-                return rest_error(404, "The specified resource does not exist.", &format!("Guest with ref {gref} was not found"));
+                return rest_error(
+                    404,
+                    "The specified resource does not exist.",
+                    &format!("Guest with ref {gref} was not found"),
+                );
             };
             let mut v = st.guest_inspect_json(guest, &app.base_url);
-            let mut sessions: Vec<_> = st.sessions.values().filter(|s| st.resolve_guest(&s.guest_ref) == gref).collect();
+            let mut sessions: Vec<_> = st
+                .sessions
+                .values()
+                .filter(|s| st.resolve_guest(&s.guest_ref) == gref)
+                .collect();
             sessions.sort_by_key(|s| s.started_at);
             v["sessions"] = Value::Array(sessions.iter().map(|s| st.session_json(s)).collect());
             Out::json(200, &v)
@@ -62,7 +78,11 @@ pub fn handle(app: &App, req: &Req) -> Out {
                 .values()
                 .filter(|s| bid.is_none_or(|b| s.browser_ref.as_deref() == Some(b)))
                 .filter(|s| gref.is_none_or(|g| st.resolve_guest(&s.guest_ref) == g))
-                .filter(|s| status.is_none_or(|x| x.eq_ignore_ascii_case(if s.open { "OPEN" } else { "CLOSED" })))
+                .filter(|s| {
+                    status.is_none_or(|x| {
+                        x.eq_ignore_ascii_case(if s.open { "OPEN" } else { "CLOSED" })
+                    })
+                })
                 .collect();
             ss.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.sref.cmp(&b.sref)));
             let items: Vec<Value> = ss.iter().map(|s| st.session_json(s)).collect();
@@ -105,7 +125,9 @@ pub fn handle(app: &App, req: &Req) -> Out {
         (&Method::PUT, "/faults") | (&Method::POST, "/faults") => {
             let cfg: FaultConfig = match serde_json::from_slice(&req.body) {
                 Ok(c) => c,
-                Err(e) => return rest_error(400, "Bad Request", &format!("invalid fault config: {e}")),
+                Err(e) => {
+                    return rest_error(400, "Bad Request", &format!("invalid fault config: {e}"))
+                }
             };
             if let Err(e) = cfg.validate() {
                 return rest_error(400, "Bad Request", &e);
@@ -121,7 +143,9 @@ pub fn handle(app: &App, req: &Req) -> Out {
         (&Method::POST, "/clock/advance") => {
             let secs: f64 = match req.q("seconds").and_then(|s| s.parse().ok()) {
                 Some(s) if s >= 0.0 => s,
-                _ => return rest_error(400, "Bad Request", "seconds must be a non-negative number"),
+                _ => {
+                    return rest_error(400, "Bad Request", "seconds must be a non-negative number")
+                }
             };
             app.advance_clock((secs * 1000.0) as i64);
             app.store.lock().sweep(app.now());
@@ -139,9 +163,16 @@ pub fn handle(app: &App, req: &Req) -> Out {
             tenants.sort_by(|a, b| a["clientKey"].as_str().cmp(&b["clientKey"].as_str()));
             let contexts: Vec<Value> =
                 app.contexts.iter().map(|(id, (t, c))| json!({"contextId": id, "clientKey": t.client_key, "sites": c.sites, "defaultPos": c.default_pos})).collect();
-            Out::json(200, &json!({"tenants": tenants, "edgeContexts": contexts, "limits": app.limits, "baseUrl": app.base_url}))
+            Out::json(
+                200,
+                &json!({"tenants": tenants, "edgeContexts": contexts, "limits": app.limits, "baseUrl": app.base_url}),
+            )
         }
-        _ => rest_error(404, "The specified resource does not exist.", &format!("No emulator route for {} {}", req.method, req.path)),
+        _ => rest_error(
+            404,
+            "The specified resource does not exist.",
+            &format!("No emulator route for {} {}", req.method, req.path),
+        ),
     }
 }
 
@@ -157,5 +188,8 @@ fn stats_json_faults(app: &App) -> Value {
 
 fn clock_json(app: &App) -> Out {
     let off = app.clock_offset_ms();
-    Out::json(200, &json!({"now": iso_ms(app.now()), "offset_seconds": off as f64 / 1000.0}))
+    Out::json(
+        200,
+        &json!({"now": iso_ms(app.now()), "offset_seconds": off as f64 / 1000.0}),
+    )
 }

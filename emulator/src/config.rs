@@ -206,7 +206,8 @@ impl Default for EmulatorConfig {
 impl EmulatorConfig {
     /// Parses a JSON configuration (the `--config FILE` format, see README) and validates it.
     pub fn from_json(s: &str) -> Result<Self, String> {
-        let mut cfg: EmulatorConfig = serde_json::from_str(s).map_err(|e| format!("invalid emulator config: {e}"))?;
+        let mut cfg: EmulatorConfig =
+            serde_json::from_str(s).map_err(|e| format!("invalid emulator config: {e}"))?;
         if cfg.include_default_tenant && !cfg.tenants.iter().any(|t| t.client_key == "ck_test") {
             cfg.tenants.extend(default_tenants());
         }
@@ -235,16 +236,27 @@ impl EmulatorConfig {
                     return Err(format!("invalid flow friendlyId {:?}", f.friendly_id));
                 }
                 if !ids.insert(f.friendly_id.clone()) {
-                    return Err(format!("duplicate flow {:?} in tenant {:?}", f.friendly_id, t.client_key));
+                    return Err(format!(
+                        "duplicate flow {:?} in tenant {:?}",
+                        f.friendly_id, t.client_key
+                    ));
                 }
                 match (&f.template, f.variants.is_empty()) {
                     (Some(_), true) => {}
                     (None, false) => {
                         if f.variants.iter().map(|v| v.weight as u64).sum::<u64>() == 0 {
-                            return Err(format!("flow {:?}: variant weights sum to 0", f.friendly_id));
+                            return Err(format!(
+                                "flow {:?}: variant weights sum to 0",
+                                f.friendly_id
+                            ));
                         }
                     }
-                    _ => return Err(format!("flow {:?}: give exactly one of template or variants", f.friendly_id)),
+                    _ => {
+                        return Err(format!(
+                            "flow {:?}: give exactly one of template or variants",
+                            f.friendly_id
+                        ))
+                    }
                 }
             }
         }

@@ -6,7 +6,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Route names usable in fault rules (`*` matches every CDP route).
-pub const ROUTES: &[&str] = &["browser_create", "browser_show", "events", "callflows", "guests", "*"];
+pub const ROUTES: &[&str] = &[
+    "browser_create",
+    "browser_show",
+    "events",
+    "callflows",
+    "guests",
+    "*",
+];
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -78,7 +85,9 @@ impl FaultConfig {
     pub fn validate(&self) -> Result<(), String> {
         for (route, r) in &self.routes {
             if !ROUTES.contains(&route.as_str()) {
-                return Err(format!("unknown fault route {route:?}; expected one of {ROUTES:?}"));
+                return Err(format!(
+                    "unknown fault route {route:?}; expected one of {ROUTES:?}"
+                ));
             }
             for (name, p) in [
                 ("error_rate", r.error_rate),
@@ -140,7 +149,11 @@ impl Faults {
         };
         let rule = &self.config.routes[key];
         if rule.latency_ms > 0 || rule.jitter_ms > 0 {
-            let jitter = if rule.jitter_ms > 0 { (crate::util::rand_u64() % (rule.jitter_ms + 1)) as u64 } else { 0 };
+            let jitter = if rule.jitter_ms > 0 {
+                crate::util::rand_u64() % (rule.jitter_ms + 1)
+            } else {
+                0
+            };
             d.delay = Some(Duration::from_millis(rule.latency_ms + jitter));
         }
         let used = self.used.get(key).copied().unwrap_or(0);
@@ -155,7 +168,10 @@ impl Faults {
         } else if hit(rule.error_rate) {
             d.error = Some(rule.error_status);
         } else if hit(rule.slow_body_rate) {
-            d.slow = Some((Duration::from_millis(rule.slow_body_delay_ms), rule.slow_body_chunk_bytes));
+            d.slow = Some((
+                Duration::from_millis(rule.slow_body_delay_ms),
+                rule.slow_body_chunk_bytes,
+            ));
         }
         if d.reset || d.throttle.is_some() || d.error.is_some() || d.slow.is_some() {
             *self.used.entry(key.to_string()).or_insert(0) += 1;
@@ -168,7 +184,9 @@ impl Faults {
 /// `--latency ROUTE=MS[+JITTER]`, `--error-rate ROUTE=RATE[:STATUS]`, `--throttle ROUTE=RATE[:RETRY_AFTER]`,
 /// `--reset-rate ROUTE=RATE`, `--slow-body ROUTE=RATE[:DELAY_MS]`, `--outage`.
 pub fn apply_cli_flag(cfg: &mut FaultConfig, flag: &str, value: &str) -> Result<(), String> {
-    let (route, spec) = value.split_once('=').ok_or_else(|| format!("{flag} expects ROUTE=VALUE, got {value:?}"))?;
+    let (route, spec) = value
+        .split_once('=')
+        .ok_or_else(|| format!("{flag} expects ROUTE=VALUE, got {value:?}"))?;
     let bad = |what: &str| format!("{flag} {value:?}: bad {what}");
     let rule = cfg.routes.entry(route.to_string()).or_default();
     match flag {

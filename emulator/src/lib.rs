@@ -18,7 +18,9 @@ mod state;
 mod template;
 mod util;
 
-pub use config::{default_tenants, EdgeContext, EmulatorConfig, Flow, Limits, PosConfig, TenantConfig, Variant};
+pub use config::{
+    default_tenants, EdgeContext, EmulatorConfig, Flow, Limits, PosConfig, TenantConfig, Variant,
+};
 pub use faults::{apply_cli_flag, FaultConfig, FaultRule};
 
 use std::net::SocketAddr;
@@ -64,55 +66,84 @@ impl Drop for EmulatorHandle {
 
 /// Starts the emulator on its own thread with its own tokio runtime; returns once it accepts connections.
 pub fn spawn(cfg: EmulatorConfig) -> std::io::Result<EmulatorHandle> {
-    cfg.validate().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    cfg.validate()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let std_listener = std::net::TcpListener::bind(cfg.listen)?;
     std_listener.set_nonblocking(true)?;
     let addr = std_listener.local_addr()?;
     let app = Arc::new(server::App::new(&cfg, format!("http://{addr}")));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
-    let thread = std::thread::Builder::new().name(format!("xmcdp-emulator-{}", addr.port())).spawn(move || {
-        let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-            Ok(rt) => rt,
-            Err(e) => {
-                let _ = ready_tx.send(Err(e));
-                return;
-            }
-        };
-        rt.block_on(async move {
-            let listener = match tokio::net::TcpListener::from_std(std_listener) {
-                Ok(l) => l,
+    let thread = std::thread::Builder::new()
+        .name(format!("xmcdp-emulator-{}", addr.port()))
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
                     return;
                 }
             };
-            let _ = ready_tx.send(Ok(()));
-            server::serve(listener, app, async move {
-                let _ = rx.await;
-            })
-            .await;
-        });
-        rt.shutdown_timeout(std::time::Duration::from_secs(1));
-    })?;
+            rt.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(std_listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                server::serve(listener, app, async move {
+                    let _ = rx.await;
+                })
+                .await;
+            });
+            rt.shutdown_timeout(std::time::Duration::from_secs(1));
+        })?;
     match ready_rx.recv() {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Err(e),
-        Err(_) => return Err(std::io::Error::other("emulator thread exited during start-up")),
+        Err(_) => {
+            return Err(std::io::Error::other(
+                "emulator thread exited during start-up",
+            ))
+        }
     }
-    Ok(EmulatorHandle { addr, shutdown: Some(tx), thread: Some(thread) })
+    Ok(EmulatorHandle {
+        addr,
+        shutdown: Some(tx),
+        thread: Some(thread),
+    })
 }
 
 /// Runs the emulator on the current thread until `shutdown` resolves (used by the binary).
 /// `on_ready` is called with the bound address once it accepts connections.
-pub fn run(cfg: EmulatorConfig, on_ready: impl FnOnce(SocketAddr), shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    cfg.validate().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+pub fn run(
+    cfg: EmulatorConfig,
+    on_ready: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    cfg.validate()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     // One core (e.g. pinned with taskset): the current-thread scheduler avoids cross-thread wake-ups.
-    let threads = cfg.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let threads = cfg.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
     let rt = if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
     } else {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()?
     };
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cfg.listen).await?;

@@ -32,7 +32,11 @@ fn real_main() -> Result<(), String> {
     }
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut val = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
+        let mut val = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
         match a.as_str() {
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -41,24 +45,38 @@ fn real_main() -> Result<(), String> {
             "--config" => {
                 val("--config")?;
             }
-            "--listen" => cfg.listen = val("--listen")?.parse().map_err(|e| format!("--listen: {e}"))?,
+            "--listen" => {
+                cfg.listen = val("--listen")?
+                    .parse()
+                    .map_err(|e| format!("--listen: {e}"))?
+            }
             "--outage" => cfg.faults.outage = true,
             f @ ("--latency" | "--error-rate" | "--throttle" | "--reset-rate" | "--slow-body") => {
                 let v = val(f)?;
                 apply_cli_flag(&mut cfg.faults, f, &v)?;
             }
             "--threads" => cfg.threads = Some(val(a)?.parse().map_err(|e| format!("{a}: {e}"))?),
-            "--max-requests" => cfg.limits.max_requests = val(a)?.parse().map_err(|e| format!("{a}: {e}"))?,
-            "--max-events" => cfg.limits.max_events = val(a)?.parse().map_err(|e| format!("{a}: {e}"))?,
-            "--max-guests" => cfg.limits.max_guests = val(a)?.parse().map_err(|e| format!("{a}: {e}"))?,
-            "--max-body-bytes" => cfg.limits.max_body_bytes = val(a)?.parse().map_err(|e| format!("{a}: {e}"))?,
+            "--max-requests" => {
+                cfg.limits.max_requests = val(a)?.parse().map_err(|e| format!("{a}: {e}"))?
+            }
+            "--max-events" => {
+                cfg.limits.max_events = val(a)?.parse().map_err(|e| format!("{a}: {e}"))?
+            }
+            "--max-guests" => {
+                cfg.limits.max_guests = val(a)?.parse().map_err(|e| format!("{a}: {e}"))?
+            }
+            "--max-body-bytes" => {
+                cfg.limits.max_body_bytes = val(a)?.parse().map_err(|e| format!("{a}: {e}"))?
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     let shutdown = async {
         #[cfg(unix)]
         {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}

@@ -10,8 +10,26 @@ use std::sync::Arc;
 
 const GUEST_TYPES: &[&str] = &["visitor", "customer", "traveller"];
 /// Output-only attributes: ignored when a client sends them back.
-const GUEST_SYSTEM: &[&str] = &["href", "ref", "createdAt", "modifiedAt", "firstSeen", "lastSeen", "extensions", "guestType", "identifiers"];
-const EXT_SYSTEM: &[&str] = &["href", "ref", "name", "key", "createdAt", "modifiedAt", "guest"];
+const GUEST_SYSTEM: &[&str] = &[
+    "href",
+    "ref",
+    "createdAt",
+    "modifiedAt",
+    "firstSeen",
+    "lastSeen",
+    "extensions",
+    "guestType",
+    "identifiers",
+];
+const EXT_SYSTEM: &[&str] = &[
+    "href",
+    "ref",
+    "name",
+    "key",
+    "createdAt",
+    "modifiedAt",
+    "guest",
+];
 const MAX_EXT_KEYS: usize = 100;
 const DEFAULT_LIMIT: usize = 10;
 const MAX_LIMIT: usize = 100;
@@ -21,11 +39,19 @@ fn bad(msg: &str) -> Out {
 }
 
 fn guest_404(gref: &str, ck: &str) -> Out {
-    rest_error(404, "The specified resource does not exist.", &format!("Guest with ref {gref} for client key {ck} was not found"))
+    rest_error(
+        404,
+        "The specified resource does not exist.",
+        &format!("Guest with ref {gref} for client key {ck} was not found"),
+    )
 }
 
 fn ext_404(gref: &str, name: &str) -> Out {
-    rest_error(404, "The specified resource does not exist.", &format!("Data extension {name} for guest {gref} was not found"))
+    rest_error(
+        404,
+        "The specified resource does not exist.",
+        &format!("Data extension {name} for guest {gref} was not found"),
+    )
 }
 
 fn authenticate(app: &App, req: &Req) -> Option<Arc<Tenant>> {
@@ -42,7 +68,11 @@ fn authenticate(app: &App, req: &Req) -> Option<Arc<Tenant>> {
 
 fn body_object(req: &Req) -> Result<Map<String, Value>, Out> {
     if !req.json_content_type_ok() {
-        return Err(rest_error(415, "Unsupported Media Type", "send Content-Type: application/json"));
+        return Err(rest_error(
+            415,
+            "Unsupported Media Type",
+            "send Content-Type: application/json",
+        ));
     }
     match serde_json::from_slice::<Value>(&req.body) {
         Ok(Value::Object(o)) => Ok(o),
@@ -54,13 +84,19 @@ fn body_object(req: &Req) -> Result<Map<String, Value>, Out> {
 fn paging(req: &Req) -> Result<(usize, usize), Out> {
     let offset = match req.q("offset") {
         None => 0,
-        Some(o) => o.parse().map_err(|_| bad("offset must be a non-negative integer"))?,
+        Some(o) => o
+            .parse()
+            .map_err(|_| bad("offset must be a non-negative integer"))?,
     };
     let limit = match req.q("limit") {
         None => DEFAULT_LIMIT,
         Some(l) => match l.parse::<usize>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => return Err(bad(&format!("limit must be an integer within 1..={MAX_LIMIT}"))),
+            _ => {
+                return Err(bad(&format!(
+                    "limit must be an integer within 1..={MAX_LIMIT}"
+                )))
+            }
         },
     };
     Ok((offset, limit))
@@ -72,10 +108,18 @@ fn expand(req: &Req) -> bool {
 
 pub fn handle(app: &App, req: &Req) -> Out {
     let Some(t) = authenticate(app, req) else {
-        return rest_error(401, "", "missing or invalid Basic credentials (client key : API token)");
+        return rest_error(
+            401,
+            "",
+            "missing or invalid Basic credentials (client key : API token)",
+        );
     };
     let rest = req.path.trim_start_matches("/v2.1/guests");
-    let segs: Vec<String> = rest.split('/').filter(|s| !s.is_empty()).map(|s| crate::util::percent_decode(s, false)).collect();
+    let segs: Vec<String> = rest
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| crate::util::percent_decode(s, false))
+        .collect();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let now = app.now();
     let base = app.base_url.as_str();
@@ -86,12 +130,21 @@ pub fn handle(app: &App, req: &Req) -> Out {
         (&Method::POST, []) => create_guest(app, st, &t, req, now),
         (&Method::GET, []) => search(st, &t, req, base),
         (_, []) => not_allowed(req, "GET, POST"),
-        (_, [gref, ..]) if !st.guests.get(*gref).is_some_and(|g| g.client_key == t.client_key) => guest_404(gref, &t.client_key),
+        (_, [gref, ..])
+            if st
+                .guests
+                .get(*gref)
+                .is_none_or(|g| g.client_key != t.client_key) =>
+        {
+            guest_404(gref, &t.client_key)
+        }
         (&Method::GET, [gref]) => {
             let g = &st.guests[*gref];
             Out::json(200, &st.guest_json(g, base, expand(req)))
         }
-        (&Method::PUT, [gref]) | (&Method::PATCH, [gref]) => update_guest(st, &t, req, gref, m == Method::PUT, base, now),
+        (&Method::PUT, [gref]) | (&Method::PATCH, [gref]) => {
+            update_guest(st, &t, req, gref, m == Method::PUT, base, now)
+        }
         (&Method::DELETE, [gref]) => {
             st.remove_guest(gref, true);
             Out::empty(200)
@@ -100,12 +153,15 @@ pub fn handle(app: &App, req: &Req) -> Out {
         (&Method::GET, [gref, "extensions"]) => list_extensions(st, req, gref, base),
         (&Method::POST, [gref, "extensions"]) => create_extension(st, req, gref, base, now),
         (_, [_, "extensions"]) => not_allowed(req, "GET, POST"),
-        (_, [gref, "extensions", name, ..]) if !st.guests[*gref].extensions.contains_key(*name) => ext_404(gref, name),
+        (_, [gref, "extensions", name, ..]) if !st.guests[*gref].extensions.contains_key(*name) => {
+            ext_404(gref, name)
+        }
         (&Method::GET, [gref, "extensions", name]) => {
             let g = &st.guests[*gref];
             Out::json(200, &ext_json(g, name, &g.extensions[*name], base))
         }
-        (&Method::PUT, [gref, "extensions", name]) | (&Method::PATCH, [gref, "extensions", name]) => {
+        (&Method::PUT, [gref, "extensions", name])
+        | (&Method::PATCH, [gref, "extensions", name]) => {
             update_extension(st, req, gref, name, m == Method::PUT, base, now)
         }
         (&Method::DELETE, [gref, "extensions", name]) => {
@@ -131,18 +187,28 @@ pub fn handle(app: &App, req: &Req) -> Out {
             Out::json(200, &ext_json(g, name, &g.extensions[*name], base))
         }
         (_, [_, "extensions", _, "fields"]) => not_allowed(req, "DELETE"),
-        _ => rest_error(404, "The specified resource does not exist.", &format!("No route for {} {}", req.method, req.path)),
+        _ => rest_error(
+            404,
+            "The specified resource does not exist.",
+            &format!("No route for {} {}", req.method, req.path),
+        ),
     }
 }
 
 fn not_allowed(req: &Req, allow: &str) -> Out {
-    let mut o = rest_error(405, "Method Not Allowed", &format!("{} is not allowed on {}", req.method, req.path));
+    let mut o = rest_error(
+        405,
+        "Method Not Allowed",
+        &format!("{} is not allowed on {}", req.method, req.path),
+    );
     o.headers.push(("allow", allow.to_string()));
     o
 }
 
 fn parse_identifiers(v: &Value) -> Result<Vec<Identifier>, Out> {
-    let Value::Array(a) = v else { return Err(bad("identifiers must be an array")) };
+    let Value::Array(a) = v else {
+        return Err(bad("identifiers must be an array"));
+    };
     a.iter()
         .map(|i| {
             let provider = i.get("provider").and_then(Value::as_str).unwrap_or("");
@@ -150,7 +216,14 @@ fn parse_identifiers(v: &Value) -> Result<Vec<Identifier>, Out> {
             if provider.is_empty() || id.is_empty() {
                 return Err(bad("each identifier needs a non-empty provider and id"));
             }
-            Ok(Identifier { provider: provider.into(), id: id.into(), expiry_date: i.get("expiryDate").and_then(Value::as_str).map(str::to_string) })
+            Ok(Identifier {
+                provider: provider.into(),
+                id: id.into(),
+                expiry_date: i
+                    .get("expiryDate")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            })
         })
         .collect()
 }
@@ -159,7 +232,9 @@ fn check_guest_type(o: &Map<String, Value>, required: bool) -> Result<Option<Str
     match o.get("guestType") {
         None | Some(Value::Null) if !required => Ok(None),
         Some(Value::String(s)) if GUEST_TYPES.contains(&s.as_str()) => Ok(Some(s.clone())),
-        _ => Err(bad("guestType is required and must be one of visitor, customer, traveller")),
+        _ => Err(bad(
+            "guestType is required and must be one of visitor, customer, traveller",
+        )),
     }
 }
 
@@ -213,11 +288,20 @@ fn create_guest(app: &App, st: &mut Store, t: &Tenant, req: &Req, now: i64) -> O
     let g = &st.guests[&gref];
     let v = st.guest_json(g, &app.base_url, false);
     let mut out = Out::json(201, &v);
-    out.headers.push(("location", v["href"].as_str().unwrap_or("").to_string()));
+    out.headers
+        .push(("location", v["href"].as_str().unwrap_or("").to_string()));
     out
 }
 
-fn update_guest(st: &mut Store, t: &Tenant, req: &Req, gref: &str, replace: bool, base: &str, now: i64) -> Out {
+fn update_guest(
+    st: &mut Store,
+    t: &Tenant,
+    req: &Req,
+    gref: &str,
+    replace: bool,
+    base: &str,
+    now: i64,
+) -> Out {
     let o = match body_object(req) {
         Ok(o) => o,
         Err(e) => return e,
@@ -285,22 +369,42 @@ fn search(st: &Store, t: &Tenant, req: &Req, base: &str) -> Out {
     let mut gs: Vec<_> = st
         .guests
         .values()
-        .filter(|g| g.client_key == t.client_key && g.merged_into.is_none() && g.guest_type != "retired")
+        .filter(|g| {
+            g.client_key == t.client_key && g.merged_into.is_none() && g.guest_type != "retired"
+        })
         .filter(|g| {
             email.is_none_or(|e| {
-                g.profile.get("email").and_then(Value::as_str).is_some_and(|x| x.eq_ignore_ascii_case(e))
-                    || g.profile.get("emails").and_then(Value::as_array).is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(e))))
-                    || g.identifiers.iter().any(|i| i.provider.eq_ignore_ascii_case("email") && i.id.eq_ignore_ascii_case(e))
+                g.profile
+                    .get("email")
+                    .and_then(Value::as_str)
+                    .is_some_and(|x| x.eq_ignore_ascii_case(e))
+                    || g.profile
+                        .get("emails")
+                        .and_then(Value::as_array)
+                        .is_some_and(|a| {
+                            a.iter()
+                                .any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(e)))
+                        })
+                    || g.identifiers.iter().any(|i| {
+                        i.provider.eq_ignore_ascii_case("email") && i.id.eq_ignore_ascii_case(e)
+                    })
             })
         })
         .filter(|g| match (provider, id) {
-            (Some(p), Some(i)) => g.identifiers.iter().any(|x| x.provider.eq_ignore_ascii_case(p) && x.id == i),
+            (Some(p), Some(i)) => g
+                .identifiers
+                .iter()
+                .any(|x| x.provider.eq_ignore_ascii_case(p) && x.id == i),
             _ => true,
         })
         .collect();
     gs.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.gref.cmp(&b.gref)));
     let mut href = format!("{base}/v2.1/guests?offset={offset}&limit={limit}");
-    for (k, v) in [("email", email), ("identifiers.provider", provider), ("identifiers.id", id)] {
+    for (k, v) in [
+        ("email", email),
+        ("identifiers.provider", provider),
+        ("identifiers.id", id),
+    ] {
         if let Some(v) = v {
             href.push_str(&format!("&{k}={}", enc(v)));
         }
@@ -313,9 +417,18 @@ fn search(st: &Store, t: &Tenant, req: &Req, base: &str) -> Out {
         .iter()
         .skip(offset)
         .take(limit)
-        .map(|g| if ex { st.guest_json(g, base, true) } else { json!({"href": format!("{base}/v2.1/guests/{}", g.gref)}) })
+        .map(|g| {
+            if ex {
+                st.guest_json(g, base, true)
+            } else {
+                json!({"href": format!("{base}/v2.1/guests/{}", g.gref)})
+            }
+        })
         .collect();
-    Out::json(200, &json!({"href": href, "offset": offset, "limit": limit, "items": items}))
+    Out::json(
+        200,
+        &json!({"href": href, "offset": offset, "limit": limit, "items": items}),
+    )
 }
 
 fn enc(s: &str) -> String {
@@ -342,13 +455,22 @@ fn list_extensions(st: &Store, req: &Req, gref: &str, base: &str) -> Out {
         .iter()
         .skip(offset)
         .take(limit)
-        .map(|(n, e)| if ex { ext_json(g, n, e, base) } else { json!({"href": format!("{base}/v2.1/guests/{gref}/extensions/{n}")}) })
+        .map(|(n, e)| {
+            if ex {
+                ext_json(g, n, e, base)
+            } else {
+                json!({"href": format!("{base}/v2.1/guests/{gref}/extensions/{n}")})
+            }
+        })
         .collect();
     let mut href = format!("{base}/v2.1/guests/{gref}/extensions?offset={offset}&limit={limit}");
     if ex {
         href.push_str("&expand=true");
     }
-    Out::json(200, &json!({"href": href, "offset": offset, "limit": limit, "items": items}))
+    Out::json(
+        200,
+        &json!({"href": href, "offset": offset, "limit": limit, "items": items}),
+    )
 }
 
 fn valid_ext_name(n: &str) -> bool {
@@ -359,17 +481,26 @@ fn valid_ext_name(n: &str) -> bool {
 /// extensions (keys must be unique across them).
 fn check_ext_fields(merged: &Map<String, Value>, others: &[&Extension]) -> Result<(), Out> {
     if merged.len() > MAX_EXT_KEYS {
-        return Err(bad(&format!("a data extension holds at most {MAX_EXT_KEYS} key/value pairs, got {}", merged.len())));
+        return Err(bad(&format!(
+            "a data extension holds at most {MAX_EXT_KEYS} key/value pairs, got {}",
+            merged.len()
+        )));
     }
     for (k, v) in merged {
         if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(bad(&format!("invalid key {k:?}: keys are alphanumeric (camelCase)")));
+            return Err(bad(&format!(
+                "invalid key {k:?}: keys are alphanumeric (camelCase)"
+            )));
         }
         if !(v.is_string() || v.is_boolean() || v.is_number()) {
-            return Err(bad(&format!("invalid value for {k:?}: values are strings, booleans, integers or floats")));
+            return Err(bad(&format!(
+                "invalid value for {k:?}: values are strings, booleans, integers or floats"
+            )));
         }
         if others.iter().any(|e| e.fields.contains_key(k)) {
-            return Err(bad(&format!("key {k:?} already exists in another data extension of this guest")));
+            return Err(bad(&format!(
+                "key {k:?} already exists in another data extension of this guest"
+            )));
         }
     }
     Ok(())
@@ -384,7 +515,10 @@ fn check_key(o: &Map<String, Value>) -> Result<(), Out> {
 }
 
 fn user_fields(o: &Map<String, Value>) -> Map<String, Value> {
-    o.iter().filter(|(k, _)| !EXT_SYSTEM.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+    o.iter()
+        .filter(|(k, _)| !EXT_SYSTEM.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 fn create_extension(st: &mut Store, req: &Req, gref: &str, base: &str, now: i64) -> Out {
@@ -401,22 +535,41 @@ fn create_extension(st: &mut Store, req: &Req, gref: &str, base: &str, now: i64)
     }
     let g = st.guests.get_mut(gref).expect("checked");
     if g.extensions.contains_key(&name) {
-        return bad(&format!("data extension {name} already exists for this guest; use PUT or PATCH"));
+        return bad(&format!(
+            "data extension {name} already exists for this guest; use PUT or PATCH"
+        ));
     }
     let fields = user_fields(&o);
     let others: Vec<&Extension> = g.extensions.values().collect();
     if let Err(e) = check_ext_fields(&fields, &others) {
         return e;
     }
-    g.extensions.insert(name.clone(), Extension { ext_ref: uuid_v4(), created_at: now, modified_at: now, fields });
+    g.extensions.insert(
+        name.clone(),
+        Extension {
+            ext_ref: uuid_v4(),
+            created_at: now,
+            modified_at: now,
+            fields,
+        },
+    );
     g.modified_at = now;
     let v = ext_json(g, &name, &g.extensions[&name], base);
     let mut out = Out::json(201, &v);
-    out.headers.push(("location", v["href"].as_str().unwrap_or("").to_string()));
+    out.headers
+        .push(("location", v["href"].as_str().unwrap_or("").to_string()));
     out
 }
 
-fn update_extension(st: &mut Store, req: &Req, gref: &str, name: &str, replace: bool, base: &str, now: i64) -> Out {
+fn update_extension(
+    st: &mut Store,
+    req: &Req,
+    gref: &str,
+    name: &str,
+    replace: bool,
+    base: &str,
+    now: i64,
+) -> Out {
     let o = match body_object(req) {
         Ok(o) => o,
         Err(e) => return e,
@@ -431,7 +584,11 @@ fn update_extension(st: &mut Store, req: &Req, gref: &str, name: &str, replace: 
     }
     let g = st.guests.get_mut(gref).expect("checked");
     let current = &g.extensions[name];
-    let mut merged = if replace { Map::new() } else { current.fields.clone() };
+    let mut merged = if replace {
+        Map::new()
+    } else {
+        current.fields.clone()
+    };
     for (k, v) in user_fields(&o) {
         if v.is_null() && !replace {
             merged.remove(&k);
@@ -439,7 +596,12 @@ fn update_extension(st: &mut Store, req: &Req, gref: &str, name: &str, replace: 
             merged.insert(k, v);
         }
     }
-    let others: Vec<&Extension> = g.extensions.iter().filter(|(n, _)| n.as_str() != name).map(|(_, e)| e).collect();
+    let others: Vec<&Extension> = g
+        .extensions
+        .iter()
+        .filter(|(n, _)| n.as_str() != name)
+        .map(|(_, e)| e)
+        .collect();
     if let Err(e) = check_ext_fields(&merged, &others) {
         return e;
     }

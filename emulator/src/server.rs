@@ -27,7 +27,8 @@ use tokio::sync::{watch, Notify};
 
 pub type ResBody = UnsyncBoxBody<Bytes, Infallible>;
 
-const MORE_INFO: &str = "https://doc.sitecore.com/cdp/en/developers/api/troubleshooting-1153275.html";
+const MORE_INFO: &str =
+    "https://doc.sitecore.com/cdp/en/developers/api/troubleshooting-1153275.html";
 const SUPPORT: &str = "https://support.sitecore.com";
 
 /// Route names for stats and fault rules.
@@ -54,14 +55,28 @@ impl RouteName {
             RouteName::Admin => "admin",
         }
     }
-    const ALL: [RouteName; 7] =
-        [RouteName::BrowserCreate, RouteName::BrowserShow, RouteName::Events, RouteName::CallFlows, RouteName::Guests, RouteName::Other, RouteName::Admin];
+    const ALL: [RouteName; 7] = [
+        RouteName::BrowserCreate,
+        RouteName::BrowserShow,
+        RouteName::Events,
+        RouteName::CallFlows,
+        RouteName::Guests,
+        RouteName::Other,
+        RouteName::Admin,
+    ];
     fn idx(self) -> usize {
         self as usize
     }
 }
 
-const FAULT_KINDS: [&str; 6] = ["latency", "error", "throttle", "reset", "slow_body", "outage"];
+const FAULT_KINDS: [&str; 6] = [
+    "latency",
+    "error",
+    "throttle",
+    "reset",
+    "slow_body",
+    "outage",
+];
 
 pub struct RequestRec {
     pub seq: u64,
@@ -108,7 +123,12 @@ impl App {
             tenants,
             contexts,
             limits: cfg.limits.clone(),
-            base_url: cfg.public_base_url.clone().unwrap_or(base_url).trim_end_matches('/').to_string(),
+            base_url: cfg
+                .public_base_url
+                .clone()
+                .unwrap_or(base_url)
+                .trim_end_matches('/')
+                .to_string(),
             store: Mutex::new(Store::default()),
             ring: Mutex::new((0, VecDeque::new())),
             faults: Mutex::new(Faults::default()),
@@ -155,7 +175,11 @@ impl App {
 
 // ----- connection handling -----------------------------------------------------------------------------
 
-pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     let (closing_tx, closing_rx) = watch::channel(false);
     let active = Arc::new(AtomicUsize::new(0));
     tokio::pin!(shutdown);
@@ -187,7 +211,11 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl std::fut
     }
 }
 
-async fn connection(stream: tokio::net::TcpStream, app: Arc<App>, mut closing: watch::Receiver<bool>) {
+async fn connection(
+    stream: tokio::net::TcpStream,
+    app: Arc<App>,
+    mut closing: watch::Receiver<bool>,
+) {
     #[cfg(unix)]
     let fd = {
         use std::os::fd::AsRawFd;
@@ -200,7 +228,9 @@ async fn connection(stream: tokio::net::TcpStream, app: Arc<App>, mut closing: w
         let abort = abort2.clone();
         async move { Ok::<_, Infallible>(handle(app, req, abort).await) }
     });
-    let conn = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), svc);
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), svc);
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}
@@ -213,7 +243,6 @@ async fn connection(stream: tokio::net::TcpStream, app: Arc<App>, mut closing: w
                 let b = unsafe { BorrowedFd::borrow_raw(fd) };
                 let _ = socket2::SockRef::from(&b).set_linger(Some(Duration::ZERO));
             }
-            return;
         }
         _ = closing.changed() => {
             conn.as_mut().graceful_shutdown();
@@ -233,18 +262,36 @@ pub struct Out {
 
 impl Out {
     pub fn json(status: u16, v: &Value) -> Out {
-        Out { status, body: Bytes::from(serde_json::to_vec(v).unwrap_or_default()), ctype: "application/json", headers: Vec::new() }
+        Out {
+            status,
+            body: Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
+            ctype: "application/json",
+            headers: Vec::new(),
+        }
     }
     fn raw_json(status: u16, s: String) -> Out {
-        Out { status, body: Bytes::from(s), ctype: "application/json", headers: Vec::new() }
+        Out {
+            status,
+            body: Bytes::from(s),
+            ctype: "application/json",
+            headers: Vec::new(),
+        }
     }
     pub fn empty(status: u16) -> Out {
-        Out { status, body: Bytes::new(), ctype: "", headers: Vec::new() }
+        Out {
+            status,
+            body: Bytes::new(),
+            ctype: "",
+            headers: Vec::new(),
+        }
     }
 }
 
 pub fn stream_error(status: u16, ck: &str, msg: &str) -> Out {
-    Out::json(status, &json!({"status": "ERROR", "version": "1.2", "client_key": ck, "error_msg": msg, "moreInfo": MORE_INFO}))
+    Out::json(
+        status,
+        &json!({"status": "ERROR", "version": "1.2", "client_key": ck, "error_msg": msg, "moreInfo": MORE_INFO}),
+    )
 }
 
 /// The Personalize / Guest REST error shape `{status,code,message,developerMessage,moreInfoUrl}`.
@@ -257,11 +304,18 @@ pub fn rest_error(status: u16, message: &str, dev: &str) -> Out {
                     "developerMessage": dev, "moreInfoUrl": SUPPORT}),
         );
     }
-    Out::json(status, &json!({"status": status, "code": status, "message": message, "developerMessage": dev, "moreInfoUrl": SUPPORT}))
+    Out::json(
+        status,
+        &json!({"status": status, "code": status, "message": message, "developerMessage": dev, "moreInfoUrl": SUPPORT}),
+    )
 }
 
 fn not_found_route(method: &Method, path: &str) -> Out {
-    rest_error(404, "The specified resource does not exist.", &format!("No route for {method} {path}"))
+    rest_error(
+        404,
+        "The specified resource does not exist.",
+        &format!("No route for {method} {path}"),
+    )
 }
 
 /// Sends a body `chunk` bytes at a time with `delay` between chunks (the slow-body fault).
@@ -275,7 +329,10 @@ struct SlowBody {
 impl Body for SlowBody {
     type Data = Bytes;
     type Error = Infallible;
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         if self.data.is_empty() {
             return Poll::Ready(None);
         }
@@ -302,20 +359,36 @@ use std::future::Future;
 
 fn to_response(out: Out, slow: Option<(Duration, usize)>, cors: bool) -> Response<ResBody> {
     let body: ResBody = match slow {
-        Some((delay, chunk)) if !out.body.is_empty() => SlowBody { data: out.body, chunk, delay, sleep: None }.boxed_unsync(),
+        Some((delay, chunk)) if !out.body.is_empty() => SlowBody {
+            data: out.body,
+            chunk,
+            delay,
+            sleep: None,
+        }
+        .boxed_unsync(),
         _ => Full::new(out.body).boxed_unsync(),
     };
     let mut r = Response::new(body);
-    *r.status_mut() = hyper::StatusCode::from_u16(out.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    *r.status_mut() =
+        hyper::StatusCode::from_u16(out.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
     if !out.ctype.is_empty() {
-        h.insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static(out.ctype));
+        h.insert(
+            hyper::header::CONTENT_TYPE,
+            HeaderValue::from_static(out.ctype),
+        );
     }
     if cors {
-        h.insert(hyper::header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        h.insert(
+            hyper::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
     }
     for (k, v) in out.headers {
-        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(&v)) {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
             h.insert(n, v);
         }
     }
@@ -335,7 +408,10 @@ pub struct Req {
 
 impl Req {
     pub fn q(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
@@ -370,15 +446,25 @@ fn route(method: &Method, path: &str) -> (Route, RouteName, bool) {
     if path.starts_with("/__emulator/") || path == "/__emulator" {
         return (Route::Admin, RouteName::Admin, false);
     }
-    let (p, edge) = if let Some(r) = path.strip_prefix("/v1/events").filter(|r| r.starts_with("/v1.2/")) {
+    let (p, edge) = if let Some(r) = path
+        .strip_prefix("/v1/events")
+        .filter(|r| r.starts_with("/v1.2/"))
+    {
         (r, true)
-    } else if let Some(r) = path.strip_prefix("/events").filter(|r| r.starts_with("/v1.2/")) {
+    } else if let Some(r) = path
+        .strip_prefix("/events")
+        .filter(|r| r.starts_with("/v1.2/"))
+    {
         (r, true)
     } else {
         (path, false)
     };
     let is_opt = method == Method::OPTIONS;
-    let m = |allowed: &Method, r: Route, name: RouteName, allow: &'static str| -> (Route, RouteName, bool) {
+    let m = |allowed: &Method,
+             r: Route,
+             name: RouteName,
+             allow: &'static str|
+     -> (Route, RouteName, bool) {
         if is_opt {
             (Route::Options, name, edge)
         } else if method == allowed {
@@ -388,30 +474,67 @@ fn route(method: &Method, path: &str) -> (Route, RouteName, bool) {
         }
     };
     if p == "/v1.2/browser/create.json" {
-        return m(&Method::GET, Route::BrowserCreate, RouteName::BrowserCreate, "GET, OPTIONS");
+        return m(
+            &Method::GET,
+            Route::BrowserCreate,
+            RouteName::BrowserCreate,
+            "GET, OPTIONS",
+        );
     }
     if let Some(rest) = p.strip_prefix("/v1.2/browser/") {
         if let Some(id) = rest.strip_suffix("/show.json") {
             if !id.is_empty() && !id.contains('/') {
                 let id = crate::util::percent_decode(id, false);
-                return m(&Method::GET, Route::BrowserShow(id), RouteName::BrowserShow, "GET, OPTIONS");
+                return m(
+                    &Method::GET,
+                    Route::BrowserShow(id),
+                    RouteName::BrowserShow,
+                    "GET, OPTIONS",
+                );
             }
         }
     }
     if p == "/v1.2/events" {
-        return m(&Method::POST, Route::EventsPost, RouteName::Events, "POST, OPTIONS");
+        return m(
+            &Method::POST,
+            Route::EventsPost,
+            RouteName::Events,
+            "POST, OPTIONS",
+        );
     }
     if p == "/v1.2/event/create.json" {
-        return m(&Method::GET, Route::EventGet, RouteName::Events, "GET, OPTIONS");
+        return m(
+            &Method::GET,
+            Route::EventGet,
+            RouteName::Events,
+            "GET, OPTIONS",
+        );
     }
     match path {
-        "/v2/callFlows" => return m(&Method::POST, Route::CallFlows, RouteName::CallFlows, "POST, OPTIONS"),
+        "/v2/callFlows" => {
+            return m(
+                &Method::POST,
+                Route::CallFlows,
+                RouteName::CallFlows,
+                "POST, OPTIONS",
+            )
+        }
         "/v1/personalize" | "/v1/personalize/v2/callFlows" | "/personalize/v2/callFlows" => {
-            let (r, n, _) = m(&Method::POST, Route::CallFlows, RouteName::CallFlows, "POST, OPTIONS");
+            let (r, n, _) = m(
+                &Method::POST,
+                Route::CallFlows,
+                RouteName::CallFlows,
+                "POST, OPTIONS",
+            );
             return (r, n, true);
         }
         "/v1/personalize/cdn-url" => {
-            let (r, n, _) = m(&Method::GET, Route::CdnUrl, RouteName::Other, "GET, OPTIONS");
+            let (r, n, _) = m(
+                &Method::GET,
+                Route::CdnUrl,
+                RouteName::Other,
+                "GET, OPTIONS",
+            );
             return (r, n, true);
         }
         _ => {}
@@ -434,25 +557,49 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, abort: Arc<Notify>) -> Re
 
     // Body, bounded.
     let limit = app.limits.max_body_bytes;
-    let declared = parts.headers.get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared = parts
+        .headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut body_error = false;
     let body = if declared.is_some_and(|n| n > limit as u64) {
         None
     } else {
         match Limited::new(incoming, limit).collect().await {
             Ok(c) => Some(c.to_bytes()),
-            Err(_) => None,
+            Err(e) => {
+                body_error = !e.is::<http_body_util::LengthLimitError>();
+                None
+            }
         }
     };
     let is_admin = matches!(rt, Route::Admin);
-    let req = Req { method: parts.method, path, query: parse_query(&raw_query), raw_query, headers: parts.headers, body: body.clone().unwrap_or_default() };
+    let req = Req {
+        method: parts.method,
+        path,
+        query: parse_query(&raw_query),
+        raw_query,
+        headers: parts.headers,
+        body: body.clone().unwrap_or_default(),
+    };
 
     let Some(_) = body else {
-        let out = rest_error(413, "Payload Too Large", &format!("request bodies are limited to {limit} bytes"));
+        let out = if body_error {
+            rest_error(400, "Bad Request", "the request body could not be read")
+        } else {
+            rest_error(
+                413,
+                "Payload Too Large",
+                &format!("request bodies are limited to {limit} bytes"),
+            )
+        };
         if !is_admin {
             record(&app, &req, out.status, rname, None);
         }
         let mut r = to_response(out, None, true);
-        r.headers_mut().insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+        r.headers_mut()
+            .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
         return r;
     };
 
@@ -463,7 +610,8 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, abort: Arc<Notify>) -> Re
 
     // Faults (never on the admin API).
     let mut decision = Decision::default();
-    if app.faults_active.load(Ordering::Acquire) && !matches!(rt, Route::Options | Route::NotFound) {
+    if app.faults_active.load(Ordering::Acquire) && !matches!(rt, Route::Options | Route::NotFound)
+    {
         decision = app.faults.lock().decide(rname.as_str());
     }
     if decision.outage {
@@ -484,14 +632,22 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, abort: Arc<Notify>) -> Re
     }
     if let Some(retry) = decision.throttle {
         app.count_fault("throttle");
-        let mut out = rest_error(429, "Too Many Requests", "rate limit injected by xmcdp-emulator");
+        let mut out = rest_error(
+            429,
+            "Too Many Requests",
+            "rate limit injected by xmcdp-emulator",
+        );
         out.headers.push(("retry-after", retry.to_string()));
         record(&app, &req, 429, rname, Some("throttle"));
         return to_response(out, None, true);
     }
     if let Some(status) = decision.error {
         app.count_fault("error");
-        let out = rest_error(status, "Injected failure", "error injected by xmcdp-emulator");
+        let out = rest_error(
+            status,
+            "Injected failure",
+            "error injected by xmcdp-emulator",
+        );
         record(&app, &req, status, rname, Some("error"));
         return to_response(out, None, true);
     }
@@ -499,7 +655,10 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, abort: Arc<Notify>) -> Re
     let out = match rt {
         Route::Options => {
             let mut o = Out::empty(204);
-            o.headers.push(("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS".into()));
+            o.headers.push((
+                "access-control-allow-methods",
+                "GET, POST, PUT, PATCH, DELETE, OPTIONS".into(),
+            ));
             o.headers.push((
                 "access-control-allow-headers",
                 "content-type, x-library-version, x-client-software-id, x-sc-correlation-id, x-sitecore-contextid, accept, authorization".into(),
@@ -511,7 +670,11 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, abort: Arc<Notify>) -> Re
         Route::BrowserShow(id) => browser_show(&app, &req, &id),
         Route::EventsPost => {
             if !req.json_content_type_ok() {
-                rest_error(415, "Unsupported Media Type", "send Content-Type: application/json")
+                rest_error(
+                    415,
+                    "Unsupported Media Type",
+                    "send Content-Type: application/json",
+                )
             } else {
                 let text = String::from_utf8_lossy(&req.body);
                 event(&app, &req, &text, "post", edge)
@@ -520,15 +683,28 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, abort: Arc<Notify>) -> Re
         Route::EventGet => match crate::util::extract_message(&req.raw_query) {
             Some(m) => event(&app, &req, &m, "get", edge),
             None => {
-                app.store.lock().stats.events_rejected.entry("missing_message".into()).and_modify(|c| *c += 1).or_insert(1);
-                stream_error(400, req.q("client_key").unwrap_or(""), "The message parameter is required")
+                app.store
+                    .lock()
+                    .stats
+                    .events_rejected
+                    .entry("missing_message".into())
+                    .and_modify(|c| *c += 1)
+                    .or_insert(1);
+                stream_error(
+                    400,
+                    req.q("client_key").unwrap_or(""),
+                    "The message parameter is required",
+                )
             }
         },
         Route::CallFlows => callflows(&app, &req, edge),
         Route::CdnUrl => match resolve_tenant(&app, &req, "") {
             Some((t, _)) => Out {
                 status: 200,
-                body: Bytes::from(format!("{}/web-flow-libs/{}/web-version.min.js", app.base_url, t.client_key)),
+                body: Bytes::from(format!(
+                    "{}/web-flow-libs/{}/web-version.min.js",
+                    app.base_url, t.client_key
+                )),
                 ctype: "text/plain",
                 headers: Vec::new(),
             },
@@ -536,7 +712,11 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, abort: Arc<Notify>) -> Re
         },
         Route::Guests => crate::rest::handle(&app, &req),
         Route::MethodNotAllowed(allow) => {
-            let mut o = rest_error(405, "Method Not Allowed", &format!("{} is not allowed on {}", req.method, req.path));
+            let mut o = rest_error(
+                405,
+                "Method Not Allowed",
+                &format!("{} is not allowed on {}", req.method, req.path),
+            );
             o.headers.push(("allow", allow.into()));
             o
         }
@@ -559,7 +739,11 @@ fn record(app: &App, req: &Req, status: u16, route: RouteName, fault: Option<&'s
         return;
     }
     let max_body = app.limits.max_recorded_body_bytes;
-    let body: Box<[u8]> = if req.body.len() > max_body { req.body[..max_body].into() } else { req.body[..].into() };
+    let body: Box<[u8]> = if req.body.len() > max_body {
+        req.body[..max_body].into()
+    } else {
+        req.body[..].into()
+    };
     let mut headers = String::with_capacity(256);
     for (k, v) in req.headers.iter() {
         headers.push_str(k.as_str());
@@ -593,12 +777,23 @@ fn record(app: &App, req: &Req, status: u16, route: RouteName, fault: Option<&'s
 // ----- tenant resolution ---------------------------------------------------------------------------------
 
 /// Client key first (body or query); otherwise the Edge context (`sitecoreContextId` / `x-sitecore-contextid`).
-pub fn resolve_tenant<'a>(app: &'a App, req: &Req, body_ck: &str) -> Option<(Arc<Tenant>, Option<&'a EdgeContext>)> {
-    let ck = if !body_ck.is_empty() { body_ck } else { req.q("client_key").unwrap_or("") };
+pub fn resolve_tenant<'a>(
+    app: &'a App,
+    req: &Req,
+    body_ck: &str,
+) -> Option<(Arc<Tenant>, Option<&'a EdgeContext>)> {
+    let ck = if !body_ck.is_empty() {
+        body_ck
+    } else {
+        req.q("client_key").unwrap_or("")
+    };
     if !ck.is_empty() {
         return app.tenants.get(ck).map(|t| (t.clone(), None));
     }
-    let ctx = req.q("sitecoreContextId").filter(|c| !c.is_empty()).or_else(|| req.header("x-sitecore-contextid"))?;
+    let ctx = req
+        .q("sitecoreContextId")
+        .filter(|c| !c.is_empty())
+        .or_else(|| req.header("x-sitecore-contextid"))?;
     app.contexts.get(ctx).map(|(t, c)| (t.clone(), Some(c)))
 }
 
@@ -616,30 +811,51 @@ fn edge_pos(req: &Req, ctx: Option<&EdgeContext>) -> String {
 
 fn browser_create(app: &App, req: &Req) -> Out {
     let Some((t, _)) = resolve_tenant(app, req, "") else {
-        return stream_error(401, req.q("client_key").unwrap_or(""), "Unauthorized: unknown client key or context");
+        return stream_error(
+            401,
+            req.q("client_key").unwrap_or(""),
+            "Unauthorized: unknown client key or context",
+        );
     };
     let now = app.now();
-    let (bref, gref) = app.store.lock().create_browser(&t.client_key, now, &app.limits);
+    let (bref, gref) = app
+        .store
+        .lock()
+        .create_browser(&t.client_key, now, &app.limits);
     Out::raw_json(
         200,
-        format!(r#"{{"status":"OK","version":"1.2","client_key":{},"ref":"{bref}","customer_ref":"{gref}"}}"#, json_str(&t.client_key)),
+        format!(
+            r#"{{"status":"OK","version":"1.2","client_key":{},"ref":"{bref}","customer_ref":"{gref}"}}"#,
+            json_str(&t.client_key)
+        ),
     )
 }
 
 fn browser_show(app: &App, req: &Req, bid: &str) -> Out {
     let Some((t, ctx)) = resolve_tenant(app, req, "") else {
-        return stream_error(401, req.q("client_key").unwrap_or(""), "Unauthorized: unknown client key or context");
+        return stream_error(
+            401,
+            req.q("client_key").unwrap_or(""),
+            "Unauthorized: unknown client key or context",
+        );
     };
     if ctx.is_none() {
         if let Some(tok) = req.q("api_token").filter(|x| !x.is_empty()) {
             if tok != t.client_key && tok != t.api_token {
-                return stream_error(401, &t.client_key, "Unauthorized: api_token does not match the client key");
+                return stream_error(
+                    401,
+                    &t.client_key,
+                    "Unauthorized: api_token does not match the client key",
+                );
             }
         }
     }
     let g = app.store.lock().browser_guest(&t.client_key, bid);
     match g {
-        Some(g) => Out::json(200, &json!({"status": "OK", "version": "1.2", "clientKey": t.client_key, "ref": bid, "customer": {"ref": g}})),
+        Some(g) => Out::json(
+            200,
+            &json!({"status": "OK", "version": "1.2", "clientKey": t.client_key, "ref": bid, "customer": {"ref": g}}),
+        ),
         None => Out::json(
             404,
             &json!({"status": "ERROR", "version": "1.2", "clientKey": t.client_key, "error_msg": format!("Browser {bid} not found"), "moreInfo": MORE_INFO}),
@@ -652,7 +868,12 @@ fn json_str(s: &str) -> String {
 }
 
 fn reject(app: &App, reason: &str) {
-    *app.store.lock().stats.events_rejected.entry(reason.to_string()).or_insert(0) += 1;
+    *app.store
+        .lock()
+        .stats
+        .events_rejected
+        .entry(reason.to_string())
+        .or_insert(0) += 1;
 }
 
 #[derive(serde::Deserialize)]
@@ -673,22 +894,55 @@ fn event(app: &App, req: &Req, text: &str, via: &'static str, _edge: bool) -> Ou
     // Hot path: borrow the five fields the emulator routes on; parse the full JSON only when needed.
     if !text.trim_start().starts_with('{') {
         let ok_json = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
-        reject(app, if ok_json { "not_an_object" } else { "malformed_json" });
-        return stream_error(400, req.q("client_key").unwrap_or(""), if ok_json { "The event must be a JSON object" } else { "Malformed JSON" });
+        reject(
+            app,
+            if ok_json {
+                "not_an_object"
+            } else {
+                "malformed_json"
+            },
+        );
+        return stream_error(
+            400,
+            req.q("client_key").unwrap_or(""),
+            if ok_json {
+                "The event must be a JSON object"
+            } else {
+                "Malformed JSON"
+            },
+        );
     }
     let head: WireHead = match serde_json::from_str(text) {
         Ok(h) => h,
         Err(e) => {
             let fields_wrong = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
-            reject(app, if fields_wrong { "invalid_field" } else { "malformed_json" });
-            return stream_error(400, req.q("client_key").unwrap_or(""), &format!("Malformed event: {e}"));
+            reject(
+                app,
+                if fields_wrong {
+                    "invalid_field"
+                } else {
+                    "malformed_json"
+                },
+            );
+            return stream_error(
+                400,
+                req.q("client_key").unwrap_or(""),
+                &format!("Malformed event: {e}"),
+            );
         }
     };
     let body_ck = head.client_key.as_deref().unwrap_or("");
     let bid = head.browser_id.as_deref().unwrap_or("");
     let kind = head.kind.as_deref().unwrap_or("");
     if bid.is_empty() || kind.is_empty() {
-        reject(app, if bid.is_empty() { "missing_browser_id" } else { "missing_type" });
+        reject(
+            app,
+            if bid.is_empty() {
+                "missing_browser_id"
+            } else {
+                "missing_type"
+            },
+        );
         let what = if bid.is_empty() { "browser_id" } else { "type" };
         return stream_error(400, body_ck, &format!("Bad Request: {what} is required"));
     }
@@ -705,10 +959,21 @@ fn event(app: &App, req: &Req, text: &str, via: &'static str, _edge: bool) -> Ou
         }
     };
     let full: Option<Value> =
-        if crate::state::needs_full_parse(kind) || text.contains("session_data") { serde_json::from_str(text).ok() } else { None };
-    let eh = crate::state::EventHead { browser_id: bid, kind, channel: head.channel.as_deref().unwrap_or("") };
+        if crate::state::needs_full_parse(kind) || text.contains("session_data") {
+            serde_json::from_str(text).ok()
+        } else {
+            None
+        };
+    let eh = crate::state::EventHead {
+        browser_id: bid,
+        kind,
+        channel: head.channel.as_deref().unwrap_or(""),
+    };
     let now = app.now();
-    let res = app.store.lock().accept_event(&t, &eh, full.as_ref(), pos, text, via, now, &app.limits);
+    let res =
+        app.store
+            .lock()
+            .accept_event(&t, &eh, full.as_ref(), pos, text, via, now, &app.limits);
     match res {
         Ok(a) => Out::raw_json(
             201,
@@ -719,9 +984,15 @@ fn event(app: &App, req: &Req, text: &str, via: &'static str, _edge: bool) -> Ou
                 a.guest_ref
             ),
         ),
-        Err(EventError::MissingBrowserId) => stream_error(400, &t.client_key, "Bad Request: browser_id is required"),
-        Err(EventError::MissingType) => stream_error(400, &t.client_key, "Bad Request: type is required"),
-        Err(EventError::UnknownBrowser) => stream_error(404, &t.client_key, "Not Found: unknown browser_id"),
+        Err(EventError::MissingBrowserId) => {
+            stream_error(400, &t.client_key, "Bad Request: browser_id is required")
+        }
+        Err(EventError::MissingType) => {
+            stream_error(400, &t.client_key, "Bad Request: type is required")
+        }
+        Err(EventError::UnknownBrowser) => {
+            stream_error(404, &t.client_key, "Not Found: unknown browser_id")
+        }
     }
 }
 
@@ -729,7 +1000,11 @@ fn event(app: &App, req: &Req, text: &str, via: &'static str, _edge: bool) -> Ou
 
 fn callflows(app: &App, req: &Req, _edge: bool) -> Out {
     if !req.json_content_type_ok() {
-        return rest_error(415, "Unsupported Media Type", "send Content-Type: application/json");
+        return rest_error(
+            415,
+            "Unsupported Media Type",
+            "send Content-Type: application/json",
+        );
     }
     let body: Value = match serde_json::from_slice(&req.body) {
         Ok(v @ Value::Object(_)) => v,
@@ -738,15 +1013,31 @@ fn callflows(app: &App, req: &Req, _edge: bool) -> Out {
     };
     let ck = body.get("clientKey").and_then(Value::as_str).unwrap_or("");
     let Some((t, ctx)) = resolve_tenant(app, req, ck) else {
-        return rest_error(401, "Unauthorized", &format!("unknown clientKey {ck:?} / context"));
+        return rest_error(
+            401,
+            "Unauthorized",
+            &format!("unknown clientKey {ck:?} / context"),
+        );
     };
-    let friendly = body.get("friendlyId").and_then(Value::as_str).unwrap_or("").trim().to_string();
+    let friendly = body
+        .get("friendlyId")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim()
+        .to_string();
     if friendly.is_empty() {
         return rest_error(400, "Bad Request", "friendlyId is required");
     }
-    let present: Vec<&str> = ["browserId", "email", "identifiers"].into_iter().filter(|k| body.get(*k).is_some_and(|v| !v.is_null())).collect();
+    let present: Vec<&str> = ["browserId", "email", "identifiers"]
+        .into_iter()
+        .filter(|k| body.get(*k).is_some_and(|v| !v.is_null()))
+        .collect();
     if present.len() != 1 {
-        return rest_error(400, "Bad Request", "exactly one of browserId, email or identifiers is required");
+        return rest_error(
+            400,
+            "Bad Request",
+            "exactly one of browserId, email or identifiers is required",
+        );
     }
     let who = present[0];
     let key = match (who, &body[who]) {
@@ -764,10 +1055,25 @@ fn callflows(app: &App, req: &Req, _edge: bool) -> Out {
     };
     let Some(flow) = t.find_flow(&friendly) else {
         app.store.lock().stats.flow_not_found += 1;
-        return rest_error(404, "Not Found", &format!("No live flow with friendlyId {friendly} for client key {}", t.client_key));
+        return rest_error(
+            404,
+            "Not Found",
+            &format!(
+                "No live flow with friendlyId {friendly} for client key {}",
+                t.client_key
+            ),
+        );
     };
-    let channel = body.get("channel").and_then(Value::as_str).unwrap_or("").to_string();
-    let mut pos = body.get("pointOfSale").and_then(Value::as_str).unwrap_or("").to_string();
+    let channel = body
+        .get("channel")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let mut pos = body
+        .get("pointOfSale")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if pos.is_empty() {
         pos = edge_pos(req, ctx);
     }
@@ -781,9 +1087,26 @@ fn callflows(app: &App, req: &Req, _edge: bool) -> Out {
         o.insert("pointOfSale".into(), json!(pos));
     }
     let now = app.now();
-    let resp = app.store.lock().execute_flow(&t, flow, &request_v, who, &key, &params, &channel, &pos, &app.base_url, now, &app.limits);
+    let resp = app.store.lock().execute_flow(
+        &t,
+        flow,
+        &request_v,
+        who,
+        &key,
+        &params,
+        &channel,
+        &pos,
+        &app.base_url,
+        now,
+        &app.limits,
+    );
     match resp {
-        Value::String(s) => Out { status: 200, body: Bytes::from(s), ctype: "text/plain; charset=utf-8", headers: Vec::new() },
+        Value::String(s) => Out {
+            status: 200,
+            body: Bytes::from(s),
+            ctype: "text/plain; charset=utf-8",
+            headers: Vec::new(),
+        },
         v => Out::json(200, &v),
     }
 }

@@ -28,7 +28,11 @@ impl Tenant {
                 .map(|(k, v)| (k.clone(), v.timeout_minutes() as i64 * 60_000))
                 .collect(),
             identity_rules: t.identity_rules.clone(),
-            flows: t.flows.iter().map(|f| (f.friendly_id.clone(), f.clone())).collect(),
+            flows: t
+                .flows
+                .iter()
+                .map(|f| (f.friendly_id.clone(), f.clone()))
+                .collect(),
         }
     }
 
@@ -37,17 +41,26 @@ impl Tenant {
     }
 
     fn timeout_ms(&self, pos: &str) -> i64 {
-        self.pos_timeout_ms.get(pos).copied().unwrap_or(DEFAULT_TIMEOUT_MINUTES as i64 * 60_000)
+        self.pos_timeout_ms
+            .get(pos)
+            .copied()
+            .unwrap_or(DEFAULT_TIMEOUT_MINUTES as i64 * 60_000)
     }
 
     fn is_rule(&self, provider: &str) -> bool {
-        self.identity_rules.iter().any(|r| r.eq_ignore_ascii_case(provider))
+        self.identity_rules
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(provider))
     }
 
     /// Exact live flow, or for `prefix*` the first live flow (lexicographic) whose id starts with prefix.
     pub fn find_flow(&self, friendly_id: &str) -> Option<&Flow> {
         if let Some(prefix) = friendly_id.strip_suffix('*') {
-            self.flows.range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(_, f)| f).find(|f| f.is_live())
+            self.flows
+                .range(prefix.to_string()..)
+                .take_while(|(k, _)| k.starts_with(prefix))
+                .map(|(_, f)| f)
+                .find(|f| f.is_live())
         } else {
             self.flows.get(friendly_id).filter(|f| f.is_live())
         }
@@ -190,7 +203,10 @@ pub struct EventHead<'a> {
 
 /// Event types whose payload the emulator interprets (so the full JSON must be parsed).
 pub fn needs_full_parse(kind: &str) -> bool {
-    matches!(kind, "IDENTITY" | "ADD" | "CONFIRM" | "CHECKOUT" | "PURCHASE" | "PAYMENT" | "CLEAR_CART")
+    matches!(
+        kind,
+        "IDENTITY" | "ADD" | "CONFIRM" | "CHECKOUT" | "PURCHASE" | "PAYMENT" | "CLEAR_CART"
+    )
 }
 
 pub struct Accepted {
@@ -267,7 +283,9 @@ impl Store {
 
     /// Removes a guest, its browsers, identifier index entries and (with `cascade`) sessions and events.
     pub fn remove_guest(&mut self, gref: &str, cascade: bool) {
-        let Some(g) = self.guests.remove(gref) else { return };
+        let Some(g) = self.guests.remove(gref) else {
+            return;
+        };
         for b in &g.browsers {
             self.browsers.remove(b);
         }
@@ -294,7 +312,15 @@ impl Store {
     pub fn create_browser(&mut self, ck: &str, now: i64, limits: &Limits) -> (String, String) {
         let gref = self.new_guest(ck, "visitor", now, limits);
         let bref = uuid_v4();
-        self.browsers.insert(bref.clone(), Browser { client_key: ck.to_string(), guest_ref: gref.clone(), created_at: now, last_seen: now });
+        self.browsers.insert(
+            bref.clone(),
+            Browser {
+                client_key: ck.to_string(),
+                guest_ref: gref.clone(),
+                created_at: now,
+                last_seen: now,
+            },
+        );
         if let Some(g) = self.guests.get_mut(&gref) {
             g.browsers.push(bref.clone());
         }
@@ -322,7 +348,9 @@ impl Store {
     }
 
     pub fn find_by_identifier(&self, ck: &str, provider: &str, id: &str) -> Option<String> {
-        self.ident_index.get(&ident_key(ck, provider, id)).map(|g| self.resolve_guest(g).to_string())
+        self.ident_index
+            .get(&ident_key(ck, provider, id))
+            .map(|g| self.resolve_guest(g).to_string())
     }
 
     pub fn find_by_email(&self, ck: &str, email: &str) -> Option<String> {
@@ -331,26 +359,40 @@ impl Store {
         }
         let mut best: Option<&Guest> = None;
         for g in self.guests.values() {
-            if g.client_key == ck && g.merged_into.is_none() && g.guest_type != "retired" && g.profile.get("email").and_then(Value::as_str).is_some_and(|e| e.eq_ignore_ascii_case(email)) {
-                if best.is_none_or(|b| g.created_at < b.created_at) {
-                    best = Some(g);
-                }
+            if g.client_key == ck
+                && g.merged_into.is_none()
+                && g.guest_type != "retired"
+                && g.profile
+                    .get("email")
+                    .and_then(Value::as_str)
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+                && best.is_none_or(|b| g.created_at < b.created_at)
+            {
+                best = Some(g);
             }
         }
         best.map(|g| g.gref.clone())
     }
 
     pub fn add_identifier(&mut self, gref: &str, ident: Identifier) {
-        let Some(g) = self.guests.get_mut(gref) else { return };
+        let Some(g) = self.guests.get_mut(gref) else {
+            return;
+        };
         let k = ident_key(&g.client_key, &ident.provider, &ident.id);
-        if let Some(existing) = g.identifiers.iter_mut().find(|i| i.provider.eq_ignore_ascii_case(&ident.provider) && i.id == ident.id) {
+        if let Some(existing) = g
+            .identifiers
+            .iter_mut()
+            .find(|i| i.provider.eq_ignore_ascii_case(&ident.provider) && i.id == ident.id)
+        {
             if ident.expiry_date.is_some() {
                 existing.expiry_date = ident.expiry_date;
             }
         } else {
             g.identifiers.push(ident);
         }
-        self.ident_index.entry(k).or_insert_with(|| gref.to_string());
+        self.ident_index
+            .entry(k)
+            .or_insert_with(|| gref.to_string());
     }
 
     pub fn unindex_identifiers(&mut self, ck: &str, gref: &str, ids: &[Identifier]) {
@@ -364,7 +406,10 @@ impl Store {
 
     pub fn guest_json(&self, g: &Guest, base: &str, expand: bool) -> Value {
         let mut o = Map::new();
-        o.insert("href".into(), json!(format!("{base}/v2.1/guests/{}", g.gref)));
+        o.insert(
+            "href".into(),
+            json!(format!("{base}/v2.1/guests/{}", g.gref)),
+        );
         o.insert("ref".into(), json!(g.gref));
         o.insert("createdAt".into(), json!(iso_ms(g.created_at)));
         o.insert("modifiedAt".into(), json!(iso_ms(g.modified_at)));
@@ -392,9 +437,20 @@ impl Store {
             ),
         );
         if expand {
-            o.insert("extensions".into(), Value::Array(g.extensions.iter().map(|(n, e)| ext_json(g, n, e, base)).collect()));
+            o.insert(
+                "extensions".into(),
+                Value::Array(
+                    g.extensions
+                        .iter()
+                        .map(|(n, e)| ext_json(g, n, e, base))
+                        .collect(),
+                ),
+            );
         } else {
-            o.insert("extensions".into(), json!({"href": format!("{base}/v2.1/guests/{}/extensions", g.gref)}));
+            o.insert(
+                "extensions".into(),
+                json!({"href": format!("{base}/v2.1/guests/{}/extensions", g.gref)}),
+            );
         }
         Value::Object(o)
     }
@@ -418,17 +474,27 @@ impl Store {
             .values()
             .flatten()
             .map(|(_, _, r)| r)
-            .filter(|r| self.sessions.get(*r).is_some_and(|s| now - s.last_at > s.timeout_ms))
+            .filter(|r| {
+                self.sessions
+                    .get(*r)
+                    .is_some_and(|s| now - s.last_at > s.timeout_ms)
+            })
             .cloned()
             .collect();
         for r in expired {
-            let end = self.sessions.get(&r).map(|s| s.last_at + s.timeout_ms).unwrap_or(now);
+            let end = self
+                .sessions
+                .get(&r)
+                .map(|s| s.last_at + s.timeout_ms)
+                .unwrap_or(now);
             self.close_session(&r, end, "TIMEOUT");
         }
     }
 
     fn close_session(&mut self, sref: &str, end: i64, reason: &'static str) {
-        let Some(s) = self.sessions.get_mut(sref) else { return };
+        let Some(s) = self.sessions.get_mut(sref) else {
+            return;
+        };
         if !s.open {
             return;
         }
@@ -497,7 +563,15 @@ impl Store {
         self.stats.sessions_opened += 1;
     }
 
-    fn new_session(ck: &str, browser: Option<&str>, guest: &str, channel: &str, pos: &str, timeout_ms: i64, now: i64) -> Session {
+    fn new_session(
+        ck: &str,
+        browser: Option<&str>,
+        guest: &str,
+        channel: &str,
+        pos: &str,
+        timeout_ms: i64,
+        now: i64,
+    ) -> Session {
         Session {
             sref: uuid_v4(),
             client_key: ck.to_string(),
@@ -525,9 +599,23 @@ impl Store {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     /// The open session for (browser, channel, pos), closing an expired one and opening a new one as needed.
-    fn session_for(&mut self, t: &Tenant, bid: &str, guest: &str, channel: &str, pos: &str, now: i64, limits: &Limits) -> String {
-        let found = self.open.get(bid).and_then(|l| l.iter().find(|(c, p, _)| c == channel && p == pos)).map(|(_, _, r)| r.clone());
+    fn session_for(
+        &mut self,
+        t: &Tenant,
+        bid: &str,
+        guest: &str,
+        channel: &str,
+        pos: &str,
+        now: i64,
+        limits: &Limits,
+    ) -> String {
+        let found = self
+            .open
+            .get(bid)
+            .and_then(|l| l.iter().find(|(c, p, _)| c == channel && p == pos))
+            .map(|(_, _, r)| r.clone());
         if let Some(sref) = found {
             match self.sessions.get_mut(&sref) {
                 Some(s) if s.open && now - s.last_at <= s.timeout_ms => {
@@ -548,10 +636,22 @@ impl Store {
                 }
             }
         }
-        let s = Self::new_session(&t.client_key, Some(bid), guest, channel, pos, t.timeout_ms(pos), now);
+        let s = Self::new_session(
+            &t.client_key,
+            Some(bid),
+            guest,
+            channel,
+            pos,
+            t.timeout_ms(pos),
+            now,
+        );
         let sref = s.sref.clone();
         self.push_session(s, limits);
-        self.open.entry(bid.to_string()).or_default().push((channel.to_string(), pos.to_string(), sref.clone()));
+        self.open.entry(bid.to_string()).or_default().push((
+            channel.to_string(),
+            pos.to_string(),
+            sref.clone(),
+        ));
         sref
     }
 
@@ -561,26 +661,52 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     /// `ev` is the fully parsed event; it is only needed (and only parsed by the caller) for event types that
     /// carry data the emulator interprets (identity, cart) or when `session_data` is present.
-    pub fn accept_event(&mut self, t: &Tenant, head: &EventHead, ev: Option<&Value>, pos: &str, body: &str, via: &'static str, now: i64, limits: &Limits) -> Result<Accepted, EventError> {
+    pub fn accept_event(
+        &mut self,
+        t: &Tenant,
+        head: &EventHead,
+        ev: Option<&Value>,
+        pos: &str,
+        body: &str,
+        via: &'static str,
+        now: i64,
+        limits: &Limits,
+    ) -> Result<Accepted, EventError> {
         let bid = head.browser_id;
         let kind = head.kind;
         let null = Value::Null;
         let ev = ev.unwrap_or(&null);
         if bid.is_empty() {
-            *self.stats.events_rejected.entry("missing_browser_id".into()).or_insert(0) += 1;
+            *self
+                .stats
+                .events_rejected
+                .entry("missing_browser_id".into())
+                .or_insert(0) += 1;
             return Err(EventError::MissingBrowserId);
         }
         if kind.is_empty() {
-            *self.stats.events_rejected.entry("missing_type".into()).or_insert(0) += 1;
+            *self
+                .stats
+                .events_rejected
+                .entry("missing_type".into())
+                .or_insert(0) += 1;
             return Err(EventError::MissingType);
         }
         let Some(mut guest) = self.browser_guest(&t.client_key, bid) else {
-            *self.stats.events_rejected.entry("unknown_browser".into()).or_insert(0) += 1;
+            *self
+                .stats
+                .events_rejected
+                .entry("unknown_browser".into())
+                .or_insert(0) += 1;
             return Err(EventError::UnknownBrowser);
         };
         let channel = head.channel;
         let event_ref = uuid_v4();
-        let flag = if t.known_pos(pos) { None } else { Some("unknown_pos") };
+        let flag = if t.known_pos(pos) {
+            None
+        } else {
+            Some("unknown_pos")
+        };
         let mut session_ref = None;
         if let Some(b) = self.browsers.get_mut(bid) {
             b.last_seen = now;
@@ -629,14 +755,31 @@ impl Store {
             via,
             body: body.into(),
         });
-        Ok(Accepted { event_ref, guest_ref: guest })
+        Ok(Accepted {
+            event_ref,
+            guest_ref: guest,
+        })
     }
 
-    fn apply_to_session(&mut self, sref: &str, kind: &str, event_ref: &str, ev: &Value, now: i64, limits: &Limits) {
-        let Some(s) = self.sessions.get_mut(sref) else { return };
+    fn apply_to_session(
+        &mut self,
+        sref: &str,
+        kind: &str,
+        event_ref: &str,
+        ev: &Value,
+        now: i64,
+        limits: &Limits,
+    ) {
+        let Some(s) = self.sessions.get_mut(sref) else {
+            return;
+        };
         s.event_count += 1;
         if s.events.len() < limits.max_session_events {
-            s.events.push(SessionEvent { event_ref: event_ref.to_string(), kind: kind.to_string(), at: now });
+            s.events.push(SessionEvent {
+                event_ref: event_ref.to_string(),
+                kind: kind.to_string(),
+                at: now,
+            });
         }
         if let Some(Value::Object(sd)) = ev.get("session_data") {
             for (k, v) in sd {
@@ -698,24 +841,43 @@ impl Store {
                     ids.push(Identifier {
                         provider: provider.to_string(),
                         id: id.to_string(),
-                        expiry_date: i.get("expiry_date").and_then(Value::as_str).map(str::to_string),
+                        expiry_date: i
+                            .get("expiry_date")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
                     });
                 }
             }
         }
         let email = str_field(ev, "email");
-        if !email.is_empty() && t.is_rule("email") && !ids.iter().any(|i| i.provider.eq_ignore_ascii_case("email")) {
+        if !email.is_empty()
+            && t.is_rule("email")
+            && !ids.iter().any(|i| i.provider.eq_ignore_ascii_case("email"))
+        {
             // Data model 2.0 tenants identify by the email PII field.
-            ids.push(Identifier { provider: "email".into(), id: email.to_string(), expiry_date: None });
+            ids.push(Identifier {
+                provider: "email".into(),
+                id: email.to_string(),
+                expiry_date: None,
+            });
         }
         let rule_ids: Vec<&Identifier> = ids.iter().filter(|i| t.is_rule(&i.provider)).collect();
         let owner = rule_ids.iter().find_map(|i| {
             self.find_by_identifier(&t.client_key, &i.provider, &i.id)
-                .filter(|g| g != guest && self.guests.get(g).is_some_and(|x| x.merged_into.is_none() && x.guest_type != "retired"))
+                .filter(|g| {
+                    g != guest
+                        && self
+                            .guests
+                            .get(g)
+                            .is_some_and(|x| x.merged_into.is_none() && x.guest_type != "retired")
+                })
         });
         let survivor = match owner {
             Some(target) => {
-                let current_is_visitor = self.guests.get(guest).is_some_and(|g| g.guest_type == "visitor");
+                let current_is_visitor = self
+                    .guests
+                    .get(guest)
+                    .is_some_and(|g| g.guest_type == "visitor");
                 if current_is_visitor {
                     self.merge_guest(guest, &target, now);
                 } else {
@@ -761,7 +923,9 @@ impl Store {
 
     /// Retires `from` into `to`: browsers, sessions, events, identifiers, profile and extensions move.
     fn merge_guest(&mut self, from: &str, to: &str, now: i64) {
-        let Some(mut old) = self.guests.remove(from) else { return };
+        let Some(mut old) = self.guests.remove(from) else {
+            return;
+        };
         for b in &old.browsers {
             if let Some(br) = self.browsers.get_mut(b) {
                 br.guest_ref = to.to_string();
@@ -814,7 +978,20 @@ impl Store {
 
     /// Executes a flow. `who` is how the guest was named (`browserId`/`email`/`identifiers`).
     #[allow(clippy::too_many_arguments)]
-    pub fn execute_flow(&mut self, t: &Tenant, flow: &Flow, req: &Value, who: &str, key: &str, params: &Value, channel: &str, pos: &str, base: &str, now: i64, limits: &Limits) -> Value {
+    pub fn execute_flow(
+        &mut self,
+        t: &Tenant,
+        flow: &Flow,
+        req: &Value,
+        who: &str,
+        key: &str,
+        params: &Value,
+        channel: &str,
+        pos: &str,
+        base: &str,
+        now: i64,
+        limits: &Limits,
+    ) -> Value {
         let guest: Option<String> = match who {
             "browserId" if !key.is_empty() => self.browser_guest(&t.client_key, key),
             "email" => self.find_by_email(&t.client_key, key),
@@ -829,7 +1006,8 @@ impl Store {
         } else {
             let bucket_key = guest.clone().unwrap_or_else(|| key.to_string());
             let total: u64 = flow.variants.iter().map(|v| v.weight as u64).sum();
-            let mut h = fnv1a(format!("{bucket_key}\0{}", flow.friendly_id).as_bytes()) % total.max(1);
+            let mut h =
+                fnv1a(format!("{bucket_key}\0{}", flow.friendly_id).as_bytes()) % total.max(1);
             let mut chosen = 0;
             for (i, v) in flow.variants.iter().enumerate() {
                 if h < v.weight as u64 {
@@ -847,7 +1025,8 @@ impl Store {
             if who == "browserId" {
                 session_ref = Some(self.session_for(t, key, g, channel, pos, now, limits));
             } else {
-                let s = Self::new_session(&t.client_key, None, g, channel, pos, t.timeout_ms(pos), now);
+                let s =
+                    Self::new_session(&t.client_key, None, g, channel, pos, t.timeout_ms(pos), now);
                 let r = s.sref.clone();
                 self.push_session(s, limits);
                 session_ref = Some(r);
@@ -858,8 +1037,10 @@ impl Store {
             None => json!({"ref": "", "guestType": "visitor"}),
         };
         let session_v = match session_ref.as_deref().and_then(|r| self.sessions.get(r)) {
-            Some(s) => json!({"ref": s.sref, "channel": s.channel, "pointOfSale": s.pos, "status": if s.open {"OPEN"} else {"CLOSED"},
-                              "eventCount": s.event_count, "startedAt": iso_ms(s.started_at), "data": s.session_data}),
+            Some(s) => {
+                json!({"ref": s.sref, "channel": s.channel, "pointOfSale": s.pos, "status": if s.open {"OPEN"} else {"CLOSED"},
+                              "eventCount": s.event_count, "startedAt": iso_ms(s.started_at), "data": s.session_data})
+            }
             None => json!({}),
         };
         let ctx = json!({
@@ -894,7 +1075,10 @@ impl Store {
             "params": params,
             "response": response,
         });
-        if let Some(s) = session_ref.as_deref().and_then(|r| self.sessions.get_mut(r)) {
+        if let Some(s) = session_ref
+            .as_deref()
+            .and_then(|r| self.sessions.get_mut(r))
+        {
             if s.flow_executions.len() < limits.max_session_events {
                 s.flow_executions.push(exec.clone());
             }
@@ -941,7 +1125,8 @@ impl Store {
     }
 
     pub fn event_json(&self, e: &EventRec) -> Value {
-        let body: Value = serde_json::from_str(&e.body).unwrap_or_else(|_| Value::String(e.body.to_string()));
+        let body: Value =
+            serde_json::from_str(&e.body).unwrap_or_else(|_| Value::String(e.body.to_string()));
         json!({
             "seq": e.seq,
             "ref": e.event_ref,
@@ -971,7 +1156,11 @@ fn copy_pii(g: &mut Guest, ev: &Value) {
             }
         }
     }
-    if let Some(e) = ev.get("email").and_then(Value::as_str).filter(|e| !e.is_empty()) {
+    if let Some(e) = ev
+        .get("email")
+        .and_then(Value::as_str)
+        .filter(|e| !e.is_empty())
+    {
         let emails = g.profile.entry("emails").or_insert_with(|| json!([]));
         if let Value::Array(a) = emails {
             if !a.iter().any(|x| x.as_str() == Some(e)) {
@@ -993,16 +1182,21 @@ fn copy_pii(g: &mut Guest, ev: &Value) {
 
 pub fn ext_json(g: &Guest, name: &str, e: &Extension, base: &str) -> Value {
     let mut o = Map::new();
-    o.insert("href".into(), json!(format!("{base}/v2.1/guests/{}/extensions/{name}", g.gref)));
+    o.insert(
+        "href".into(),
+        json!(format!("{base}/v2.1/guests/{}/extensions/{name}", g.gref)),
+    );
     o.insert("ref".into(), json!(e.ext_ref));
     o.insert("name".into(), json!(name));
     o.insert("key".into(), json!("default"));
     o.insert("createdAt".into(), json!(iso_ms(e.created_at)));
     o.insert("modifiedAt".into(), json!(iso_ms(e.modified_at)));
-    o.insert("guest".into(), json!({"href": format!("{base}/v2.1/guests/{}", g.gref)}));
+    o.insert(
+        "guest".into(),
+        json!({"href": format!("{base}/v2.1/guests/{}", g.gref)}),
+    );
     for (k, v) in &e.fields {
         o.insert(k.clone(), v.clone());
     }
     Value::Object(o)
 }
-

@@ -13,7 +13,9 @@ pub fn render(tpl: &Value, ctx: &Value) -> Value {
     match tpl {
         Value::String(s) => render_str(s, ctx),
         Value::Array(a) => Value::Array(a.iter().map(|v| render(v, ctx)).collect()),
-        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), render(v, ctx))).collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, v)| (k.clone(), render(v, ctx))).collect())
+        }
         other => other.clone(),
     }
 }

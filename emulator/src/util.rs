@@ -8,7 +8,10 @@ thread_local! {
 }
 
 fn seed() -> u64 {
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
     let local = 0u8;
     let addr = &local as *const u8 as u64;
     splitmix(t ^ addr.rotate_left(32) ^ 0x9E37_79B9_7F4A_7C15)
@@ -68,7 +71,10 @@ pub fn fnv1a(data: &[u8]) -> u64 {
 
 /// Wall-clock milliseconds since the Unix epoch.
 pub fn system_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
@@ -162,7 +168,10 @@ pub fn parse_query(q: &str) -> Vec<(String, String)> {
     q.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| match p.find('=') {
-            Some(i) => (percent_decode(&p[..i], true), percent_decode(&p[i + 1..], true)),
+            Some(i) => (
+                percent_decode(&p[..i], true),
+                percent_decode(&p[i + 1..], true),
+            ),
             None => (percent_decode(p, true), String::new()),
         })
         .collect()
@@ -239,7 +248,10 @@ mod tests {
 
     #[test]
     fn b64() {
-        assert_eq!(base64_decode("Y2tfdGVzdDp0b2tfdGVzdA==").unwrap(), b"ck_test:tok_test");
+        assert_eq!(
+            base64_decode("Y2tfdGVzdDp0b2tfdGVzdA==").unwrap(),
+            b"ck_test:tok_test"
+        );
         assert!(base64_decode("***").is_none());
     }
 

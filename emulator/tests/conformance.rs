@@ -21,30 +21,66 @@ fn ensure_node_modules() {
         return;
     }
     let dir = conformance_dir();
-    let node = Command::new("node").arg("--version").output().expect("`node` (>= 20) must be on PATH for the SDK conformance tests");
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .expect("`node` (>= 20) must be on PATH for the SDK conformance tests");
     let v = String::from_utf8_lossy(&node.stdout).trim().to_string();
-    let major: u32 = v.trim_start_matches('v').split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    let major: u32 = v
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
     assert!(major >= 20, "Node >= 20 is required, found {v}");
-    let ready = ["@sitecore/engage", "@sitecore-cloudsdk/core", "@sitecore-cloudsdk/events", "@sitecore-cloudsdk/personalize"]
-        .iter()
-        .all(|p| dir.join("node_modules").join(p).join("package.json").exists());
+    let ready = [
+        "@sitecore/engage",
+        "@sitecore-cloudsdk/core",
+        "@sitecore-cloudsdk/events",
+        "@sitecore-cloudsdk/personalize",
+    ]
+    .iter()
+    .all(|p| {
+        dir.join("node_modules")
+            .join(p)
+            .join("package.json")
+            .exists()
+    });
     if !ready {
         let out = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&dir)
             .output()
             .expect("`npm` must be on PATH for the SDK conformance tests");
-        assert!(out.status.success(), "npm ci failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "npm ci failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     *done = true;
 }
 
 fn run_script(script: &str, base: &str) -> Value {
     ensure_node_modules();
-    let out = Command::new("node").arg(script).current_dir(conformance_dir()).env("EMULATOR_URL", base).output().expect("run node");
+    let out = Command::new("node")
+        .arg(script)
+        .current_dir(conformance_dir())
+        .env("EMULATOR_URL", base)
+        .output()
+        .expect("run node");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{script} failed:\nstdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
-    let line = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("{script}: no JSON result in {stdout}"));
+    assert!(
+        out.status.success(),
+        "{script} failed:\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("{script}: no JSON result in {stdout}"));
     serde_json::from_str(line).expect("result JSON")
 }
 
@@ -61,7 +97,14 @@ fn engage_1_4_3_server_api() {
     let sdk_requests = admin(&b, "/__emulator/requests");
     let bid_a = r["bidA"].as_str().unwrap();
     let bid_b = r["bidB"].as_str().unwrap();
-    for k in ["pageView", "add", "identity", "forceClose", "pageViewB", "identityB"] {
+    for k in [
+        "pageView",
+        "add",
+        "identity",
+        "forceClose",
+        "pageViewB",
+        "identityB",
+    ] {
         ok_event(&r[k], k);
     }
     // handleCookie created both browsers; identity made A's guest a customer and merged B into it.
@@ -79,38 +122,68 @@ fn engage_1_4_3_server_api() {
     assert_eq!(ga["email"], "conformance@example.com");
 
     // Flow results returned to the SDK.
-    assert_eq!(r["personalize"], serde_json::json!({"variantId": "banner-customer", "guestRef": g}));
+    assert_eq!(
+        r["personalize"],
+        serde_json::json!({"variantId": "banner-customer", "guestRef": g})
+    );
     assert_eq!(r["personalizeB"], r["personalize"]);
     let hero = r["personalizeEmail"]["variantId"].as_str().unwrap();
     assert!(hero == "hero-a" || hero == "hero-b");
-    assert_eq!(r["personalizeIdentifier"], serde_json::json!({"variantId": "promo-spring"}));
-    assert_eq!(r["personalizeNoCookie"], serde_json::json!({"variantId": "banner-visitor", "guestRef": ""}));
+    assert_eq!(
+        r["personalizeIdentifier"],
+        serde_json::json!({"variantId": "promo-spring"})
+    );
+    assert_eq!(
+        r["personalizeNoCookie"],
+        serde_json::json!({"variantId": "banner-visitor", "guestRef": ""})
+    );
     assert_eq!(r["personalizeUnknown"]["code"], 404);
 
     // Session events of browser A, in order, closed by FORCE_CLOSE with the cart abandoned.
     let s = admin(&b, &format!("/__emulator/sessions?browser_id={bid_a}"));
     assert_eq!(s["count"], 1);
     let sa = &s["items"][0];
-    let kinds: Vec<&str> = sa["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = sa["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["VIEW", "ADD", "IDENTITY", "FORCE_CLOSE"]);
     assert_eq!(sa["status"], "CLOSED");
     assert_eq!(sa["close_reason"], "FORCE_CLOSE");
     assert_eq!(sa["cart"]["outcome"]["cartType"], "ABANDONED");
     assert_eq!(sa["cart"]["outcome"]["abandonedRevenue"], 20.0);
     assert_eq!(sa["flow_executions"].as_array().unwrap().len(), 1);
-    let evs = admin(&b, &format!("/__emulator/events?browser_id={bid_a}&type=VIEW"));
+    let evs = admin(
+        &b,
+        &format!("/__emulator/events?browser_id={bid_a}&type=VIEW"),
+    );
     let view = &evs["items"][0]["body"];
     assert_eq!(view["utm_source"], "google");
     assert_eq!(view["ext"]["pageVariantId"], "v1");
     assert_eq!(view["ext"]["campaign_name"], "spring");
     let sb = admin(&b, &format!("/__emulator/sessions?browser_id={bid_b}"));
-    assert_eq!(sb["items"][0]["guest_ref"], g.as_str(), "B's session moved to the survivor");
+    assert_eq!(
+        sb["items"][0]["guest_ref"],
+        g.as_str(),
+        "B's session moved to the survivor"
+    );
 
     // What the SDK sent, as the emulator saw it.
     let items = sdk_requests["items"].as_array().unwrap();
-    assert!(items.iter().all(|x| x["headers"]["x-library-version"] == "1.4.3"));
-    assert_eq!(items.iter().filter(|x| x["route"] == "browser_create").count(), 2);
-    assert!(items.iter().any(|x| x["path"] == "/v2/callFlows" && x["body"].as_str().unwrap().contains("\"browserId\":\"\"")));
+    assert!(items
+        .iter()
+        .all(|x| x["headers"]["x-library-version"] == "1.4.3"));
+    assert_eq!(
+        items
+            .iter()
+            .filter(|x| x["route"] == "browser_create")
+            .count(),
+        2
+    );
+    assert!(items.iter().any(|x| x["path"] == "/v2/callFlows"
+        && x["body"].as_str().unwrap().contains("\"browserId\":\"\"")));
     let st = admin(&b, "/__emulator/stats");
     assert_eq!(st["merges"], 1);
     assert_eq!(st["events"]["rejected"], 0);
@@ -126,7 +199,11 @@ fn cloud_sdk_0_6_1_server_api() {
     let sdk_requests = admin(&b, "/__emulator/requests");
     let bid = r["bid"].as_str().unwrap();
     let g = show_guest(&b, bid);
-    assert_eq!(r["guestCookie"], g.as_str(), "sc_cid_personalize = customer_ref of browser create");
+    assert_eq!(
+        r["guestCookie"],
+        g.as_str(),
+        "sc_cid_personalize = customer_ref of browser create"
+    );
     for k in ["pageView", "identity", "add"] {
         ok_event(&r[k], k);
     }
@@ -135,11 +212,22 @@ fn cloud_sdk_0_6_1_server_api() {
     assert_eq!(p["params"]["utm"]["source"], "google");
     assert_eq!(p["pointOfSale"], POS);
     assert_eq!(p["guestType"], "customer");
-    assert_eq!(r["personalizeBanner"], serde_json::json!({"variantId": "banner-customer", "guestRef": g}));
-    assert!(r["personalizeEmail"]["variantId"].as_str().unwrap().starts_with("hero-"));
+    assert_eq!(
+        r["personalizeBanner"],
+        serde_json::json!({"variantId": "banner-customer", "guestRef": g})
+    );
+    assert!(r["personalizeEmail"]["variantId"]
+        .as_str()
+        .unwrap()
+        .starts_with("hero-"));
 
     let evs = admin(&b, &format!("/__emulator/events?browser_id={bid}"));
-    let kinds: Vec<&str> = evs["items"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = evs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["VIEW", "IDENTITY", "ADD"]);
     for ev in evs["items"].as_array().unwrap() {
         assert_eq!(ev["client_key"], "ck_test");
@@ -152,13 +240,25 @@ fn cloud_sdk_0_6_1_server_api() {
     assert_eq!(s["count"], 1);
     assert_eq!(s["items"][0]["event_count"], 3);
     assert_eq!(s["items"][0]["cart"]["lines"][0]["item_id"], "SKU-7");
-    assert_eq!(s["items"][0]["flow_executions"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        s["items"][0]["flow_executions"].as_array().unwrap().len(),
+        2
+    );
     let guest = admin(&b, &format!("/__emulator/guests/{g}"));
     assert_eq!(guest["guestType"], "customer");
     assert_eq!(guest["email"], "cloud@example.com");
     let items = sdk_requests["items"].as_array().unwrap();
-    assert!(items.iter().all(|x| x["query"].as_str().unwrap().contains("sitecoreContextId=ctx-123")));
-    assert!(items.iter().filter(|x| x["route"] == "events").all(|x| x["headers"]["x-client-software-id"] == "@sitecore-cloudsdk/events 0.6.1"));
-    assert!(items.iter().filter(|x| x["route"] == "callflows").all(|x| x["headers"]["x-sc-correlation-id"].as_str().unwrap().len() == 32));
+    assert!(items.iter().all(|x| x["query"]
+        .as_str()
+        .unwrap()
+        .contains("sitecoreContextId=ctx-123")));
+    assert!(items
+        .iter()
+        .filter(|x| x["route"] == "events")
+        .all(|x| x["headers"]["x-client-software-id"] == "@sitecore-cloudsdk/events 0.6.1"));
+    assert!(items
+        .iter()
+        .filter(|x| x["route"] == "callflows")
+        .all(|x| x["headers"]["x-sc-correlation-id"].as_str().unwrap().len() == 32));
     assert_eq!(admin(&b, "/__emulator/stats")["events"]["rejected"], 0);
 }

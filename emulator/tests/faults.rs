@@ -15,16 +15,29 @@ fn error_and_throttle_per_route() {
     let e = emu();
     let b = e.base_url();
     let (bid, _) = new_browser(&b);
-    let v = put_faults(&b, json!({"routes": {"events": {"error_rate": 1.0, "error_status": 503}, "callflows": {"throttle_rate": 1.0, "retry_after_secs": 7}}}));
+    let v = put_faults(
+        &b,
+        json!({"routes": {"events": {"error_rate": 1.0, "error_status": 503}, "callflows": {"throttle_rate": 1.0, "retry_after_secs": 7}}}),
+    );
     assert_eq!(v["config"]["routes"]["events"]["error_status"], 503);
     let r = event(&b, &bid, "VIEW", json!({}));
     assert_eq!(r.status, 503);
     assert_eq!(r.json()["code"], 503);
-    let r = call_flow(&b, json!({"clientKey": "ck_test", "friendlyId": "home_page_banner", "browserId": bid}));
+    let r = call_flow(
+        &b,
+        json!({"clientKey": "ck_test", "friendlyId": "home_page_banner", "browserId": bid}),
+    );
     assert_eq!(r.status, 429);
     assert_eq!(r.header("retry-after"), Some("7"));
     // Other routes untouched; the failed event was not processed.
-    assert_eq!(get(&b, &format!("/v1.2/browser/{bid}/show.json?client_key=ck_test")).status, 200);
+    assert_eq!(
+        get(
+            &b,
+            &format!("/v1.2/browser/{bid}/show.json?client_key=ck_test")
+        )
+        .status,
+        200
+    );
     assert_eq!(admin(&b, "/__emulator/stats")["events"]["accepted"], 0);
     let f = admin(&b, "/__emulator/faults");
     assert_eq!(f["injected"]["by_kind"]["error"], 1);
@@ -44,7 +57,10 @@ fn max_faults_fails_the_next_n_then_recovers() {
     let e = emu();
     let b = e.base_url();
     let (bid, _) = new_browser(&b);
-    put_faults(&b, json!({"routes": {"*": {"error_rate": 1.0, "error_status": 500, "max_faults": 2}}}));
+    put_faults(
+        &b,
+        json!({"routes": {"*": {"error_rate": 1.0, "error_status": 500, "max_faults": 2}}}),
+    );
     assert_eq!(event(&b, &bid, "VIEW", json!({})).status, 500);
     assert_eq!(event(&b, &bid, "VIEW", json!({})).status, 500);
     assert_eq!(event(&b, &bid, "VIEW", json!({})).status, 201);
@@ -57,42 +73,84 @@ fn connection_reset_and_outage() {
     let b = e.base_url();
     let (bid, _) = new_browser(&b);
     put_faults(&b, json!({"routes": {"events": {"reset_rate": 1.0}}}));
-    let body = json!({"type": "VIEW", "browser_id": bid, "client_key": "ck_test", "pos": POS}).to_string();
-    let r = raw(&b, "POST", "/v1.2/events", &[("Content-Type", "application/json")], Some(body.as_bytes()));
+    let body =
+        json!({"type": "VIEW", "browser_id": bid, "client_key": "ck_test", "pos": POS}).to_string();
+    let r = raw(
+        &b,
+        "POST",
+        "/v1.2/events",
+        &[("Content-Type", "application/json")],
+        Some(body.as_bytes()),
+    );
     assert!(r.is_err(), "expected a dropped connection, got {r:?}");
-    assert_eq!(admin(&b, "/__emulator/stats")["faults"]["by_kind"]["reset"], 1);
-    assert_eq!(get(&b, "/v1.2/browser/create.json?client_key=ck_test").status, 200);
+    assert_eq!(
+        admin(&b, "/__emulator/stats")["faults"]["by_kind"]["reset"],
+        1
+    );
+    assert_eq!(
+        get(&b, "/v1.2/browser/create.json?client_key=ck_test").status,
+        200
+    );
 
     put_faults(&b, json!({"outage": true}));
-    assert!(raw(&b, "GET", "/v1.2/browser/create.json?client_key=ck_test", &[], None).is_err());
-    assert!(raw(&b, "POST", "/v2.1/guests", &[("Authorization", BASIC)], Some(b"{}")).is_err());
+    assert!(raw(
+        &b,
+        "GET",
+        "/v1.2/browser/create.json?client_key=ck_test",
+        &[],
+        None
+    )
+    .is_err());
+    assert!(raw(
+        &b,
+        "POST",
+        "/v2.1/guests",
+        &[("Authorization", BASIC)],
+        Some(b"{}")
+    )
+    .is_err());
     let st = admin(&b, "/__emulator/stats");
     assert_eq!(st["faults"]["by_kind"]["outage"], 2);
     let reqs = admin(&b, "/__emulator/requests?limit=1");
     assert_eq!(reqs["items"][0]["fault"], "outage");
     assert_eq!(reqs["items"][0]["status"], 0);
     raw(&b, "DELETE", "/__emulator/faults", &[], None).unwrap();
-    assert_eq!(get(&b, "/v1.2/browser/create.json?client_key=ck_test").status, 200);
+    assert_eq!(
+        get(&b, "/v1.2/browser/create.json?client_key=ck_test").status,
+        200
+    );
 }
 
 #[test]
 fn latency_and_slow_body() {
     let e = emu();
     let b = e.base_url();
-    put_faults(&b, json!({"routes": {"browser_create": {"latency_ms": 150, "jitter_ms": 20}}}));
+    put_faults(
+        &b,
+        json!({"routes": {"browser_create": {"latency_ms": 150, "jitter_ms": 20}}}),
+    );
     let t = Instant::now();
-    assert_eq!(get(&b, "/v1.2/browser/create.json?client_key=ck_test").status, 200);
+    assert_eq!(
+        get(&b, "/v1.2/browser/create.json?client_key=ck_test").status,
+        200
+    );
     let ms = t.elapsed().as_millis();
     assert!((150..1500).contains(&ms), "latency {ms} ms");
 
-    put_faults(&b, json!({"routes": {"browser_create": {"slow_body_rate": 1.0, "slow_body_delay_ms": 20, "slow_body_chunk_bytes": 32}}}));
+    put_faults(
+        &b,
+        json!({"routes": {"browser_create": {"slow_body_rate": 1.0, "slow_body_delay_ms": 20, "slow_body_chunk_bytes": 32}}}),
+    );
     let t = Instant::now();
     let r = get(&b, "/v1.2/browser/create.json?client_key=ck_test");
     let ms = t.elapsed().as_millis();
     assert_eq!(r.status, 200);
     assert!(r.json()["ref"].is_string(), "body intact");
     let chunks = r.body.len().div_ceil(32) as u128;
-    assert!(ms >= (chunks - 1) * 20, "slow body took {ms} ms for {chunks} chunks");
+    assert!(
+        ms >= (chunks - 1) * 20,
+        "slow body took {ms} ms for {chunks} chunks"
+    );
     let st = admin(&b, "/__emulator/stats");
     assert_eq!(st["faults"]["by_kind"]["latency"], 1);
     assert_eq!(st["faults"]["by_kind"]["slow_body"], 1);
@@ -102,11 +160,22 @@ fn latency_and_slow_body() {
 fn invalid_fault_configs_are_rejected() {
     let e = emu();
     let b = e.base_url();
-    for bad in [json!({"routes": {"nope": {}}}), json!({"routes": {"events": {"error_rate": 2.0}}}), json!({"routes": {"events": {"bogus": 1}}})] {
+    for bad in [
+        json!({"routes": {"nope": {}}}),
+        json!({"routes": {"events": {"error_rate": 2.0}}}),
+        json!({"routes": {"events": {"bogus": 1}}}),
+    ] {
         let r = send_json(&b, "PUT", "/__emulator/faults", &bad);
         assert_eq!(r.status, 400, "{bad}");
     }
-    let r = raw(&b, "PUT", "/__emulator/faults", &[("Content-Type", "application/json")], Some(b"{")).unwrap();
+    let r = raw(
+        &b,
+        "PUT",
+        "/__emulator/faults",
+        &[("Content-Type", "application/json")],
+        Some(b"{"),
+    )
+    .unwrap();
     assert_eq!(r.status, 400);
 }
 

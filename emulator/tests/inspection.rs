@@ -8,8 +8,21 @@ fn request_ring_records_requests() {
     let e = emu();
     let b = e.base_url();
     let (bid, _) = new_browser(&b);
-    let r = raw(&b, "POST", "/v1.2/events?x=1", &[("Content-Type", "application/json"), ("X-Library-Version", "1.4.3")],
-        Some(json!({"type": "VIEW", "browser_id": bid, "client_key": "ck_test", "pos": POS}).to_string().as_bytes())).unwrap();
+    let r = raw(
+        &b,
+        "POST",
+        "/v1.2/events?x=1",
+        &[
+            ("Content-Type", "application/json"),
+            ("X-Library-Version", "1.4.3"),
+        ],
+        Some(
+            json!({"type": "VIEW", "browser_id": bid, "client_key": "ck_test", "pos": POS})
+                .to_string()
+                .as_bytes(),
+        ),
+    )
+    .unwrap();
     assert_eq!(r.status, 201);
     let reqs = admin(&b, "/__emulator/requests?limit=1");
     assert_eq!(reqs["count"], 1);
@@ -23,7 +36,11 @@ fn request_ring_records_requests() {
     assert_eq!(it["route"], "events");
     assert!(it["body"].as_str().unwrap().contains(&bid));
     assert!(it["at"].as_str().unwrap().ends_with('Z'));
-    assert_eq!(admin(&b, "/__emulator/requests")["count"], 2, "admin calls are not recorded");
+    assert_eq!(
+        admin(&b, "/__emulator/requests")["count"],
+        2,
+        "admin calls are not recorded"
+    );
     let st = admin(&b, "/__emulator/stats");
     assert_eq!(st["requests"]["by_route"]["events"], 1);
     assert_eq!(st["requests"]["by_route"]["browser_create"], 1);
@@ -52,7 +69,11 @@ fn caps_bound_memory() {
     new_browser(&b); // evicts the oldest guest (g1) and its browser
     let gs = admin(&b, "/__emulator/guests");
     assert_eq!(gs["count"], 2);
-    assert!(gs["items"].as_array().unwrap().iter().all(|g| g["ref"] != g1.as_str()));
+    assert!(gs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|g| g["ref"] != g1.as_str()));
     assert_eq!(event(&b, &b1, "VIEW", json!({})).status, 404);
     assert_eq!(admin(&b, "/__emulator/stats")["guests_evicted"], 1);
     let c = admin(&b, "/__emulator/config");
@@ -74,8 +95,24 @@ fn reset_clock_and_lookups() {
     assert_eq!(c0["offset_seconds"], 0.0);
     let c = admin_post(&b, "/__emulator/clock/advance?seconds=90");
     assert_eq!(c["offset_seconds"], 90.0);
-    assert_eq!(raw(&b, "POST", "/__emulator/clock/advance?seconds=x", &[], Some(b"")).unwrap().status, 400);
-    send_json(&b, "PUT", "/__emulator/faults", &json!({"routes": {"events": {"error_rate": 1.0}}}));
+    assert_eq!(
+        raw(
+            &b,
+            "POST",
+            "/__emulator/clock/advance?seconds=x",
+            &[],
+            Some(b"")
+        )
+        .unwrap()
+        .status,
+        400
+    );
+    send_json(
+        &b,
+        "PUT",
+        "/__emulator/faults",
+        &json!({"routes": {"events": {"error_rate": 1.0}}}),
+    );
     admin_post(&b, "/__emulator/reset");
     assert_eq!(admin(&b, "/__emulator/guests")["count"], 0);
     assert_eq!(admin(&b, "/__emulator/events")["count"], 0);
@@ -84,7 +121,10 @@ fn reset_clock_and_lookups() {
     assert_eq!(admin(&b, "/__emulator/requests")["count"], 0);
     assert_eq!(admin(&b, "/__emulator/stats")["browsers_created"], 0);
     assert_eq!(admin(&b, "/__emulator/clock")["offset_seconds"], 0.0);
-    assert_eq!(admin(&b, "/__emulator/faults")["config"]["routes"], json!({}));
+    assert_eq!(
+        admin(&b, "/__emulator/faults")["config"]["routes"],
+        json!({})
+    );
     assert_eq!(admin(&b, "/__emulator/health")["status"], "OK");
 }
 
@@ -96,7 +136,10 @@ fn many_emulators_and_stop() {
     assert!(a.base_url().starts_with("http://127.0.0.1:") && !a.base_url().ends_with('/'));
     let base = a.base_url();
     a.stop();
-    assert!(raw(&base, "GET", "/__emulator/health", &[], None).is_err(), "stopped emulator refuses connections");
+    assert!(
+        raw(&base, "GET", "/__emulator/health", &[], None).is_err(),
+        "stopped emulator refuses connections"
+    );
     assert_eq!(get(&c.base_url(), "/__emulator/health").status, 200);
     drop(c);
 }
@@ -134,12 +177,21 @@ fn binary_prints_listening_line_and_exits_zero_on_sigterm() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("listening on ").expect("listening line").to_string();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("listening line")
+        .to_string();
     assert!(base.starts_with("http://127.0.0.1:"));
     let (bid, _) = new_browser(&base);
     assert_eq!(event(&base, &bid, "VIEW", json!({})).status, 503);
-    let st = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let st = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(st.success());
     let code = child.wait().unwrap();
     assert_eq!(code.code(), Some(0));
@@ -148,21 +200,43 @@ fn binary_prints_listening_line_and_exits_zero_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("xmcdp-emu-cfg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("cfg.json");
-    std::fs::write(&f, r#"{"tenants":[{"clientKey":"kx","apiToken":"tx","pointsOfSale":{"p":5}}]}"#).unwrap();
+    std::fs::write(
+        &f,
+        r#"{"tenants":[{"clientKey":"kx","apiToken":"tx","pointsOfSale":{"p":5}}]}"#,
+    )
+    .unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xmcdp-emulator"))
         .args(["--config", f.to_str().unwrap(), "--listen", "127.0.0.1:0"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("listening on ").unwrap().to_string();
-    assert_eq!(get(&base, "/v1.2/browser/create.json?client_key=kx").status, 200);
-    assert_eq!(get(&base, "/v1.2/browser/create.json?client_key=ck_test").status, 401);
-    std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        get(&base, "/v1.2/browser/create.json?client_key=kx").status,
+        200
+    );
+    assert_eq!(
+        get(&base, "/v1.2/browser/create.json?client_key=ck_test").status,
+        401
+    );
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xmcdp-emulator")).args(["--bogus"]).output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xmcdp-emulator"))
+        .args(["--bogus"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }

@@ -7,7 +7,10 @@ use serde_json::json;
 fn browser_create_and_show() {
     let e = emu();
     let b = e.base_url();
-    let r = get(&b, "/v1.2/browser/create.json?client_key=ck_test&message={}");
+    let r = get(
+        &b,
+        "/v1.2/browser/create.json?client_key=ck_test&message={}",
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
     let v = r.json();
@@ -18,25 +21,51 @@ fn browser_create_and_show() {
     let gref = v["customer_ref"].as_str().unwrap();
     assert_eq!(bid.len(), 36);
     // message omitted entirely is fine too
-    assert_eq!(get(&b, "/v1.2/browser/create.json?client_key=ck_test").status, 200);
+    assert_eq!(
+        get(&b, "/v1.2/browser/create.json?client_key=ck_test").status,
+        200
+    );
 
-    let s = get(&b, &format!("/v1.2/browser/{bid}/show.json?client_key=ck_test&api_token=ck_test"));
+    let s = get(
+        &b,
+        &format!("/v1.2/browser/{bid}/show.json?client_key=ck_test&api_token=ck_test"),
+    );
     assert_eq!(s.status, 200);
     let sv = s.json();
     assert_eq!(sv["customer"]["ref"], gref);
     assert_eq!(sv["ref"], bid);
     assert_eq!(sv["clientKey"], "ck_test");
 
-    let nf = get(&b, "/v1.2/browser/nope/show.json?client_key=ck_test&api_token=ck_test");
+    let nf = get(
+        &b,
+        "/v1.2/browser/nope/show.json?client_key=ck_test&api_token=ck_test",
+    );
     assert_eq!(nf.status, 404);
     let nv = nf.json();
     assert_eq!(nv["status"], "ERROR");
     assert!(nv["error_msg"].is_string() && nv["moreInfo"].is_string());
 
-    assert_eq!(get(&b, "/v1.2/browser/create.json?client_key=wrong&message={}").status, 401);
+    assert_eq!(
+        get(&b, "/v1.2/browser/create.json?client_key=wrong&message={}").status,
+        401
+    );
     assert_eq!(get(&b, "/v1.2/browser/create.json").status, 401);
-    assert_eq!(get(&b, &format!("/v1.2/browser/{bid}/show.json?client_key=wrong")).status, 401);
-    assert_eq!(get(&b, &format!("/v1.2/browser/{bid}/show.json?client_key=ck_test&api_token=bad")).status, 401);
+    assert_eq!(
+        get(
+            &b,
+            &format!("/v1.2/browser/{bid}/show.json?client_key=wrong")
+        )
+        .status,
+        401
+    );
+    assert_eq!(
+        get(
+            &b,
+            &format!("/v1.2/browser/{bid}/show.json?client_key=ck_test&api_token=bad")
+        )
+        .status,
+        401
+    );
 }
 
 #[test]
@@ -62,24 +91,66 @@ fn events_status_codes() {
             assert!(v["error_msg"].is_string());
         }
     };
-    bad(json!({"type": "VIEW", "client_key": "ck_test", "pos": POS}), 400);
-    bad(json!({"type": "VIEW", "browser_id": "", "client_key": "ck_test", "pos": POS}), 400);
-    bad(json!({"browser_id": bid, "client_key": "ck_test", "pos": POS}), 400);
-    bad(json!({"type": "", "browser_id": bid, "client_key": "ck_test", "pos": POS}), 400);
-    bad(json!({"type": "VIEW", "browser_id": "00000000-0000-4000-8000-000000000000", "client_key": "ck_test", "pos": POS}), 404);
-    bad(json!({"type": "VIEW", "browser_id": bid, "client_key": "wrong", "pos": POS}), 401);
+    bad(
+        json!({"type": "VIEW", "client_key": "ck_test", "pos": POS}),
+        400,
+    );
+    bad(
+        json!({"type": "VIEW", "browser_id": "", "client_key": "ck_test", "pos": POS}),
+        400,
+    );
+    bad(
+        json!({"browser_id": bid, "client_key": "ck_test", "pos": POS}),
+        400,
+    );
+    bad(
+        json!({"type": "", "browser_id": bid, "client_key": "ck_test", "pos": POS}),
+        400,
+    );
+    bad(
+        json!({"type": "VIEW", "browser_id": "00000000-0000-4000-8000-000000000000", "client_key": "ck_test", "pos": POS}),
+        404,
+    );
+    bad(
+        json!({"type": "VIEW", "browser_id": bid, "client_key": "wrong", "pos": POS}),
+        401,
+    );
     bad(json!([1, 2]), 400);
 
-    let m = raw(&b, "POST", "/v1.2/events", &[("Content-Type", "application/json")], Some(b"{not json")).unwrap();
+    let m = raw(
+        &b,
+        "POST",
+        "/v1.2/events",
+        &[("Content-Type", "application/json")],
+        Some(b"{not json"),
+    )
+    .unwrap();
     assert_eq!(m.status, 400);
     assert_eq!(m.json()["status"], "ERROR");
-    let ct = raw(&b, "POST", "/v1.2/events", &[("Content-Type", "application/xml")], Some(b"<x/>")).unwrap();
+    let ct = raw(
+        &b,
+        "POST",
+        "/v1.2/events",
+        &[("Content-Type", "application/xml")],
+        Some(b"<x/>"),
+    )
+    .unwrap();
     assert_eq!(ct.status, 415);
     let big = vec![b'x'; 300 * 1024];
-    let r = raw(&b, "POST", "/v1.2/events", &[("Content-Type", "application/json")], Some(&big)).unwrap();
+    let r = raw(
+        &b,
+        "POST",
+        "/v1.2/events",
+        &[("Content-Type", "application/json")],
+        Some(&big),
+    )
+    .unwrap();
     assert_eq!(r.status, 413);
     assert!(r.json()["message"].is_string());
-    assert_eq!(raw(&b, "GET", "/v1.2/events", &[], None).unwrap().status, 405);
+    assert_eq!(
+        raw(&b, "GET", "/v1.2/events", &[], None).unwrap().status,
+        405
+    );
 
     // Unknown pos: accepted but flagged and kept out of sessions.
     let r = event(&b, &bid, "VIEW", json!({"pos": "no-such-pos"}));
@@ -87,7 +158,10 @@ fn events_status_codes() {
     let stats = admin(&b, "/__emulator/stats");
     assert_eq!(stats["events"]["flagged_unknown_pos"], 1);
     assert_eq!(stats["events"]["accepted"], 2);
-    assert_eq!(stats["events"]["rejected_by_reason"]["missing_browser_id"], 2);
+    assert_eq!(
+        stats["events"]["rejected_by_reason"]["missing_browser_id"],
+        2
+    );
     assert_eq!(stats["events"]["rejected_by_reason"]["unknown_browser"], 1);
     let evs = admin(&b, &format!("/__emulator/events?browser_id={bid}"));
     assert_eq!(evs["count"], 2);
@@ -103,25 +177,53 @@ fn legacy_get_event_raw_and_encoded() {
     let b = e.base_url();
     let (bid, _) = new_browser(&b);
     // Raw JSON structure (quotes percent-encoded as any HTTP client must, braces/colons/commas raw).
-    let raw_msg = format!(r#"{{%22type%22:%22VIEW%22,%22browser_id%22:%22{bid}%22,%22channel%22:%22WEB%22,%22pos%22:%22{POS}%22,%22page%22:%22a&b%22}}"#);
-    let r = get(&b, &format!("/v1.2/event/create.json?client_key=ck_test&message={raw_msg}"));
+    let raw_msg = format!(
+        r#"{{%22type%22:%22VIEW%22,%22browser_id%22:%22{bid}%22,%22channel%22:%22WEB%22,%22pos%22:%22{POS}%22,%22page%22:%22a&b%22}}"#
+    );
+    let r = get(
+        &b,
+        &format!("/v1.2/event/create.json?client_key=ck_test&message={raw_msg}"),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     // Fully percent-encoded (form style, + as space).
     let msg = json!({"type": "SEARCH", "browser_id": bid, "channel": "WEB", "pos": POS, "product_name": "red bike"}).to_string();
     let enc: String = msg
         .bytes()
-        .map(|c| if c.is_ascii_alphanumeric() { (c as char).to_string() } else if c == b' ' { "+".into() } else { format!("%{c:02X}") })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                (c as char).to_string()
+            } else if c == b' ' {
+                "+".into()
+            } else {
+                format!("%{c:02X}")
+            }
+        })
         .collect();
-    let r = get(&b, &format!("/v1.2/event/create.json?message={enc}&client_key=ck_test"));
+    let r = get(
+        &b,
+        &format!("/v1.2/event/create.json?message={enc}&client_key=ck_test"),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
-    assert_eq!(get(&b, "/v1.2/event/create.json?client_key=ck_test").status, 400);
+    assert_eq!(
+        get(&b, "/v1.2/event/create.json?client_key=ck_test").status,
+        400
+    );
     let evs = admin(&b, &format!("/__emulator/events?browser_id={bid}"));
     assert_eq!(evs["items"][0]["body"]["page"], "a&b");
     assert_eq!(evs["items"][1]["body"]["product_name"], "red bike");
     assert_eq!(evs["items"][1]["via"], "get");
     // Missing browser id / unknown browser through the GET form too.
-    let m = json!({"type": "VIEW", "pos": POS}).to_string().replace('"', "%22");
-    assert_eq!(get(&b, &format!("/v1.2/event/create.json?client_key=ck_test&message={m}")).status, 400);
+    let m = json!({"type": "VIEW", "pos": POS})
+        .to_string()
+        .replace('"', "%22");
+    assert_eq!(
+        get(
+            &b,
+            &format!("/v1.2/event/create.json?client_key=ck_test&message={m}")
+        )
+        .status,
+        400
+    );
 }
 
 #[test]
@@ -136,11 +238,25 @@ fn edge_routes_fill_client_key_and_pos() {
         assert_eq!(r.status, 200, "{create}: {}", r.text());
         assert_eq!(r.json()["client_key"], "ck_test");
     }
-    let r = raw(&b, "GET", "/v1/events/v1.2/browser/create.json?client_key=", &[("x-sitecore-contextid", "ctx-123")], None).unwrap();
+    let r = raw(
+        &b,
+        "GET",
+        "/v1/events/v1.2/browser/create.json?client_key=",
+        &[("x-sitecore-contextid", "ctx-123")],
+        None,
+    )
+    .unwrap();
     assert_eq!(r.status, 200);
     let v = r.json();
     let bid = v["ref"].as_str().unwrap().to_string();
-    assert_eq!(get(&b, "/v1/events/v1.2/browser/create.json?sitecoreContextId=nope&client_key=").status, 401);
+    assert_eq!(
+        get(
+            &b,
+            "/v1/events/v1.2/browser/create.json?sitecoreContextId=nope&client_key="
+        )
+        .status,
+        401
+    );
 
     let s = get(&b, &format!("/v1/events/v1.2/browser/{bid}/show.json?sitecoreContextId=ctx-123&client_key=&api_token="));
     assert_eq!(s.status, 200);
@@ -148,10 +264,18 @@ fn edge_routes_fill_client_key_and_pos() {
 
     let ev = json!({"browser_id": bid, "channel": "WEB", "client_key": "", "currency": "EUR", "language": "EN", "page": "bikes",
                     "pos": "", "requested_at": "2024-01-01T00:00:00.000Z", "type": "VIEW"});
-    let r = post_json(&b, "/v1/events/v1.2/events?sitecoreContextId=ctx-123&siteId=spinair.com", &ev);
+    let r = post_json(
+        &b,
+        "/v1/events/v1.2/events?sitecoreContextId=ctx-123&siteId=spinair.com",
+        &ev,
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(r.json()["client_key"], "ck_test");
-    let r = post_json(&b, "/events/v1.2/events?sitecoreContextId=ctx-123&siteId=spinair.com", &ev);
+    let r = post_json(
+        &b,
+        "/events/v1.2/events?sitecoreContextId=ctx-123&siteId=spinair.com",
+        &ev,
+    );
     assert_eq!(r.status, 201);
     let evs = admin(&b, &format!("/__emulator/events?browser_id={bid}"));
     assert_eq!(evs["items"][0]["pos"], POS);
@@ -166,14 +290,39 @@ fn edge_routes_fill_client_key_and_pos() {
 fn cors_preflight_and_unknown_routes() {
     let e = emu();
     let b = e.base_url();
-    for path in ["/v1.2/events", "/v1.2/browser/create.json", "/v2/callFlows", "/v1/personalize", "/v1/events/v1.2/events"] {
-        let r = raw(&b, "OPTIONS", path, &[("Origin", "https://shop.example.com"), ("Access-Control-Request-Method", "POST"), ("Access-Control-Request-Headers", "content-type,x-library-version")], None).unwrap();
+    for path in [
+        "/v1.2/events",
+        "/v1.2/browser/create.json",
+        "/v2/callFlows",
+        "/v1/personalize",
+        "/v1/events/v1.2/events",
+    ] {
+        let r = raw(
+            &b,
+            "OPTIONS",
+            path,
+            &[
+                ("Origin", "https://shop.example.com"),
+                ("Access-Control-Request-Method", "POST"),
+                (
+                    "Access-Control-Request-Headers",
+                    "content-type,x-library-version",
+                ),
+            ],
+            None,
+        )
+        .unwrap();
         assert_eq!(r.status, 204, "{path}");
         assert_eq!(r.header("access-control-allow-origin"), Some("*"));
         let m = r.header("access-control-allow-methods").unwrap();
         assert!(m.contains("GET") && m.contains("POST") && m.contains("OPTIONS"));
         let h = r.header("access-control-allow-headers").unwrap();
-        for want in ["content-type", "x-library-version", "x-client-software-id", "x-sc-correlation-id"] {
+        for want in [
+            "content-type",
+            "x-library-version",
+            "x-client-software-id",
+            "x-sc-correlation-id",
+        ] {
             assert!(h.contains(want), "{want} in {h}");
         }
     }
@@ -193,14 +342,35 @@ fn sessions_timeout_force_close_and_carts() {
     let b = e.base_url();
     let (bid, _) = new_browser(&b);
     event(&b, &bid, "VIEW", json!({}));
-    event(&b, &bid, "ADD", json!({"product": {"item_id": "SKU-1", "price": 100.5, "quantity": 1}}));
-    event(&b, &bid, "ADD", json!({"product": {"item_id": "SKU-2", "price": 10, "quantity": 2}}));
-    event(&b, &bid, "ADD", json!({"product": {"item_id": "SKU-2", "price": 10, "quantity": 3}})); // updates the line
-    // Another channel is another session.
+    event(
+        &b,
+        &bid,
+        "ADD",
+        json!({"product": {"item_id": "SKU-1", "price": 100.5, "quantity": 1}}),
+    );
+    event(
+        &b,
+        &bid,
+        "ADD",
+        json!({"product": {"item_id": "SKU-2", "price": 10, "quantity": 2}}),
+    );
+    event(
+        &b,
+        &bid,
+        "ADD",
+        json!({"product": {"item_id": "SKU-2", "price": 10, "quantity": 3}}),
+    ); // updates the line
+       // Another channel is another session.
     event(&b, &bid, "VIEW", json!({"channel": "MOBILE_APP"}));
     let s = admin(&b, &format!("/__emulator/sessions?browser_id={bid}"));
     assert_eq!(s["count"], 2);
-    let web = s["items"].as_array().unwrap().iter().find(|x| x["channel"] == "WEB").unwrap().clone();
+    let web = s["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["channel"] == "WEB")
+        .unwrap()
+        .clone();
     assert_eq!(web["status"], "OPEN");
     assert_eq!(web["event_count"], 4);
     assert_eq!(web["cart"]["lines"].as_array().unwrap().len(), 2);
@@ -208,28 +378,70 @@ fn sessions_timeout_force_close_and_carts() {
 
     // 19 minutes: still open, and activity extends it.
     admin_post(&b, "/__emulator/clock/advance?seconds=1140");
-    assert_eq!(admin(&b, &format!("/__emulator/sessions?browser_id={bid}&status=OPEN"))["count"], 2);
+    assert_eq!(
+        admin(
+            &b,
+            &format!("/__emulator/sessions?browser_id={bid}&status=OPEN")
+        )["count"],
+        2
+    );
     event(&b, &bid, "VIEW", json!({}));
     admin_post(&b, "/__emulator/clock/advance?seconds=1140");
     let s = admin(&b, &format!("/__emulator/sessions?browser_id={bid}"));
-    let web2 = s["items"].as_array().unwrap().iter().find(|x| x["channel"] == "WEB").unwrap().clone();
+    let web2 = s["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["channel"] == "WEB")
+        .unwrap()
+        .clone();
     assert_eq!(web2["status"], "OPEN", "activity extended the web session");
-    let mob = s["items"].as_array().unwrap().iter().find(|x| x["channel"] == "MOBILE_APP").unwrap().clone();
+    let mob = s["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["channel"] == "MOBILE_APP")
+        .unwrap()
+        .clone();
     assert_eq!(mob["status"], "CLOSED");
     assert_eq!(mob["close_reason"], "TIMEOUT");
 
     // Past the timeout: closed, cart abandoned with its value.
     admin_post(&b, "/__emulator/clock/advance?seconds=1201");
-    let s = admin(&b, &format!("/__emulator/sessions?browser_id={bid}&status=CLOSED"));
-    let web3 = s["items"].as_array().unwrap().iter().find(|x| x["channel"] == "WEB").unwrap().clone();
+    let s = admin(
+        &b,
+        &format!("/__emulator/sessions?browser_id={bid}&status=CLOSED"),
+    );
+    let web3 = s["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["channel"] == "WEB")
+        .unwrap()
+        .clone();
     assert_eq!(web3["close_reason"], "TIMEOUT");
     assert_eq!(web3["cart"]["outcome"]["cartType"], "ABANDONED");
     assert_eq!(web3["cart"]["outcome"]["abandonedRevenue"], 130.5);
 
     // Next event opens a new session; FORCE_CLOSE closes it now; a purchase is not abandoned.
-    event(&b, &bid, "ADD", json!({"product": {"item_id": "SKU-9", "price": 5}}));
-    event(&b, &bid, "CONFIRM", json!({"product": [{"item_id": "SKU-9"}]}));
-    event(&b, &bid, "CHECKOUT", json!({"reference_id": "ORD-1", "status": "PURCHASED"}));
+    event(
+        &b,
+        &bid,
+        "ADD",
+        json!({"product": {"item_id": "SKU-9", "price": 5}}),
+    );
+    event(
+        &b,
+        &bid,
+        "CONFIRM",
+        json!({"product": [{"item_id": "SKU-9"}]}),
+    );
+    event(
+        &b,
+        &bid,
+        "CHECKOUT",
+        json!({"reference_id": "ORD-1", "status": "PURCHASED"}),
+    );
     event(&b, &bid, "FORCE_CLOSE", json!({}));
     let s = admin(&b, &format!("/__emulator/sessions?browser_id={bid}"));
     assert_eq!(s["count"], 3);
@@ -240,7 +452,12 @@ fn sessions_timeout_force_close_and_carts() {
     assert_eq!(last["cart"]["outcome"]["revenue"], 5.0);
 
     // CLEAR_CART empties the cart: nothing abandoned.
-    event(&b, &bid, "ADD", json!({"product": {"item_id": "SKU-3", "price": 7}}));
+    event(
+        &b,
+        &bid,
+        "ADD",
+        json!({"product": {"item_id": "SKU-3", "price": 7}}),
+    );
     event(&b, &bid, "CLEAR_CART", json!({}));
     event(&b, &bid, "FORCE_CLOSE", json!({}));
     let s = admin(&b, &format!("/__emulator/sessions?browser_id={bid}"));
@@ -260,8 +477,17 @@ fn pos_timeout_from_config() {
     cfg.limits.max_requests = 10;
     let e = spawn(cfg).unwrap();
     let b = e.base_url();
-    let bid = get(&b, "/v1.2/browser/create.json?client_key=k2").json()["ref"].as_str().unwrap().to_string();
-    let ev = |pos: &str| post_json(&b, "/v1.2/events", &json!({"type": "VIEW", "browser_id": bid, "client_key": "k2", "channel": "WEB", "pos": pos}));
+    let bid = get(&b, "/v1.2/browser/create.json?client_key=k2").json()["ref"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ev = |pos: &str| {
+        post_json(
+            &b,
+            "/v1.2/events",
+            &json!({"type": "VIEW", "browser_id": bid, "client_key": "k2", "channel": "WEB", "pos": pos}),
+        )
+    };
     assert_eq!(ev("short").status, 201);
     assert_eq!(ev("long").status, 201);
     admin_post(&b, "/__emulator/clock/advance?seconds=61");
@@ -270,7 +496,10 @@ fn pos_timeout_from_config() {
     assert_eq!(s["items"][0]["point_of_sale"], "long");
     assert_eq!(s["items"][0]["timeout_minutes"], 90);
     // ck_test does not exist in this configuration.
-    assert_eq!(get(&b, "/v1.2/browser/create.json?client_key=ck_test").status, 401);
+    assert_eq!(
+        get(&b, "/v1.2/browser/create.json?client_key=ck_test").status,
+        401
+    );
 }
 
 #[test]
@@ -280,15 +509,30 @@ fn identity_visitor_to_customer_and_merge() {
     let (bid_a, g_a) = new_browser(&b);
     let (bid_b, g_b) = new_browser(&b);
     event(&b, &bid_b, "VIEW", json!({}));
-    event(&b, &bid_b, "ADD", json!({"product": {"item_id": "X", "price": 1}}));
+    event(
+        &b,
+        &bid_b,
+        "ADD",
+        json!({"product": {"item_id": "X", "price": 1}}),
+    );
 
     // Non-rule provider only: identifiers attached, still a visitor.
-    event(&b, &bid_a, "IDENTITY", json!({"identifiers": [{"provider": "LOYALTY", "id": "L-1"}]}));
+    event(
+        &b,
+        &bid_a,
+        "IDENTITY",
+        json!({"identifiers": [{"provider": "LOYALTY", "id": "L-1"}]}),
+    );
     let ga = admin(&b, &format!("/__emulator/guests/{g_a}"));
     assert_eq!(ga["guestType"], "visitor");
 
-    let r = event(&b, &bid_a, "IDENTITY", json!({"email": "jane@example.com", "firstname": "Jane", "lastname": "Doe",
-        "identifiers": [{"provider": "email", "id": "jane@example.com", "expiry_date": "2030-12-31T23:59"}]}));
+    let r = event(
+        &b,
+        &bid_a,
+        "IDENTITY",
+        json!({"email": "jane@example.com", "firstname": "Jane", "lastname": "Doe",
+        "identifiers": [{"provider": "email", "id": "jane@example.com", "expiry_date": "2030-12-31T23:59"}]}),
+    );
     assert_eq!(r.status, 201);
     let ga = admin(&b, &format!("/__emulator/guests/{g_a}"));
     assert_eq!(ga["guestType"], "customer");
@@ -297,7 +541,12 @@ fn identity_visitor_to_customer_and_merge() {
     assert_eq!(ga["identifiers"].as_array().unwrap().len(), 2);
 
     // Browser B (anonymous, with a session and events) logs in as Jane: B's guest is retired into A's.
-    let r = event(&b, &bid_b, "IDENTITY", json!({"identifiers": [{"provider": "email", "id": "jane@example.com"}], "phone": "+3531"}));
+    let r = event(
+        &b,
+        &bid_b,
+        "IDENTITY",
+        json!({"identifiers": [{"provider": "email", "id": "jane@example.com"}], "phone": "+3531"}),
+    );
     assert_eq!(r.status, 201);
     assert_eq!(r.json()["customer_ref"], g_a.as_str());
     assert_eq!(show_guest(&b, &bid_b), g_a);
@@ -306,19 +555,46 @@ fn identity_visitor_to_customer_and_merge() {
     assert_eq!(gb["mergedInto"], g_a.as_str());
     let ga = admin(&b, &format!("/__emulator/guests/{g_a}"));
     let browsers = ga["browsers"].as_array().unwrap();
-    assert!(browsers.iter().any(|x| x == bid_b.as_str()) && browsers.iter().any(|x| x == bid_a.as_str()));
+    assert!(
+        browsers.iter().any(|x| x == bid_b.as_str())
+            && browsers.iter().any(|x| x == bid_a.as_str())
+    );
     assert_eq!(ga["phoneNumbers"], json!(["+3531"]));
-    assert!(ga["sessions"].as_array().unwrap().iter().any(|s| s["browser_ref"] == bid_b.as_str()), "sessions moved");
+    assert!(
+        ga["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["browser_ref"] == bid_b.as_str()),
+        "sessions moved"
+    );
     let evs = admin(&b, &format!("/__emulator/events?browser_id={bid_b}"));
-    assert!(evs["items"].as_array().unwrap().iter().all(|e| e["current_guest_ref"] == g_a.as_str()));
+    assert!(evs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["current_guest_ref"] == g_a.as_str()));
     assert_eq!(admin(&b, "/__emulator/stats")["merges"], 1);
 
     // CRM rule also links (second identity rule of the default tenant), through a third browser.
     let (bid_c, g_c) = new_browser(&b);
-    event(&b, &bid_a, "IDENTITY", json!({"identifiers": [{"provider": "CRM", "id": "C-1"}]}));
-    event(&b, &bid_c, "IDENTITY", json!({"identifiers": [{"provider": "CRM", "id": "C-1"}]}));
+    event(
+        &b,
+        &bid_a,
+        "IDENTITY",
+        json!({"identifiers": [{"provider": "CRM", "id": "C-1"}]}),
+    );
+    event(
+        &b,
+        &bid_c,
+        "IDENTITY",
+        json!({"identifiers": [{"provider": "CRM", "id": "C-1"}]}),
+    );
     assert_eq!(show_guest(&b, &bid_c), g_a);
-    assert_eq!(admin(&b, &format!("/__emulator/guests/{g_c}"))["guestType"], "retired");
+    assert_eq!(
+        admin(&b, &format!("/__emulator/guests/{g_c}"))["guestType"],
+        "retired"
+    );
     // Retired guests are hidden from Guest REST search.
     let s = rest(&b, "GET", "/v2.1/guests?email=jane@example.com", None).json();
     assert_eq!(s["items"].as_array().unwrap().len(), 1);

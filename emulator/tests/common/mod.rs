@@ -20,22 +20,33 @@ pub struct Resp {
 
 impl Resp {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text()))
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
 /// Sends one request; `target` is the raw request target (path + query) sent verbatim.
-pub fn raw(base: &str, method: &str, target: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> std::io::Result<Resp> {
+pub fn raw(
+    base: &str,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> std::io::Result<Resp> {
     let hostport = base.trim_start_matches("http://");
     let mut s = TcpStream::connect(hostport)?;
     s.set_read_timeout(Some(Duration::from_secs(20)))?;
-    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n");
+    let mut req =
+        format!("{method} {target} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -55,21 +66,36 @@ pub fn raw(base: &str, method: &str, target: &str, headers: &[(&str, &str)], bod
 
 fn parse(buf: &[u8]) -> std::io::Result<Resp> {
     let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, m.to_string());
-    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| bad("no response head"))?;
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("no response head"))?;
     let head = String::from_utf8_lossy(&buf[..end]).into_owned();
     let mut lines = head.split("\r\n");
     let status_line = lines.next().ok_or_else(|| bad("no status line"))?;
-    let status: u16 = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| bad("bad status line"))?;
-    let headers: Vec<(String, String)> =
-        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())).collect();
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("bad status line"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
     let rest = &buf[end + 4..];
-    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
     let body = if chunked {
         let mut out = Vec::new();
         let mut r = rest;
         loop {
-            let p = r.windows(2).position(|w| w == b"\r\n").ok_or_else(|| bad("bad chunk"))?;
-            let n = usize::from_str_radix(String::from_utf8_lossy(&r[..p]).trim(), 16).map_err(|_| bad("bad chunk size"))?;
+            let p = r
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .ok_or_else(|| bad("bad chunk"))?;
+            let n = usize::from_str_radix(String::from_utf8_lossy(&r[..p]).trim(), 16)
+                .map_err(|_| bad("bad chunk size"))?;
             if n == 0 {
                 break;
             }
@@ -83,7 +109,11 @@ fn parse(buf: &[u8]) -> std::io::Result<Resp> {
             None => rest.to_vec(),
         }
     };
-    Ok(Resp { status, headers, body })
+    Ok(Resp {
+        status,
+        headers,
+        body,
+    })
 }
 
 pub fn get(base: &str, target: &str) -> Resp {
@@ -91,7 +121,14 @@ pub fn get(base: &str, target: &str) -> Resp {
 }
 
 pub fn send_json(base: &str, method: &str, target: &str, body: &Value) -> Resp {
-    raw(base, method, target, &[("Content-Type", "application/json")], Some(body.to_string().as_bytes())).expect("request")
+    raw(
+        base,
+        method,
+        target,
+        &[("Content-Type", "application/json")],
+        Some(body.to_string().as_bytes()),
+    )
+    .expect("request")
 }
 
 pub fn post_json(base: &str, target: &str, body: &Value) -> Resp {
@@ -113,10 +150,16 @@ pub fn emu() -> EmulatorHandle {
 
 /// Creates a browser; returns (browser ref, guest ref).
 pub fn new_browser(base: &str) -> (String, String) {
-    let r = get(base, "/v1.2/browser/create.json?client_key=ck_test&message={}");
+    let r = get(
+        base,
+        "/v1.2/browser/create.json?client_key=ck_test&message={}",
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
-    (v["ref"].as_str().unwrap().to_string(), v["customer_ref"].as_str().unwrap().to_string())
+    (
+        v["ref"].as_str().unwrap().to_string(),
+        v["customer_ref"].as_str().unwrap().to_string(),
+    )
 }
 
 pub fn event(base: &str, bid: &str, kind: &str, extra: Value) -> Resp {
@@ -130,7 +173,10 @@ pub fn event(base: &str, bid: &str, kind: &str, extra: Value) -> Resp {
 }
 
 pub fn show_guest(base: &str, bid: &str) -> String {
-    let r = get(base, &format!("/v1.2/browser/{bid}/show.json?client_key=ck_test&api_token=ck_test"));
+    let r = get(
+        base,
+        &format!("/v1.2/browser/{bid}/show.json?client_key=ck_test&api_token=ck_test"),
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()["customer"]["ref"].as_str().unwrap().to_string()
 }
