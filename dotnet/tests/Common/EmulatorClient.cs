@@ -57,6 +57,16 @@ namespace XmCdp.TestSupport
             }
         }
 
+        /// <summary>Replaces the emulator's fault configuration (<c>PUT /__emulator/faults</c>); "{}" clears it.</summary>
+        public void SetFaults(string json)
+        {
+            using (var wc = new WebClient())
+            {
+                wc.Headers[HttpRequestHeader.ContentType] = "application/json";
+                wc.UploadString(BaseUrl + "/__emulator/faults", "PUT", json);
+            }
+        }
+
         public static Dictionary<string, object> Body(Dictionary<string, object> ev) => (Dictionary<string, object>)ev["body"];
 
         private string Get(string pathAndQuery)

@@ -169,6 +169,56 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
         }
     }
 
+    /// <summary>Tracking must never cost the page: a slow CDP or a missing native library leaves pages fast and working.</summary>
+    [TestFixture]
+    public class EndToEndFailOpenTests
+    {
+        [Test]
+        public void SlowCdp_PageDoesNotWaitAndTheEventArrivesLater()
+        {
+            var emulator = EmulatorClient.FromEnvironment();
+            using (var host = XspHost.Start(emulator.BaseUrl))
+            {
+                var bid = emulator.CreateBrowserId();
+                Assert.That(host.Get("/__host/log").Status, Is.EqualTo(200), "warm-up: compiles Global.asax, runs initialize");
+                emulator.SetFaults("{\"routes\":{\"events\":{\"latency_ms\":3000}}}");
+                try
+                {
+                    var sw = System.Diagnostics.Stopwatch.StartNew();
+                    var r = host.Get("/about", new Dictionary<string, string> { { "bid_ck_test", bid } });
+                    sw.Stop();
+                    Assert.That(r.Body, Is.EqualTo("page=about tracked=yes view=Ok identity=none"));
+                    Assert.That(sw.ElapsedMilliseconds, Is.LessThan(1000), "the request thread waited on CDP");
+                    Assert.That(emulator.Events(bid), Is.Empty, "delivered before the injected latency elapsed");
+                    var events = emulator.WaitForEvents(bid, 1, TimeSpan.FromSeconds(15));
+                    Assert.That(events.Count, Is.EqualTo(1));
+                }
+                finally
+                {
+                    emulator.SetFaults("{}");
+                }
+            }
+        }
+
+        [Test]
+        public void MissingNativeLibrary_SiteStartsPagesRenderAndTheCauseIsLoggedOnce()
+        {
+            var emulator = EmulatorClient.FromEnvironment();
+            using (var host = XspHost.Start(emulator.BaseUrl, nativeLibrary: "/nonexistent/libxmcdp.so"))
+            {
+                var r = host.Get("/about", new Dictionary<string, string> { { "bid_ck_test", "b-1" } });
+                Assert.That(r.Status, Is.EqualTo(200));
+                Assert.That(r.Body, Is.EqualTo("page=about tracked=no"));
+                Assert.That(host.Get("/about").Status, Is.EqualTo(200));
+
+                var log = host.Get("/__host/log").Body.Split('\n');
+                var errors = log.Where(l => l.StartsWith("ERROR XmCdp: tracking is off: XmCdp: could not load the native library libxmcdp.so")).ToList();
+                Assert.That(errors.Count, Is.EqualTo(1), string.Join("\n", log));
+                Assert.That(errors[0], Is.StringContaining("dllmap"));
+            }
+        }
+    }
+
     /// <summary>The shutdown path xsp cannot trigger by itself (no RegisterObject support): flush, then tracking stops.</summary>
     [TestFixture]
     public class EndToEndShutdownTests

@@ -35,7 +35,8 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
             get { lock (_output) return _output.ToString(); }
         }
 
-        public static XspHost Start(string emulatorUrl)
+        /// <param name="nativeLibrary">Overrides the dllmap target (e.g. a missing file, to test failing open).</param>
+        public static XspHost Start(string emulatorUrl, string nativeLibrary = null)
         {
             var testOut = Environment.GetEnvironmentVariable("XMCDP_TEST_OUT");
             if (string.IsNullOrEmpty(testOut))
@@ -54,7 +55,11 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
                 if (File.Exists(mdb)) File.Copy(mdb, Path.Combine(bin, name + ".dll.mdb"));
             }
             // The dllmap that maps [DllImport("xmcdp")] to the native library under test.
-            File.Copy(Path.Combine(testOut, "XmCdp.dll.config"), Path.Combine(bin, "XmCdp.dll.config"));
+            if (nativeLibrary == null)
+                File.Copy(Path.Combine(testOut, "XmCdp.dll.config"), Path.Combine(bin, "XmCdp.dll.config"));
+            else
+                File.WriteAllText(Path.Combine(bin, "XmCdp.dll.config"),
+                    "<configuration><dllmap dll=\"xmcdp\" target=\"" + nativeLibrary + "\" /></configuration>");
 
             var xspDir = Path.Combine(work, "xsp");
             var tools = Path.Combine(testOut, "tools");
