@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Ingest benchmark: release emulator pinned to CPU 0, wrk pinned to CPU 1, HTTP/1.1 keep-alive.
+# Prints wrk's report, then the emulator's stats (events accepted must equal the requests wrk counted).
 # Usage: emulator/bench/run.sh [DURATION] [CONNECTIONS]   (needs wrk; builds the release binary)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -7,11 +8,14 @@ root="$(cd "$here/../.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target/emu}"
 cargo build --release -q -p xmcdp-emulator --manifest-path "$root/Cargo.toml"
 port="${PORT:-18999}"
-taskset -c 0 "$CARGO_TARGET_DIR/release/xmcdp-emulator" --listen "127.0.0.1:$port" > /tmp/xmcdp-emu-bench.out &
+# On a shared machine other work competes for the two cores; as root, raise both processes' priority.
+nice_cmd=()
+if [ "$(id -u)" = 0 ]; then nice_cmd=(nice -n -15); fi
+"${nice_cmd[@]}" taskset -c 0 "$CARGO_TARGET_DIR/release/xmcdp-emulator" --listen "127.0.0.1:$port" > /tmp/xmcdp-emu-bench.out &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do grep -q listening /tmp/xmcdp-emu-bench.out && break; sleep 0.1; done
 BID=$(curl -s "http://127.0.0.1:$port/v1.2/browser/create.json?client_key=ck_test" | sed -E 's/.*"ref":"([^"]+)".*/\1/')
 export BID
-BID="$BID" taskset -c 1 wrk -t1 -c"${2:-32}" -d"${1:-10s}" -s "$here/events.lua" "http://127.0.0.1:$port/v1.2/events"
+BID="$BID" "${nice_cmd[@]}" taskset -c 1 wrk -t1 -c"${2:-32}" -d"${1:-10s}" -s "$here/events.lua" "http://127.0.0.1:$port/v1.2/events"
 curl -s "http://127.0.0.1:$port/__emulator/stats" | head -c 400; echo
