@@ -229,10 +229,12 @@ fn full_queue_can_drop_oldest_instead() {
         Some(events_of(&emu, &bid)).filter(|e| e.iter().any(|e| e["body"]["page"] == "p9"))
     })
     .expect("newest delivered");
-    // p0 was already in flight (in-flight events count against the cap but cannot be evicted); the three
-    // queued slots hold the newest.
+    // One early event was already in flight when the queue filled (in-flight events count against the cap
+    // but cannot be evicted; which one depends on when the lane woke); the three queued slots hold the newest.
     let pages: Vec<&str> = got.iter().map(|e| e["body"]["page"].as_str().unwrap()).collect();
-    assert_eq!(pages, ["p0", "p7", "p8", "p9"]);
+    assert_eq!(pages.len(), 4, "{pages:?}");
+    assert_eq!(pages[1..], ["p7", "p8", "p9"]);
+    assert!(["p0", "p1", "p2", "p3", "p4", "p5", "p6"].contains(&pages[0]), "{pages:?}");
 }
 
 #[test]

@@ -61,7 +61,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     // 1. Rust: unit + integration tests of every crate (core, emulator incl. the official-SDK conformance run,
     //    C smoke test driver, FFI tests).
-    let (ok, out) = util::run_tee(cargo().args(["test", "--workspace", "--color", "never"]));
+    let (ok, out) = util::run_tee(cargo().args(["test", "--workspace", "--no-fail-fast", "--color", "never"]));
     let (p, f) = cargo_counts(&out);
     tally.step("cargo test --workspace", if ok || f > 0 { Ok((p, f)) } else { Err("cargo test failed before reporting (build error?)".into()) });
 
