@@ -54,7 +54,15 @@ namespace XmCdp.Sitecore
         {
             if (customEvent == null) throw new ArgumentNullException(nameof(customEvent));
             Fill(customEvent);
-            return Site.Client.TryEvent(customEvent);
+            try
+            {
+                return Site.Client.TryEvent(customEvent);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The app pool is shutting down and the client is gone: a rendering must not fail for that.
+                return CdpStatus.ShutDown;
+            }
         }
 
         /// <summary>Enqueues an IDENTITY event for this visitor (e.g. after a form submission).</summary>
@@ -62,7 +70,14 @@ namespace XmCdp.Sitecore
         {
             if (identity == null) throw new ArgumentNullException(nameof(identity));
             Fill(identity);
-            return Site.Client.TryIdentity(identity);
+            try
+            {
+                return Site.Client.TryIdentity(identity);
+            }
+            catch (ObjectDisposedException)
+            {
+                return CdpStatus.ShutDown;
+            }
         }
 
         private void Fill(CdpEvent e)

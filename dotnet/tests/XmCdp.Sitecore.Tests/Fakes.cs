@@ -90,12 +90,16 @@ namespace XmCdp.Sitecore.Tests
 
         public CdpStatus TryIdentity(IdentityEvent identity)
         {
+            if (Closed) throw new ObjectDisposedException("CdpClient");
             Identities.Add(identity);
             return NextStatus;
         }
 
+        public bool Closed { get; set; }
+
         public CdpStatus TryEvent(CustomEvent customEvent)
         {
+            if (Closed) throw new ObjectDisposedException("CdpClient");
             Events.Add(customEvent);
             return NextStatus;
         }

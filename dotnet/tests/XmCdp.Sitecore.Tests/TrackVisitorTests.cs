@@ -357,6 +357,20 @@ namespace XmCdp.Sitecore.Tests
         }
 
         [Test]
+        public void CdpContext_AfterShutdown_ReportsShutDownInsteadOfThrowing()
+        {
+            var http = Visitor();
+            Run(http);
+            _client.Closed = true;
+
+            var ctx = CdpContext.From(http);
+            Assert.That(ctx.TrackEvent(new CustomEvent("ADD")), Is.EqualTo(CdpStatus.ShutDown));
+            var identity = new IdentityEvent();
+            identity.Identifiers.Add(new CdpIdentifier("email", "a@b.co"));
+            Assert.That(ctx.Identify(identity), Is.EqualTo(CdpStatus.ShutDown));
+        }
+
+        [Test]
         public void CdpContext_UntrackedRequest_IsNull()
         {
             Context.Item = null;
