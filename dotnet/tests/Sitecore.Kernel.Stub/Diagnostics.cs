@@ -52,7 +52,6 @@ namespace Sitecore.Diagnostics
             if (owner == null) throw new ArgumentNullException(nameof(owner));
             var line = level + " " + message + (exception != null ? " [" + exception.GetType().FullName + "]" : "");
             lock (Gate) s_entries.Add(line);
-            Console.Error.WriteLine("sitecore-log: " + line);
         }
     }
 }
