@@ -6,6 +6,12 @@
 //! the host thread waits on a condvar with a deadline (`slot`). No callbacks, no runtime context needed on
 //! the caller's side, so the C ABI can wrap each call as one blocking-with-timeout function.
 //!
+//! Coalescing: identical concurrent requests (same `DecisionRequest::cache_key`: visitor, friendlyId, params…)
+//! share one HTTP call; a caller that joins waits its own budget, and the shared call is bounded by
+//! `max(leader's budget, decisionTimeoutMs)`. The breaker is one per client (the flow service is one endpoint);
+//! 404 / 4xx answers show the service is up and never open it. Every call carries a fresh
+//! `x-sc-correlation-id` (32 hex, as Cloud SDK sends on Edge; harmless and useful for tracing on classic).
+//!
 //! Outcomes a page renders its fallback for: `Timeout`, `CircuitOpen`, `FlowNotFound` (404 with the
 //! Personalize error body), `Unauthorized`, `DecisionFailed` (other 4xx), `ServerError` (5xx / 429),
 //! `ConnectFailed`, `Http` (other network errors).
