@@ -39,7 +39,7 @@ pub fn handle(app: &App, req: &Req) -> Out {
         (&Method::GET, "/guests") => {
             let st = app.store.lock();
             let mut gs: Vec<_> = st.guests.values().collect();
-            gs.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.gref.cmp(&b.gref)));
+            gs.sort_by_key(|g| g.seq);
             let items: Vec<Value> = gs
                 .iter()
                 .map(|g| st.guest_inspect_json(g, &app.base_url))
@@ -63,7 +63,7 @@ pub fn handle(app: &App, req: &Req) -> Out {
                 .values()
                 .filter(|s| st.resolve_guest(&s.guest_ref) == gref)
                 .collect();
-            sessions.sort_by_key(|s| s.started_at);
+            sessions.sort_by_key(|s| s.seq);
             v["sessions"] = Value::Array(sessions.iter().map(|s| st.session_json(s)).collect());
             Out::json(200, &v)
         }
@@ -84,7 +84,7 @@ pub fn handle(app: &App, req: &Req) -> Out {
                     })
                 })
                 .collect();
-            ss.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.sref.cmp(&b.sref)));
+            ss.sort_by_key(|s| s.seq);
             let items: Vec<Value> = ss.iter().map(|s| st.session_json(s)).collect();
             list(tail(items, limit(req, usize::MAX)))
         }

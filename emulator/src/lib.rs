@@ -12,6 +12,7 @@
 mod admin;
 mod config;
 mod faults;
+mod rawfix;
 mod rest;
 mod server;
 mod state;

@@ -398,7 +398,7 @@ fn search(st: &Store, t: &Tenant, req: &Req, base: &str) -> Out {
             _ => true,
         })
         .collect();
-    gs.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.gref.cmp(&b.gref)));
+    gs.sort_by_key(|g| g.seq);
     let mut href = format!("{base}/v2.1/guests?offset={offset}&limit={limit}");
     for (k, v) in [
         ("email", email),

@@ -230,7 +230,9 @@ async fn connection(
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), svc);
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .serve_connection(TokioIo::new(crate::rawfix::RawTargetFix::new(stream)), svc);
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}

@@ -84,6 +84,8 @@ pub struct Extension {
 
 #[derive(Clone, Debug)]
 pub struct Guest {
+    /// Creation order (timestamps can tie within a millisecond).
+    pub seq: u64,
     pub gref: String,
     pub client_key: String,
     pub guest_type: String,
@@ -114,6 +116,8 @@ pub struct SessionEvent {
 }
 
 pub struct Session {
+    /// Creation order (timestamps can tie within a millisecond).
+    pub seq: u64,
     pub sref: String,
     pub client_key: String,
     pub browser_ref: Option<String>,
@@ -214,6 +218,11 @@ pub struct Accepted {
     pub guest_ref: String,
 }
 
+fn next_seq() -> u64 {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 fn ident_key(ck: &str, provider: &str, id: &str) -> String {
     let mut s = String::with_capacity(ck.len() + provider.len() + id.len() + 2);
     s.push_str(ck);
@@ -262,6 +271,7 @@ impl Store {
         self.guests.insert(
             gref.clone(),
             Guest {
+                seq: next_seq(),
                 gref: gref.clone(),
                 client_key: ck.to_string(),
                 guest_type: guest_type.to_string(),
@@ -366,7 +376,7 @@ impl Store {
                     .get("email")
                     .and_then(Value::as_str)
                     .is_some_and(|e| e.eq_ignore_ascii_case(email))
-                && best.is_none_or(|b| g.created_at < b.created_at)
+                && best.is_none_or(|b| g.seq < b.seq)
             {
                 best = Some(g);
             }
@@ -573,6 +583,7 @@ impl Store {
         now: i64,
     ) -> Session {
         Session {
+            seq: next_seq(),
             sref: uuid_v4(),
             client_key: ck.to_string(),
             browser_ref: browser.map(str::to_string),

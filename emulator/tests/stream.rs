@@ -204,6 +204,15 @@ fn legacy_get_event_raw_and_encoded() {
         &format!("/v1.2/event/create.json?message={enc}&client_key=ck_test"),
     );
     assert_eq!(r.status, 201, "{}", r.text());
+    // Truly raw JSON, literal quotes and UTF-8 included (as older tools send it).
+    let literal = format!(
+        r#"{{"type":"VIEW","browser_id":"{bid}","channel":"WEB","pos":"{POS}","page":"café<b>"}}"#
+    );
+    let r = get(
+        &b,
+        &format!("/v1.2/event/create.json?client_key=ck_test&message={literal}"),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(
         get(&b, "/v1.2/event/create.json?client_key=ck_test").status,
         400
@@ -212,6 +221,7 @@ fn legacy_get_event_raw_and_encoded() {
     assert_eq!(evs["items"][0]["body"]["page"], "a&b");
     assert_eq!(evs["items"][1]["body"]["product_name"], "red bike");
     assert_eq!(evs["items"][1]["via"], "get");
+    assert_eq!(evs["items"][2]["body"]["page"], "café<b>");
     // Missing browser id / unknown browser through the GET form too.
     let m = json!({"type": "VIEW", "pos": POS})
         .to_string()
@@ -599,4 +609,26 @@ fn identity_visitor_to_customer_and_merge() {
     let s = rest(&b, "GET", "/v2.1/guests?email=jane@example.com", None).json();
     assert_eq!(s["items"].as_array().unwrap().len(), 1);
     assert!(s["items"][0]["href"].as_str().unwrap().ends_with(&g_a));
+}
+
+#[test]
+fn keep_alive_mixes_raw_targets_and_bodies() {
+    // Several requests on one connection: a POST with a body containing quotes, then a raw-JSON GET.
+    use std::io::{Read, Write};
+    let e = emu();
+    let b = e.base_url();
+    let (bid, _) = new_browser(&b);
+    let body = json!({"type": "VIEW", "browser_id": bid, "client_key": "ck_test", "pos": POS, "page": "x\"<y>"}).to_string();
+    let mut s = std::net::TcpStream::connect(b.trim_start_matches("http://")).unwrap();
+    let mut wire = format!("POST /v1.2/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    wire.push_str(&format!(
+        "GET /v1.2/event/create.json?client_key=ck_test&message={{\"type\":\"SEARCH\",\"browser_id\":\"{bid}\",\"pos\":\"{POS}\"}} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    ));
+    s.write_all(wire.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert_eq!(out.matches("HTTP/1.1 201 Created").count(), 2, "{out}");
+    let evs = admin(&b, &format!("/__emulator/events?browser_id={bid}"));
+    assert_eq!(evs["items"][0]["body"]["page"], "x\"<y>");
+    assert_eq!(evs["items"][1]["type"], "SEARCH");
 }
