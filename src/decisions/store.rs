@@ -53,8 +53,11 @@ impl Cache {
     }
 }
 
+/// A prefetch's shared answer and the moment its ticket expires.
+type TicketEntry = (Arc<Slot<Outcome>>, Instant);
+
 pub(crate) struct Tickets {
-    map: Mutex<HashMap<u64, (Arc<Slot<Outcome>>, Instant)>>,
+    map: Mutex<HashMap<u64, TicketEntry>>,
     next: AtomicU64,
     max: usize,
 }
