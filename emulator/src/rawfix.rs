@@ -25,9 +25,9 @@ enum State {
 pub struct RawTargetFix<S> {
     inner: S,
     state: State,
+    /// Escaped bytes not yet handed to the reader.
     out: Vec<u8>,
     out_pos: usize,
-    scratch: Box<[u8]>,
 }
 
 impl<S> RawTargetFix<S> {
@@ -35,9 +35,8 @@ impl<S> RawTargetFix<S> {
         RawTargetFix {
             inner,
             state: State::RequestLine,
-            out: Vec::with_capacity(1024),
+            out: Vec::new(),
             out_pos: 0,
-            scratch: vec![0u8; 8192].into_boxed_slice(),
         }
     }
 }
@@ -46,19 +45,25 @@ fn needs_escape(b: u8) -> bool {
     b == b'"' || b == b'<' || b == b'>' || b >= 0x80
 }
 
-/// Runs `input` through the framing state machine, appending the (possibly rewritten) bytes to `out`.
-fn transform(state: &mut State, input: &[u8], out: &mut Vec<u8>) {
+/// Runs `input` through the framing state machine. With `out`, every byte is written there (escaped where
+/// needed) and the result is `None`. Without `out`, it stops at the first byte that needs escaping and returns
+/// its index (that byte not consumed), so the common case needs no copy at all.
+fn process(state: &mut State, input: &[u8], mut out: Option<&mut Vec<u8>>) -> Option<usize> {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut i = 0;
     while i < input.len() {
         match state {
             State::Passthrough => {
-                out.extend_from_slice(&input[i..]);
-                return;
+                if let Some(o) = out.as_deref_mut() {
+                    o.extend_from_slice(&input[i..]);
+                }
+                return None;
             }
             State::Body(n) => {
                 let take = (*n).min((input.len() - i) as u64) as usize;
-                out.extend_from_slice(&input[i..i + take]);
+                if let Some(o) = out.as_deref_mut() {
+                    o.extend_from_slice(&input[i..i + take]);
+                }
                 i += take;
                 *n -= take as u64;
                 if *n == 0 {
@@ -67,18 +72,25 @@ fn transform(state: &mut State, input: &[u8], out: &mut Vec<u8>) {
             }
             State::RequestLine => {
                 let b = input[i];
+                if needs_escape(b) {
+                    match out.as_deref_mut() {
+                        Some(o) => o.extend_from_slice(&[
+                            b'%',
+                            HEX[(b >> 4) as usize],
+                            HEX[(b & 15) as usize],
+                        ]),
+                        None => return Some(i),
+                    }
+                } else if let Some(o) = out.as_deref_mut() {
+                    o.push(b);
+                }
                 i += 1;
                 if b == b'\n' {
-                    out.push(b);
                     *state = State::Headers {
                         line: Vec::new(),
                         content_length: 0,
                         chunked: false,
                     };
-                } else if needs_escape(b) {
-                    out.extend_from_slice(&[b'%', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
-                } else {
-                    out.push(b);
                 }
             }
             State::Headers {
@@ -88,7 +100,9 @@ fn transform(state: &mut State, input: &[u8], out: &mut Vec<u8>) {
             } => {
                 let b = input[i];
                 i += 1;
-                out.push(b);
+                if let Some(o) = out.as_deref_mut() {
+                    o.push(b);
+                }
                 if b != b'\n' {
                     if line.len() < MAX_HEADER_LINE {
                         line.push(b);
@@ -124,6 +138,7 @@ fn transform(state: &mut State, input: &[u8], out: &mut Vec<u8>) {
             }
         }
     }
+    None
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for RawTargetFix<S> {
@@ -133,28 +148,36 @@ impl<S: AsyncRead + Unpin> AsyncRead for RawTargetFix<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if matches!(this.state, State::Passthrough) && this.out_pos >= this.out.len() {
-            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        if this.out_pos < this.out.len() {
+            let avail = &this.out[this.out_pos..];
+            let k = avail.len().min(buf.remaining());
+            buf.put_slice(&avail[..k]);
+            this.out_pos += k;
+            return Poll::Ready(Ok(()));
         }
-        if this.out_pos >= this.out.len() {
-            this.out.clear();
-            this.out_pos = 0;
-            let mut rb = ReadBuf::new(&mut this.scratch);
-            match Pin::new(&mut this.inner).poll_read(cx, &mut rb) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Ready(Ok(())) => {}
-            }
-            let n = rb.filled().len();
-            if n == 0 {
-                return Poll::Ready(Ok(()));
-            }
-            transform(&mut this.state, &this.scratch[..n], &mut this.out);
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {}
+            other => return other,
         }
-        let avail = &this.out[this.out_pos..];
-        let k = avail.len().min(buf.remaining());
-        buf.put_slice(&avail[..k]);
-        this.out_pos += k;
+        let filled = buf.filled().len();
+        if filled == before || matches!(this.state, State::Passthrough) {
+            return Poll::Ready(Ok(()));
+        }
+        // Fast path: nothing to escape, the bytes stay where they were read.
+        let Some(at) = process(&mut this.state, &buf.filled()[before..filled], None) else {
+            return Poll::Ready(Ok(()));
+        };
+        // Slow path: take the rest back, escape it, and hand out as much as fits now.
+        let cut = before + at;
+        let rest: Vec<u8> = buf.filled()[cut..filled].to_vec();
+        buf.set_filled(cut);
+        this.out.clear();
+        this.out_pos = 0;
+        process(&mut this.state, &rest, Some(&mut this.out));
+        let k = this.out.len().min(buf.remaining());
+        buf.put_slice(&this.out[..k]);
+        this.out_pos = k;
         Poll::Ready(Ok(()))
     }
 }
@@ -189,11 +212,18 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for RawTargetFix<S> {
 mod tests {
     use super::*;
 
+    /// Mirrors poll_read: fast scan, and on the first byte to escape, the slow path for the rest of the chunk.
     fn run(chunks: &[&[u8]]) -> Vec<u8> {
         let mut st = State::RequestLine;
         let mut out = Vec::new();
         for c in chunks {
-            transform(&mut st, c, &mut out);
+            match process(&mut st, c, None) {
+                None => out.extend_from_slice(c),
+                Some(at) => {
+                    out.extend_from_slice(&c[..at]);
+                    process(&mut st, &c[at..], Some(&mut out));
+                }
+            }
         }
         out
     }
