@@ -15,6 +15,7 @@ namespace XmCdp.Sitecore
             Currency = settings.Currency;
             CookieName = string.IsNullOrEmpty(settings.CookieName) ? "bid_" + settings.ClientKey : settings.CookieName;
             LegacyCookieName = "BID_" + settings.ClientKey;
+            CookieDomain = string.IsNullOrEmpty(settings.CookieDomain) ? null : settings.CookieDomain;
             Client = client;
         }
 
@@ -27,6 +28,8 @@ namespace XmCdp.Sitecore
         public string CookieName { get; }
         /// <summary>Read when <see cref="CookieName"/> is absent (JSS middleware writes <c>BID_{clientKey}</c>).</summary>
         public string LegacyCookieName { get; }
+        /// <summary>Domain attribute of the browser id cookie; null = the request's host only.</summary>
+        public string CookieDomain { get; }
         public ICdpClient Client { get; }
     }
 

@@ -27,6 +27,8 @@ namespace XmCdp
         public string ApiToken { get; set; }
         /// <summary>Browser id cookie name; native default <c>bid_{clientKey}</c>.</summary>
         public string CookieName { get; set; }
+        /// <summary>Domain attribute of the browser id cookie (e.g. <c>.example.com</c> to share it across subdomains).</summary>
+        public string CookieDomain { get; set; }
         /// <summary>Allow plain http:// to a non-loopback host (never in production).</summary>
         public bool AllowInsecureHttp { get; set; }
 
@@ -44,6 +46,7 @@ namespace XmCdp
             w.Property("siteName", EdgeSiteName);
             w.Property("apiToken", ApiToken);
             w.Property("cookieName", CookieName);
+            w.Property("cookieDomain", CookieDomain);
             if (AllowInsecureHttp) w.Name("allowInsecureHttp").Bool(true);
             return w.EndObject().ToString();
         }

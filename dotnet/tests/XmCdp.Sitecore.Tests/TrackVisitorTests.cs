@@ -87,6 +87,21 @@ namespace XmCdp.Sitecore.Tests
         }
 
         [Test]
+        public void Process_ConfiguredCookieDomainAndName_AreUsed()
+        {
+            XmCdpSites.Register(new SiteBinding("website",
+                new CdpSettings { ClientKey = "ck_test", CookieName = "cdp_bid", CookieDomain = ".example.com" }, _client));
+            var http = new FakeHttpContext("https://www.example.com/home").WithCookie("cdp_bid", Bid);
+            Run(http);
+
+            Assert.That(_client.Views.Single().BrowserId, Is.EqualTo(Bid));
+            var cookie = http.Response.Cookies["cdp_bid"];
+            Assert.That(cookie.Domain, Is.EqualTo(".example.com"));
+            Assert.That(cookie.Secure, Is.True);
+            Assert.That(http.Response.Cookies["bid_ck_test"], Is.Null);
+        }
+
+        [Test]
         public void Process_OnlyLegacyCookie_TracksAndWritesCanonicalCookie()
         {
             var http = new FakeHttpContext("http://www.example.com/home").WithCookie("BID_ck_test", Bid);

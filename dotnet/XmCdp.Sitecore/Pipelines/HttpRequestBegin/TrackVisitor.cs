@@ -207,6 +207,7 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
                 Expires = DateTime.UtcNow.AddDays(CookieExpiryDays),
                 Secure = http.Request.IsSecureConnection,
             };
+            if (binding.CookieDomain != null) cookie.Domain = binding.CookieDomain;
             http.Response.Cookies.Set(cookie);
         }
 

@@ -130,6 +130,7 @@ namespace XmCdp.Sitecore.Pipelines.Initialize
                 EdgeSiteName = get("edgeSiteName"),
                 Currency = get("currency"),
                 CookieName = get("cookieName"),
+                CookieDomain = get("cookieDomain"),
             };
             var channel = get("channel");
             if (!string.IsNullOrEmpty(channel)) settings.Channel = channel;
