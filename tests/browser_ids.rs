@@ -132,7 +132,7 @@ fn pool_serves_first_visits_without_waiting_and_refills() {
     let took = t.elapsed();
     eprintln!("first visit from the pool: {took:?}");
     assert_eq!((r.source, r.created), (BrowserIdSource::Pool, true));
-    assert!(took < Duration::from_millis(20), "{took:?}");
+    assert!(took < Duration::from_millis(50), "no network wait (the create takes 150 ms): {took:?}");
     assert!(r.guest_ref.is_some());
     assert_eq!(r.set_cookies, vec![format!("bid_ck_test={}{COOKIE_ATTRS}", r.browser_id)]);
     // Drain the pool faster than it refills: the next visit falls back to a blocking create within its budget.

@@ -231,7 +231,7 @@ fn breaker_opens_when_the_service_is_slower_than_the_budget() {
     let r = req("home_page_banner", &bid);
     let t = Instant::now();
     assert_eq!(c.decide(&r, None, Duration::from_millis(40)).unwrap_err().kind, ErrorKind::CircuitOpen);
-    assert!(t.elapsed() < Duration::from_millis(5));
+    assert!(t.elapsed() < Duration::from_millis(25), "fails fast, not after the budget");
     // Faster than decisionTimeoutMs but still slower than the page budget: a late answer is a failure too.
     faults(&emu, json!({"routes": {"callflows": {"latency_ms": 60}}}));
     std::thread::sleep(Duration::from_millis(220));
@@ -285,13 +285,13 @@ fn prefetch_is_ready_before_wait_and_tickets_are_claimed_once() {
     faults(&emu, json!({"routes": {"callflows": {"latency_ms": 80}}}));
     let t = Instant::now();
     let tk = c.begin_decide(&req("home_page_banner", &bid), Some(UA)).unwrap();
-    assert!(t.elapsed() < Duration::from_millis(20), "begin returns at once: {:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_millis(50), "begin returns at once: {:?}", t.elapsed());
     assert_eq!(c.decision_ready(tk), Ok(false));
     // The page renders meanwhile.
     common::wait_for(Duration::from_secs(2), || c.decision_ready(tk).unwrap().then_some(())).expect("ready");
     let t = Instant::now();
     let d = c.wait_decision(tk, Duration::from_millis(1)).expect("already there");
-    assert!(t.elapsed() < Duration::from_millis(5));
+    assert!(t.elapsed() < Duration::from_millis(25));
     assert_eq!(d.json().unwrap()["variantId"], "banner-visitor");
     assert_eq!(c.wait_decision(tk, Duration::from_millis(10)).unwrap_err().kind, ErrorKind::TicketUnknown);
     assert_eq!(c.wait_decision(Ticket(987_654_321), Duration::from_millis(10)).unwrap_err().kind, ErrorKind::TicketUnknown);
