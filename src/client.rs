@@ -112,6 +112,26 @@ impl Client {
 
     pub fn stats_json(&self) -> String {
         let mut v = serde_json::json!({ "events": self.pipeline.stats_json() });
+        let d = self.decision_stats();
+        v["decisions"] = serde_json::json!({
+            "requests": d.requests,
+            "http_calls": d.http_calls,
+            "coalesced": d.coalesced,
+            "cache_hits": d.cache_hits,
+            "cache_entries": d.cache_entries,
+            "timeouts": d.timeouts,
+            "failures": d.failures,
+            "breaker_state": match self.breaker_state() {
+                crate::decisions::BreakerState::Closed => "closed",
+                crate::decisions::BreakerState::Open => "open",
+                crate::decisions::BreakerState::HalfOpen => "half_open",
+            },
+            "breaker_opened": d.breaker_opened,
+            "breaker_rejections": d.breaker_rejections,
+            "tickets_outstanding": d.tickets_outstanding,
+            "tickets_expired": d.tickets_expired,
+        });
+        v["browser_id_pool"] = self.browser_pool_len().into();
         v["log_records_dropped"] = log::dropped().into();
         v["shut_down"] = self.is_shut_down().into();
         v.to_string()

@@ -40,7 +40,7 @@
 
 /* The API hash this header was generated from. Compare with xmcdp_api_guard() after loading the
    library; a difference means header and library do not match. */
-#define XMCDP_API_HASH UINT64_C(2633249712606411702)
+#define XMCDP_API_HASH UINT64_C(12368675522582637258)
 
 
 // Longest single string field accepted, in bytes.
@@ -109,7 +109,7 @@ typedef enum xmcdp_status_t {
     XMCDP_STATUS_QUEUE_FULL = 40,
     // The client is shut down and accepts no more work.
     XMCDP_STATUS_SHUT_DOWN = 41,
-    // `xmcdp_log_next`: no record arrived within the timeout.
+    // `xmcdp_log_next`: no record arrived within the timeout. `xmcdp_result_take`: no result is held.
     XMCDP_STATUS_NO_RECORD = 42,
     // Shutdown reached its deadline with work left undelivered.
     XMCDP_STATUS_SHUTDOWN_INCOMPLETE = 43,
@@ -143,6 +143,20 @@ typedef enum xmcdp_status_t {
     XMCDP_STATUS_VERSION_MISMATCH = 92,
 } xmcdp_status_t;
 
+// Where the browser id of `xmcdp_client_browser_ensure` came from.
+typedef enum xmcdp_browser_source_t {
+    // No id (the call failed).
+    XMCDP_BROWSER_SOURCE_NONE = 0,
+    // The current cookie (`bid_{clientKey}` or the configured name); nothing to emit.
+    XMCDP_BROWSER_SOURCE_COOKIE = 1,
+    // The legacy cookie (`BID_{clientKey}`), migrated: emit the current cookie and the legacy one's expiry.
+    XMCDP_BROWSER_SOURCE_LEGACY = 2,
+    // A new id taken from the pool created ahead of time (no network wait).
+    XMCDP_BROWSER_SOURCE_POOL = 3,
+    // A new id created in CDP during this call (`browser/create.json`).
+    XMCDP_BROWSER_SOURCE_CREATED = 4,
+} xmcdp_browser_source_t;
+
 // A client handle: an opaque non-zero id issued by `xmcdp_client_new`, valid until
 // `xmcdp_client_delete`. Never a pointer; any other value (0, deleted, garbage) is rejected with
 // `XMCDP_STATUS_INVALID_HANDLE`. Safe to use from several threads at once.
@@ -158,6 +172,61 @@ typedef struct xmcdp_str_t {
     // Length in bytes (not characters), without any terminator.
     size_t len;
 } xmcdp_str_t;
+
+// The layout of `xmcdp_client_browser_ensure`'s output buffer, which holds, back to back and without
+// terminators: the browser id, the guest ref, then the Set-Cookie header values separated by '\n'
+// (header values never contain one). `*out_len` is the sum of the three lengths.
+typedef struct xmcdp_browser_id_t {
+    enum xmcdp_browser_source_t source;
+    // 1 when the id is new to this visitor (source POOL or CREATED): a first visit.
+    uint8_t created;
+    // Number of Set-Cookie header values to emit, in order: 0 (the cookie is right), 1 (a new id) or 2
+    // (legacy migration: the current cookie, then the legacy cookie's expiry).
+    uint32_t set_cookie_count;
+    // `buf[0 .. browser_id_len]`: the browser id (ASCII letters, digits, `.`, `_`, `-`).
+    size_t browser_id_len;
+    // Next: the guest ref CDP returned with a newly created id; 0 when unknown (always for cookie ids).
+    size_t guest_ref_len;
+    // Next, to the end: the Set-Cookie values separated by '\n'; 0 when none.
+    size_t set_cookies_len;
+} xmcdp_browser_id_t;
+
+// A decision request: which flow to run for which visitor. Absent (NULL) fields are not sent, except
+// `point_of_sale`, which falls back to the settings' point of sale. Zero-initialised is "everything
+// absent" (and fails with `XMCDP_STATUS_MISSING_FRIENDLY_ID`).
+typedef struct xmcdp_decision_request_t {
+    // Required: the flow's friendly id, e.g. "home_page_banner" (a trailing `*` runs the first live match).
+    struct xmcdp_str_t friendly_id;
+    // The visitor's browser id (from the `bid_` cookie); absent or empty when the visitor has none.
+    struct xmcdp_str_t browser_id;
+    // Identifies the visitor instead of the browser id when non-blank.
+    struct xmcdp_str_t email;
+    // With `identifier_id`: identifies the visitor instead of the browser id when the id is non-blank.
+    struct xmcdp_str_t identifier_provider;
+    struct xmcdp_str_t identifier_id;
+    // e.g. "WEB".
+    struct xmcdp_str_t channel;
+    // ISO 4217 code, e.g. "EUR".
+    struct xmcdp_str_t currency;
+    // e.g. "EN".
+    struct xmcdp_str_t language;
+    // Overrides the settings' point of sale for this request (classic only).
+    struct xmcdp_str_t point_of_sale;
+    // A JSON object of custom parameters for the flow (at most 64 KiB; flattened with `_` on classic).
+    struct xmcdp_str_t params_json;
+    // Edge only: the visitor's guest ref.
+    struct xmcdp_str_t guest_ref;
+    // The visitor's User-Agent, forwarded when the settings say so.
+    struct xmcdp_str_t user_agent;
+    // Edge only: `page_variant_ids_len` page variant ids (NULL when 0), each present.
+    const struct xmcdp_str_t *page_variant_ids;
+    size_t page_variant_ids_len;
+} xmcdp_decision_request_t;
+
+// A prefetch ticket: an opaque non-zero id issued by `xmcdp_client_decision_begin`, claimed once by
+// `xmcdp_client_decision_wait` with the same client. Unclaimed tickets expire after
+// `decisionTicketTtlMs`; nothing needs to be freed.
+typedef uint64_t xmcdp_ticket_t;
 
 // Fields shared by every event. Absent (NULL) fields take the client's settings defaults where it has
 // one (channel, currency, language, point of sale).
@@ -252,6 +321,107 @@ extern "C" {
 // bindings check it in their static constructor) and must refuse to run on a mismatch. Never fails.
 uint64_t xmcdp_api_guard(void);
 
+// The visitor's browser id for a request's raw `Cookie` header value (absent = no header): the current
+// cookie; else the legacy cookie, migrated; else a new id from the pool; else one created in CDP
+// within `budget_ms` (0 = the client's `browserCreateTimeoutMs`). Call it on every page request: with the
+// cookie present it returns at once, without network. Invalid (hostile) cookie values are ignored,
+// never echoed.
+//
+// On `XMCDP_STATUS_OK` fills `*out_id` and writes the id, guest ref and Set-Cookie values into `buf` as
+// `xmcdp_browser_id_t` describes, and their total length into `*out_len`; emit every Set-Cookie value
+// as its own `Set-Cookie` response header. 2048 bytes always suffice. `XMCDP_STATUS_BUFFER_TOO_SMALL`
+// fills `*out_id` and `*out_len` too and keeps the bytes (a created id is never lost): call
+// `xmcdp_result_take` next, on the same thread. Other failures zero `*out_id`: `XMCDP_STATUS_TIMEOUT`, the
+// 60s remote statuses (creating the id failed: render the page without one),
+// `XMCDP_STATUS_INVALID_UTF8` / `XMCDP_STATUS_TOO_LARGE` (`cookie_header`), `XMCDP_STATUS_SHUT_DOWN`,
+// `XMCDP_STATUS_INVALID_HANDLE`, `XMCDP_STATUS_NULL_POINTER`.
+//
+// `cookie_header`, `out_id`, `buf` (writable for `cap` bytes; NULL allowed when `cap` is 0) and `out_len`
+// are borrowed for the duration of the call.
+enum xmcdp_status_t xmcdp_client_browser_ensure(xmcdp_client_t client,
+                                                struct xmcdp_str_t cookie_header,
+                                                uint32_t budget_ms,
+                                                struct xmcdp_browser_id_t *out_id,
+                                                uint8_t *buf,
+                                                size_t cap,
+                                                size_t *out_len);
+
+// The guest ref behind a browser id (`browser/{id}/show.json`), waiting at most `budget_ms` (0 = the
+// client's `browserCreateTimeoutMs`). After an identity merge this is the surviving guest. Blocks up to
+// the budget: call it when the guest is needed, not on every page.
+//
+// On `XMCDP_STATUS_OK` copies the guest ref (ASCII, no terminator) into `buf` and its length into
+// `*out_len`; `XMCDP_STATUS_BUFFER_TOO_SMALL` keeps it for `xmcdp_result_take`. Fails with
+// `XMCDP_STATUS_INVALID_BROWSER_ID`, `XMCDP_STATUS_NOT_FOUND` (unknown browser), `XMCDP_STATUS_TIMEOUT`,
+// the 60s remote statuses, `XMCDP_STATUS_SHUT_DOWN`, `XMCDP_STATUS_INVALID_HANDLE`, the 10s argument
+// statuses. `browser_id` (required), `buf` (NULL allowed when `cap` is 0) and `out_len` are borrowed for
+// the duration of the call.
+enum xmcdp_status_t xmcdp_client_browser_guest_ref(xmcdp_client_t client,
+                                                   struct xmcdp_str_t browser_id,
+                                                   uint32_t budget_ms,
+                                                   uint8_t *buf,
+                                                   size_t cap,
+                                                   size_t *out_len);
+
+// Runs `request`'s flow and waits at most `budget_ms` (0 = the client's `decisionTimeoutMs`) for its
+// answer. Blocks the calling thread up to the budget; identical concurrent requests share one HTTP call.
+//
+// On `XMCDP_STATUS_OK` copies the flow's response body (what its template rendered, usually JSON such
+// as `{"variantId":"..."}`; no terminator) into `buf` and its length into `*out_len`. Any other status
+// means "render the fallback": `XMCDP_STATUS_TIMEOUT`, `XMCDP_STATUS_CIRCUIT_OPEN`,
+// `XMCDP_STATUS_FLOW_NOT_FOUND`, `XMCDP_STATUS_DECISION_FAILED`, the 60s remote statuses, with the
+// reason (and the server's message) in `xmcdp_last_error`; or a bad request: the 10s argument statuses,
+// `XMCDP_STATUS_MISSING_FRIENDLY_ID`, `XMCDP_STATUS_INVALID_BROWSER_ID`, `XMCDP_STATUS_INVALID_EMAIL`,
+// `XMCDP_STATUS_INVALID_FIELD`; `XMCDP_STATUS_SHUT_DOWN`, `XMCDP_STATUS_INVALID_HANDLE`.
+//
+// `XMCDP_STATUS_BUFFER_TOO_SMALL` writes the needed length to `*out_len` and keeps the decision: call
+// `xmcdp_result_take` next, on the same thread, with a buffer that large (never decide again).
+//
+// `request`, its array and every string it points to, `buf` (writable for `cap` bytes; NULL allowed
+// when `cap` is 0) and `out_len` are borrowed for the duration of the call.
+enum xmcdp_status_t xmcdp_client_decide(xmcdp_client_t client,
+                                        const struct xmcdp_decision_request_t *request,
+                                        uint32_t budget_ms,
+                                        uint8_t *buf,
+                                        size_t cap,
+                                        size_t *out_len);
+
+// Starts a decision and returns at once with a ticket in `*out_ticket` (prefetch at request begin; claim
+// the answer with `xmcdp_client_decision_wait` when the page needs it). Never blocks. The HTTP call is
+// bounded by `decisionTimeoutMs`. An open circuit breaker still yields a ticket (its answer is
+// `XMCDP_STATUS_CIRCUIT_OPEN`).
+//
+// `request` and everything it points to, and `out_ticket`, are borrowed for the duration of the call.
+// The ticket needs no freeing: an unclaimed one expires after `decisionTicketTtlMs`. On failure
+// `*out_ticket` is 0. Fails like `xmcdp_client_decide` for a bad request, plus
+// `XMCDP_STATUS_QUEUE_FULL` (too many outstanding tickets, `decisionMaxTickets`).
+enum xmcdp_status_t xmcdp_client_decision_begin(xmcdp_client_t client,
+                                                const struct xmcdp_decision_request_t *request,
+                                                xmcdp_ticket_t *out_ticket);
+
+// Writes 1 to `*out_ready` when the ticket's answer has arrived (so `xmcdp_client_decision_wait` will
+// not block), else 0. Does not claim the ticket. Never blocks.
+//
+// `out_ready` is borrowed for the duration of the call. Fails with `XMCDP_STATUS_TICKET_UNKNOWN`
+// (unknown, expired, already claimed, or from another client), `XMCDP_STATUS_INVALID_HANDLE`,
+// `XMCDP_STATUS_NULL_POINTER`.
+enum xmcdp_status_t xmcdp_client_decision_ready(xmcdp_client_t client,
+                                                xmcdp_ticket_t ticket,
+                                                uint8_t *out_ready);
+
+// Claims a prefetch's answer, waiting at most `budget_ms` (0 = the client's `decisionTimeoutMs`). A
+// ticket is claimed once, whatever the outcome: a second wait, or a wait after `decisionTicketTtlMs`,
+// fails with `XMCDP_STATUS_TICKET_UNKNOWN` (as does a ticket of another client).
+//
+// Outputs, statuses, buffer rules and `XMCDP_STATUS_BUFFER_TOO_SMALL` (the answer is kept for
+// `xmcdp_result_take`) are those of `xmcdp_client_decide`.
+enum xmcdp_status_t xmcdp_client_decision_wait(xmcdp_client_t client,
+                                               xmcdp_ticket_t ticket,
+                                               uint32_t budget_ms,
+                                               uint8_t *buf,
+                                               size_t cap,
+                                               size_t *out_len);
+
 // Releases a client handle; the handle is dead afterwards and deleting it again returns
 // `XMCDP_STATUS_INVALID_HANDLE` (never undefined behaviour). If the client was not shut down, this
 // shuts it down with a 2 s deadline first (blocking up to that long). Calls already running on other
@@ -265,6 +435,122 @@ enum xmcdp_status_t xmcdp_client_delete(xmcdp_client_t client);
 // `xmcdp_client_page_view`, plus `XMCDP_STATUS_INVALID_EVENT_TYPE` and `XMCDP_STATUS_INVALID_FIELD`
 // (`data_json` not a JSON object, or using a reserved key such as "type").
 enum xmcdp_status_t xmcdp_client_event(xmcdp_client_t client, const struct xmcdp_event_t *custom_event);
+
+// Creates a guest data extension `name` ("ext", "ext1" … "ext5") from `data_json`, a flat JSON object
+// of at most 100 key/values (letters and digits as keys; string, number or boolean values), checked
+// before sending: `XMCDP_STATUS_INVALID_EXT`, `XMCDP_STATUS_TOO_MANY_EXT_ATTRIBUTES`,
+// `XMCDP_STATUS_TOO_LARGE`. Copies the created extension into `buf`. All strings are required.
+// Outputs and other failures as for `xmcdp_client_guest_find`.
+enum xmcdp_status_t xmcdp_client_guest_extension_create(xmcdp_client_t client,
+                                                        struct xmcdp_str_t guest_ref,
+                                                        struct xmcdp_str_t name,
+                                                        struct xmcdp_str_t data_json,
+                                                        uint32_t budget_ms,
+                                                        uint8_t *buf,
+                                                        size_t cap,
+                                                        size_t *out_len);
+
+// Deletes the guest data extension `name`. Copies the server's answer into `buf` (`null` when it sent
+// none). Both strings are required. Outputs and failures as for `xmcdp_client_guest_find`.
+enum xmcdp_status_t xmcdp_client_guest_extension_delete(xmcdp_client_t client,
+                                                        struct xmcdp_str_t guest_ref,
+                                                        struct xmcdp_str_t name,
+                                                        uint32_t budget_ms,
+                                                        uint8_t *buf,
+                                                        size_t cap,
+                                                        size_t *out_len);
+
+// Deletes the keys `fields` (`fields_len` strings, at most 64, each present; NULL when 0) from the
+// guest data extension `name`; no fields empties the extension but keeps it. Copies the remaining
+// extension into `buf`. Outputs and failures as for `xmcdp_client_guest_find`.
+enum xmcdp_status_t xmcdp_client_guest_extension_delete_fields(xmcdp_client_t client,
+                                                               struct xmcdp_str_t guest_ref,
+                                                               struct xmcdp_str_t name,
+                                                               const struct xmcdp_str_t *fields,
+                                                               size_t fields_len,
+                                                               uint32_t budget_ms,
+                                                               uint8_t *buf,
+                                                               size_t cap,
+                                                               size_t *out_len);
+
+// Reads the guest data extension `name`. Both strings are required. Outputs and failures as for
+// `xmcdp_client_guest_find` (`XMCDP_STATUS_NOT_FOUND` when the guest has no such extension).
+enum xmcdp_status_t xmcdp_client_guest_extension_get(xmcdp_client_t client,
+                                                     struct xmcdp_str_t guest_ref,
+                                                     struct xmcdp_str_t name,
+                                                     uint32_t budget_ms,
+                                                     uint8_t *buf,
+                                                     size_t cap,
+                                                     size_t *out_len);
+
+// Lists the guest's data extensions (a collection); `expand` non-zero includes their key/values.
+// `guest_ref` is required. Outputs and failures as for `xmcdp_client_guest_find`.
+enum xmcdp_status_t xmcdp_client_guest_extension_list(xmcdp_client_t client,
+                                                      struct xmcdp_str_t guest_ref,
+                                                      uint8_t expand,
+                                                      uint32_t budget_ms,
+                                                      uint8_t *buf,
+                                                      size_t cap,
+                                                      size_t *out_len);
+
+// Updates only the keys of `data_json` in the guest data extension `name` (checked as for
+// `xmcdp_client_guest_extension_create`). Copies the updated extension into `buf`. Outputs and
+// failures as for `xmcdp_client_guest_find`.
+enum xmcdp_status_t xmcdp_client_guest_extension_patch(xmcdp_client_t client,
+                                                       struct xmcdp_str_t guest_ref,
+                                                       struct xmcdp_str_t name,
+                                                       struct xmcdp_str_t data_json,
+                                                       uint32_t budget_ms,
+                                                       uint8_t *buf,
+                                                       size_t cap,
+                                                       size_t *out_len);
+
+// Replaces all key/values of the guest data extension `name` with `data_json` (checked as for
+// `xmcdp_client_guest_extension_create`). Copies the updated extension into `buf`. Outputs and
+// failures as for `xmcdp_client_guest_find`.
+enum xmcdp_status_t xmcdp_client_guest_extension_put(xmcdp_client_t client,
+                                                     struct xmcdp_str_t guest_ref,
+                                                     struct xmcdp_str_t name,
+                                                     struct xmcdp_str_t data_json,
+                                                     uint32_t budget_ms,
+                                                     uint8_t *buf,
+                                                     size_t cap,
+                                                     size_t *out_len);
+
+// Finds guests by email (`email` present) or by identifier (`identifier_provider` and `identifier_id`
+// present): exactly one of the two. Copies the search collection (`{"href","offset","limit","items":
+// [{"href": ".../v2.1/guests/<guest ref>"}]}`) into `buf`.
+//
+// Every Guest API export: blocks for at most `budget_ms` (0 = the client's `guestApiTimeoutMs`); on
+// `XMCDP_STATUS_OK` copies the answer as JSON (UTF-8, no terminator; `null` when the server sent no
+// body) into `buf` and its length into `*out_len`; `XMCDP_STATUS_BUFFER_TOO_SMALL` writes the needed
+// length and keeps the answer for `xmcdp_result_take` (call it next, on the same thread). Failures:
+// `XMCDP_STATUS_INVALID_ARGUMENT` (bad arguments, or the server's 400), `XMCDP_STATUS_UNAUTHORIZED`
+// (401/403: check `clientKey` and `apiToken`), `XMCDP_STATUS_NOT_FOUND` (404), `XMCDP_STATUS_SERVER_ERROR`
+// (5xx/429), `XMCDP_STATUS_UNEXPECTED_STATUS`, `XMCDP_STATUS_TIMEOUT`, `XMCDP_STATUS_CONNECT_FAILED`,
+// `XMCDP_STATUS_HTTP_ERROR`, `XMCDP_STATUS_MISSING_SETTING` (no `apiToken`), `XMCDP_STATUS_INVALID_URL`
+// (not https), `XMCDP_STATUS_SHUT_DOWN`, `XMCDP_STATUS_INVALID_HANDLE`, the 10s argument statuses; the
+// message from `xmcdp_last_error` carries the server's words, never the API token. Every string, array,
+// `buf` (writable for `cap` bytes; NULL allowed when `cap` is 0) and `out_len` is borrowed for the
+// duration of the call.
+enum xmcdp_status_t xmcdp_client_guest_find(xmcdp_client_t client,
+                                            struct xmcdp_str_t email,
+                                            struct xmcdp_str_t identifier_provider,
+                                            struct xmcdp_str_t identifier_id,
+                                            uint32_t budget_ms,
+                                            uint8_t *buf,
+                                            size_t cap,
+                                            size_t *out_len);
+
+// Reads a guest (`GET /v2.1/guests/{guest_ref}`); `expand` non-zero includes its data extensions.
+// `guest_ref` is required. Outputs and failures as for `xmcdp_client_guest_find`.
+enum xmcdp_status_t xmcdp_client_guest_get(xmcdp_client_t client,
+                                           struct xmcdp_str_t guest_ref,
+                                           uint8_t expand,
+                                           uint32_t budget_ms,
+                                           uint8_t *buf,
+                                           size_t cap,
+                                           size_t *out_len);
 
 // Queues an IDENTITY event (a visitor identified, e.g. at login). Validates on the calling thread and
 // never blocks.
@@ -334,6 +620,17 @@ enum xmcdp_status_t xmcdp_log_next(uint32_t timeout_ms,
                                    uint8_t *buf,
                                    size_t cap,
                                    size_t *out_len);
+
+// Copies the result that the last call on this thread could not fit (it returned
+// `XMCDP_STATUS_BUFFER_TOO_SMALL` and said the result is kept: decisions, browser ids, Guest API
+// answers) into `buf` and its length into `*out_len`, then drops it. Call it right after that call, on
+// the same thread, with `cap` at least the length it reported: the next such call on the thread drops
+// the held result, so at most one is ever held per thread.
+//
+// Returns `XMCDP_STATUS_NO_RECORD` when no result is held, and `XMCDP_STATUS_BUFFER_TOO_SMALL` with the
+// needed length in `*out_len` when `cap` is still too small (the result stays held). `buf` (writable for
+// `cap` bytes; NULL allowed when `cap` is 0) and `out_len` are borrowed for the duration of the call.
+enum xmcdp_status_t xmcdp_result_take(uint8_t *buf, size_t cap, size_t *out_len);
 
 // The name of a status code without its `XMCDP_STATUS_` prefix, e.g. "INVALID_UTF8"; "UNKNOWN" for a
 // number that is not a status. The returned bytes are static (owned by the library, valid for the

@@ -13,15 +13,21 @@
 // `unsafe fn` would change nothing for C callers and hide nothing from Rust ones.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+mod browser;
 pub mod call;
 mod client;
+mod decisions;
 mod events;
+mod guests;
 pub mod handles;
 pub mod status;
 pub mod strings;
 
+pub use browser::*;
 pub use client::*;
+pub use decisions::*;
 pub use events::*;
+pub use guests::*;
 pub use status::xmcdp_status_t;
 pub use strings::xmcdp_str_t;
 
@@ -29,7 +35,7 @@ use call::{ffi_call, ffi_value, FfiError};
 use interoptopus::patterns::api_guard::APIVersion;
 use interoptopus::{ffi_function, ffi_surrogates, function, Inventory, InventoryBuilder};
 use status::xmcdp_status_t::*;
-use strings::{buffer_surrogate, check_out_buffer, non_null_mut, usize_out_surrogate, usize_surrogate, write_out};
+use strings::{buffer_surrogate, check_out_buffer, non_null_mut, take_held, usize_out_surrogate, usize_surrogate, write_out};
 use std::time::Duration;
 
 /// `major * 1_000_000 + minor * 1_000 + patch` of this crate (SQLite style), e.g. 1002003 for 1.2.3.
@@ -130,6 +136,22 @@ pub extern "C" fn xmcdp_log_next(timeout_ms: u32, out_level: *mut u32, buf: *mut
     })
 }
 
+/// Copies the result that the last call on this thread could not fit (it returned
+/// `XMCDP_STATUS_BUFFER_TOO_SMALL` and said the result is kept: decisions, browser ids, Guest API
+/// answers) into `buf` and its length into `*out_len`, then drops it. Call it right after that call, on
+/// the same thread, with `cap` at least the length it reported: the next such call on the thread drops
+/// the held result, so at most one is ever held per thread.
+///
+/// Returns `XMCDP_STATUS_NO_RECORD` when no result is held, and `XMCDP_STATUS_BUFFER_TOO_SMALL` with the
+/// needed length in `*out_len` when `cap` is still too small (the result stays held). `buf` (writable for
+/// `cap` bytes; NULL allowed when `cap` is 0) and `out_len` are borrowed for the duration of the call.
+#[ffi_function]
+#[ffi_surrogates(buf = "buffer_surrogate", cap = "usize_surrogate", out_len = "usize_out_surrogate")]
+#[no_mangle]
+pub extern "C" fn xmcdp_result_take(buf: *mut u8, cap: usize, out_len: *mut usize) -> xmcdp_status_t {
+    ffi_call("xmcdp_result_take", || unsafe { take_held(buf, cap, out_len) })
+}
+
 /// Every export, for the generators (cbindgen reads the source instead) and the API guard hash.
 /// Order is the C# file's order; new functions go at the end of their group.
 pub fn ffi_inventory() -> Inventory {
@@ -140,6 +162,7 @@ pub fn ffi_inventory() -> Inventory {
         .register(function!(xmcdp_status_name))
         .register(function!(xmcdp_last_error))
         .register(function!(xmcdp_log_next))
+        .register(function!(xmcdp_result_take))
         // client
         .register(function!(xmcdp_client_new))
         .register(function!(xmcdp_client_shutdown))
@@ -149,6 +172,24 @@ pub fn ffi_inventory() -> Inventory {
         .register(function!(xmcdp_client_page_view))
         .register(function!(xmcdp_client_identity))
         .register(function!(xmcdp_client_event))
+        // decisions
+        .register(function!(xmcdp_client_decide))
+        .register(function!(xmcdp_client_decision_begin))
+        .register(function!(xmcdp_client_decision_ready))
+        .register(function!(xmcdp_client_decision_wait))
+        // browser identity
+        .register(function!(xmcdp_client_browser_ensure))
+        .register(function!(xmcdp_client_browser_guest_ref))
+        // guests
+        .register(function!(xmcdp_client_guest_find))
+        .register(function!(xmcdp_client_guest_get))
+        .register(function!(xmcdp_client_guest_extension_create))
+        .register(function!(xmcdp_client_guest_extension_get))
+        .register(function!(xmcdp_client_guest_extension_list))
+        .register(function!(xmcdp_client_guest_extension_put))
+        .register(function!(xmcdp_client_guest_extension_patch))
+        .register(function!(xmcdp_client_guest_extension_delete))
+        .register(function!(xmcdp_client_guest_extension_delete_fields))
         .inventory()
 }
 

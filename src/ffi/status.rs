@@ -64,7 +64,7 @@ pub enum xmcdp_status_t {
     XMCDP_STATUS_QUEUE_FULL = 40,
     /// The client is shut down and accepts no more work.
     XMCDP_STATUS_SHUT_DOWN = 41,
-    /// `xmcdp_log_next`: no record arrived within the timeout.
+    /// `xmcdp_log_next`: no record arrived within the timeout. `xmcdp_result_take`: no result is held.
     XMCDP_STATUS_NO_RECORD = 42,
     /// Shutdown reached its deadline with work left undelivered.
     XMCDP_STATUS_SHUTDOWN_INCOMPLETE = 43,

@@ -4,6 +4,8 @@ use super::call::{FfiError, FfiResult};
 use super::status::xmcdp_status_t::*;
 use interoptopus::{ffi_surrogates, ffi_type};
 use interoptopus::lang::c::{CType, PrimitiveType};
+use bytes::Bytes;
+use std::cell::RefCell;
 
 /// Longest single string field accepted, in bytes.
 pub const XMCDP_MAX_STR_LEN: usize = 64 * 1024;
@@ -32,6 +34,12 @@ pub fn usize_out_surrogate() -> CType {
 /// array or stackalloc) rather than `out byte`.
 pub fn buffer_surrogate() -> CType {
     CType::ReadWritePointer(Box::new(CType::Primitive(PrimitiveType::Void)))
+}
+
+/// interoptopus surrogate: a read-only array argument `*const T` as `const void*`, so C# sees `IntPtr` (a
+/// pinned array, or `IntPtr.Zero` for none) rather than `ref T`, which cannot express NULL.
+pub fn array_surrogate() -> CType {
+    CType::ReadPointer(Box::new(CType::Primitive(PrimitiveType::Void)))
 }
 
 /// A UTF-8 string passed by pointer and length, borrowed for the duration of the call.
@@ -175,6 +183,66 @@ pub unsafe fn write_out(bytes: &[u8], buf: *mut u8, cap: usize, out_len: *mut us
     Ok(())
 }
 
+thread_local! {
+    // The output of the last call on this thread that did not fit its buffer, kept for `xmcdp_result_take`
+    // so work already done (a decision, a created browser id, a Guest API write) is never lost or repeated.
+    // Per thread, like the last error: the host retries right after the failing call on the same thread.
+    static HELD: RefCell<Option<Bytes>> = const { RefCell::new(None) };
+}
+
+/// Drops the result held for `xmcdp_result_take`. Every export that can hold one calls this first, so at
+/// most one result per thread is held, and only until the thread's next such call.
+pub fn clear_held() {
+    let _ = HELD.try_with(|h| {
+        if let Ok(mut h) = h.try_borrow_mut() {
+            *h = None;
+        }
+    });
+}
+
+fn hold(bytes: Bytes) {
+    let _ = HELD.try_with(|h| {
+        if let Ok(mut h) = h.try_borrow_mut() {
+            *h = Some(bytes);
+        }
+    });
+}
+
+/// [`write_out`] for results that cost work to produce: when the buffer is too small the bytes are also
+/// kept for `xmcdp_result_take` (the message says so).
+///
+/// # Safety
+/// As [`write_out`].
+pub unsafe fn write_or_hold(bytes: Bytes, buf: *mut u8, cap: usize, out_len: *mut usize, what: &str) -> FfiResult {
+    match write_out(&bytes, buf, cap, out_len, what) {
+        Err(mut e) if e.status == XMCDP_STATUS_BUFFER_TOO_SMALL => {
+            hold(bytes);
+            e.message.push_str("; the result is kept for xmcdp_result_take");
+            Err(e)
+        }
+        r => r,
+    }
+}
+
+/// Copies the held result out (see [`write_or_hold`]) and drops it; keeps it when the buffer is still too
+/// small. `XMCDP_STATUS_NO_RECORD` when none is held.
+///
+/// # Safety
+/// As [`write_out`].
+pub unsafe fn take_held(buf: *mut u8, cap: usize, out_len: *mut usize) -> FfiResult {
+    check_out_buffer(buf, cap, out_len)?;
+    let held = HELD.try_with(|h| h.borrow().clone()).ok().flatten();
+    let Some(bytes) = held else {
+        return Err(FfiError::new(
+            XMCDP_STATUS_NO_RECORD,
+            "xmcdp_result_take: no result is held on this thread (take it right after the call that returned BUFFER_TOO_SMALL, on the same thread)",
+        ));
+    };
+    write_out(&bytes, buf, cap, out_len, "held result")?;
+    clear_held();
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +278,29 @@ mod tests {
             write_out(b"", std::ptr::null_mut(), 0, &mut n, "x").unwrap();
             assert_eq!(n, 0);
             assert_eq!(write_out(b"a", std::ptr::null_mut(), 0, std::ptr::null_mut(), "x").unwrap_err().status, XMCDP_STATUS_NULL_POINTER);
+        }
+    }
+
+    #[test]
+    fn held_results_are_taken_once_and_cleared_by_the_next_call() {
+        let mut buf = [0u8; 8];
+        let mut n = 0usize;
+        unsafe {
+            clear_held();
+            assert_eq!(take_held(buf.as_mut_ptr(), buf.len(), &mut n).unwrap_err().status, XMCDP_STATUS_NO_RECORD);
+            let e = write_or_hold(Bytes::from_static(b"0123456789"), buf.as_mut_ptr(), 4, &mut n, "d").unwrap_err();
+            assert_eq!((e.status, n), (XMCDP_STATUS_BUFFER_TOO_SMALL, 10));
+            assert!(e.message.contains("xmcdp_result_take"), "{}", e.message);
+            assert_eq!(take_held(buf.as_mut_ptr(), buf.len(), &mut n).unwrap_err().status, XMCDP_STATUS_BUFFER_TOO_SMALL);
+            let mut big = [0u8; 16];
+            take_held(big.as_mut_ptr(), big.len(), &mut n).unwrap();
+            assert_eq!(&big[..n], b"0123456789");
+            assert_eq!(take_held(big.as_mut_ptr(), big.len(), &mut n).unwrap_err().status, XMCDP_STATUS_NO_RECORD);
+            write_or_hold(Bytes::from_static(b"abc"), buf.as_mut_ptr(), buf.len(), &mut n, "d").unwrap();
+            assert_eq!(take_held(big.as_mut_ptr(), big.len(), &mut n).unwrap_err().status, XMCDP_STATUS_NO_RECORD, "a fitting result is not held");
+            let _ = write_or_hold(Bytes::from_static(b"0123456789"), buf.as_mut_ptr(), 4, &mut n, "d");
+            clear_held();
+            assert_eq!(take_held(big.as_mut_ptr(), big.len(), &mut n).unwrap_err().status, XMCDP_STATUS_NO_RECORD);
         }
     }
 }
