@@ -101,5 +101,32 @@ fn c_smoke_against_emulator() {
     assert_eq!(view["body"]["page"], "home", "VIEW body: {}", view["body"]);
     let add = items.iter().find(|e| e["type"] == "ADD").unwrap();
     assert_eq!(add["body"]["product"]["item_id"], "SKU-1", "ADD body: {}", add["body"]);
+
+    // The decision that did not fit its buffer was held for xmcdp_result_take, never asked for twice.
+    let (status, body) = http_get(&base, "/__emulator/flows/executions?friendly_id=promo_summer");
+    assert_eq!(status, 200, "executions: {body}");
+    let execs: serde_json::Value = serde_json::from_str(&body).expect("executions JSON");
+    assert_eq!(execs["count"], 1, "promo_summer executions: {body}");
+    // Decisions went out as the classic callFlows body, with the User-Agent of the request struct.
+    let (status, body) = http_get(&base, "/__emulator/requests");
+    assert_eq!(status, 200, "requests: {body}");
+    let requests: serde_json::Value = serde_json::from_str(&body).expect("requests JSON");
+    let banner = requests["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|r| r["route"] == "callflows" && r["body"].as_str().is_some_and(|b| b.contains("\"tier\":\"gold\"")))
+        .unwrap_or_else(|| panic!("no home_page_banner callFlows request: {body}"));
+    let sent: serde_json::Value = serde_json::from_str(banner["body"].as_str().unwrap()).expect("callFlows body");
+    assert_eq!(sent["friendlyId"], "home_page_banner", "{sent}");
+    assert_eq!(sent["browserId"], bid.as_str(), "{sent}");
+    assert_eq!(sent["params"]["n"], 1, "{sent}");
+    assert_eq!(banner["headers"]["user-agent"], "xmcdp-smoke/1.0", "{banner}");
+    // The API token only ever travels in the Authorization header of Guest API requests.
+    for r in requests["items"].as_array().unwrap() {
+        let mut text = r.clone();
+        text["headers"]["authorization"] = serde_json::Value::Null;
+        assert!(!text.to_string().contains("tok_"), "token outside the Authorization header: {r}");
+    }
     emu.stop();
 }
