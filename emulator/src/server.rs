@@ -106,7 +106,20 @@ pub struct App {
     clock_offset_ms: AtomicI64,
     route_counts: [AtomicU64; 7],
     fault_counts: [AtomicU64; 6],
+    /// `Idempotency-Key` of accepted events → the answer given, so a replayed event is acknowledged again but
+    /// stored once (and counted as a duplicate).
+    idem: Mutex<Idem>,
 }
+
+/// Bounded memory of idempotency keys (oldest forgotten first).
+#[derive(Default)]
+pub struct Idem {
+    seen: HashMap<Box<str>, Bytes>,
+    order: VecDeque<Box<str>>,
+    duplicates: u64,
+}
+
+const IDEM_KEYS: usize = 1_000_000;
 
 impl App {
     pub fn new(cfg: &EmulatorConfig, base_url: String) -> App {
@@ -137,6 +150,7 @@ impl App {
             clock_offset_ms: AtomicI64::new(0),
             route_counts: Default::default(),
             fault_counts: Default::default(),
+            idem: Mutex::new(Idem::default()),
         };
         app.set_faults(cfg.faults.clone());
         app
@@ -678,8 +692,33 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, abort: Arc<Notify>) -> Re
                     "send Content-Type: application/json",
                 )
             } else {
-                let text = String::from_utf8_lossy(&req.body);
-                event(&app, &req, &text, "post", edge)
+                let key = req.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).filter(|k| !k.is_empty() && k.len() <= 200);
+                let seen = key.and_then(|k| {
+                    let mut i = app.idem.lock();
+                    let body = i.seen.get(k).cloned();
+                    if body.is_some() {
+                        i.duplicates += 1;
+                    }
+                    body
+                });
+                match seen {
+                    Some(body) => Out { status: 201, body, ctype: "application/json", headers: Vec::new() },
+                    None => {
+                        let text = String::from_utf8_lossy(&req.body);
+                        let out = event(&app, &req, &text, "post", edge);
+                        if let (Some(k), 201) = (key, out.status) {
+                            let mut i = app.idem.lock();
+                            if i.order.len() >= IDEM_KEYS {
+                                if let Some(old) = i.order.pop_front() {
+                                    i.seen.remove(&old);
+                                }
+                            }
+                            i.seen.insert(k.into(), out.body.clone());
+                            i.order.push_back(k.into());
+                        }
+                        out
+                    }
+                }
             }
         }
         Route::EventGet => match crate::util::extract_message(&req.raw_query) {
@@ -1143,6 +1182,7 @@ pub fn stats_json(app: &App) -> Value {
             "rejected_by_reason": s.events_rejected,
             "flagged_unknown_pos": s.flagged_unknown_pos,
             "identity": s.identity_events,
+            "duplicates": app.idem.lock().duplicates,
         },
         "faults": {"total": ftotal, "by_kind": faults},
         "browsers_created": s.browsers_created,
