@@ -692,7 +692,11 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, abort: Arc<Notify>) -> Re
                     "send Content-Type: application/json",
                 )
             } else {
-                let key = req.headers.get("idempotency-key").and_then(|v| v.to_str().ok()).filter(|k| !k.is_empty() && k.len() <= 200);
+                let key = req
+                    .headers
+                    .get("idempotency-key")
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|k| !k.is_empty() && k.len() <= 200);
                 let seen = key.and_then(|k| {
                     let mut i = app.idem.lock();
                     let body = i.seen.get(k).cloned();
@@ -702,7 +706,12 @@ async fn handle(app: Arc<App>, req: Request<Incoming>, abort: Arc<Notify>) -> Re
                     body
                 });
                 match seen {
-                    Some(body) => Out { status: 201, body, ctype: "application/json", headers: Vec::new() },
+                    Some(body) => Out {
+                        status: 201,
+                        body,
+                        ctype: "application/json",
+                        headers: Vec::new(),
+                    },
                     None => {
                         let text = String::from_utf8_lossy(&req.body);
                         let out = event(&app, &req, &text, "post", edge);

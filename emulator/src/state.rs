@@ -218,6 +218,9 @@ pub struct Accepted {
     pub guest_ref: String,
 }
 
+/// Distinct event types counted separately in stats; the rest are counted as `(other)`.
+const MAX_DISTINCT_TYPES: usize = 1000;
+
 fn next_seq() -> u64 {
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -744,7 +747,17 @@ impl Store {
         match self.stats.events_accepted.get_mut(kind) {
             Some(c) => *c += 1,
             None => {
-                self.stats.events_accepted.insert(kind.to_string(), 1);
+                // Event types are free-form: bound the number of distinct counters.
+                let key = if self.stats.events_accepted.len() < MAX_DISTINCT_TYPES {
+                    kind
+                } else {
+                    "(other)"
+                };
+                *self
+                    .stats
+                    .events_accepted
+                    .entry(key.to_string())
+                    .or_insert(0) += 1;
             }
         }
         self.event_seq += 1;
@@ -804,7 +817,9 @@ impl Store {
                         Value::String(s) => s.clone(),
                         other => other.to_string(),
                     });
-                    if let Some(item) = item {
+                    if let Some(item) = item.filter(|i| {
+                        s.cart.contains_key(i) || s.cart.len() < limits.max_session_events
+                    }) {
                         s.cart.insert(item, p.clone());
                         s.cart_cleared = false;
                     }
