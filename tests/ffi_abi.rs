@@ -263,14 +263,23 @@ fn new_exports_name_their_null_pointers_and_bad_fields() {
     check(xmcdp_client_browser_ensure(c, s(""), 10, &mut id, null_mut(), 0, null_mut()), XMCDP_STATUS_NULL_POINTER, "out_len");
     check(xmcdp_client_browser_guest_ref(c, xmcdp_str_t::NONE, 10, null_mut(), 0, &mut n), XMCDP_STATUS_NULL_POINTER, "browser_id");
     check(xmcdp_client_guest_get(c, xmcdp_str_t::NONE, 0, 10, null_mut(), 0, &mut n), XMCDP_STATUS_NULL_POINTER, "guest_ref");
-    check(xmcdp_client_guest_extension_create(c, s("g-1"), s("ext"), xmcdp_str_t::NONE, 10, null_mut(), 0, &mut n), XMCDP_STATUS_NULL_POINTER, "data_json");
-    check(xmcdp_client_guest_extension_delete_fields(c, s("g-1"), s("ext"), null(), 3, 10, null_mut(), 0, &mut n), XMCDP_STATUS_NULL_POINTER, "fields");
+    check(
+        xmcdp_client_guest_extension_create(c, s("g-1"), s("ext"), xmcdp_str_t::NONE, 10, null_mut(), 0, &mut n),
+        XMCDP_STATUS_NULL_POINTER,
+        "data_json",
+    );
+    check(
+        xmcdp_client_guest_extension_delete_fields(c, s("g-1"), s("ext"), null(), 3, 10, null_mut(), 0, &mut n),
+        XMCDP_STATUS_NULL_POINTER,
+        "fields",
+    );
     check(xmcdp_result_take(null_mut(), 0, null_mut()), XMCDP_STATUS_NULL_POINTER, "out_len");
 
     // Request fields: every one is named, invalid UTF-8 and oversize alike, and nothing is sent.
     let big = "a".repeat(64 * 1024 + 1);
     let variants: Vec<xmcdp_str_t> = (0..65).map(|_| s("v")).collect();
-    let cases: Vec<(Box<dyn Fn(&mut xmcdp_decision_request_t)>, xmcdp_status_t, &str)> = vec![
+    type Edit<'a> = Box<dyn Fn(&mut xmcdp_decision_request_t) + 'a>;
+    let cases: Vec<(Edit, xmcdp_status_t, &str)> = vec![
         (Box::new(|r| r.email = BAD_UTF8), XMCDP_STATUS_INVALID_UTF8, "request.email"),
         (Box::new(|r| r.language = xmcdp_str_t { ptr: null(), len: 2 }), XMCDP_STATUS_INVALID_ARGUMENT, "request.language"),
         (Box::new(|r| r.params_json = s(&big)), XMCDP_STATUS_TOO_LARGE, "request.params_json"),

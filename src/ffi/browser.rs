@@ -9,8 +9,7 @@ use super::client::{client, xmcdp_client_t};
 use super::decisions::budget;
 use super::status::xmcdp_status_t::{self, *};
 use super::strings::{
-    buffer_surrogate, check_out_buffer, clear_held, non_null_mut, usize_out_surrogate, usize_surrogate, write_or_hold, xmcdp_str_t,
-    XMCDP_MAX_STR_LEN,
+    buffer_surrogate, check_out_buffer, clear_held, non_null_mut, usize_out_surrogate, usize_surrogate, write_or_hold, xmcdp_str_t, XMCDP_MAX_STR_LEN,
 };
 use crate::browser::{BrowserIdResult, BrowserIdSource};
 use bytes::Bytes;

@@ -5,14 +5,14 @@
 //! not fit it is not thrown away: it is held for `xmcdp_result_take` on the same thread (see
 //! `strings::write_or_hold`). A 4 KiB buffer fits typical flow templates; the retry is the rare path.
 
+use super::call::ffi_call;
 use super::call::{FfiError, FfiResult};
 use super::client::{client, with_client, xmcdp_client_t};
 use super::status::xmcdp_status_t::{self, *};
 use super::strings::{
-    buffer_surrogate, check_out_buffer, clear_held, non_null, non_null_mut, slice, usize_out_surrogate, usize_surrogate, write_or_hold,
-    xmcdp_str_t, XMCDP_MAX_JSON_LEN, XMCDP_MAX_STR_LEN,
+    buffer_surrogate, check_out_buffer, clear_held, non_null, non_null_mut, slice, usize_out_surrogate, usize_surrogate, write_or_hold, xmcdp_str_t,
+    XMCDP_MAX_JSON_LEN, XMCDP_MAX_STR_LEN,
 };
-use super::call::ffi_call;
 use crate::decisions::Ticket;
 use crate::model::DecisionRequest;
 use interoptopus::{ffi_function, ffi_surrogates, ffi_type};

@@ -91,10 +91,7 @@ pub extern "C" fn xmcdp_client_guest_find(
         match (email, provider, id) {
             (Some(e), None, None) => guest_call(client, budget_ms, buf, cap, out_len, |g| g.find_by_email(e)),
             (None, Some(p), Some(i)) => guest_call(client, budget_ms, buf, cap, out_len, |g| g.find_by_identifier(p, i)),
-            _ => Err(FfiError::new(
-                XMCDP_STATUS_INVALID_ARGUMENT,
-                "guest_find: give either email, or identifier_provider and identifier_id",
-            )),
+            _ => Err(FfiError::new(XMCDP_STATUS_INVALID_ARGUMENT, "guest_find: give either email, or identifier_provider and identifier_id")),
         }
     })
 }
