@@ -25,6 +25,8 @@ pub struct Client {
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     pipeline: Pipeline,
     transport: Transport,
+    /// Durable spool behind the pipeline (`spoolDirectory`); `None` = undelivered events are lost.
+    spool: Option<crate::spool::Spool>,
     shutdown: Mutex<Option<ShutdownReport>>,
     /// Decisions, browser-id pool: state owned by `decisions` / `browser`.
     pub(crate) features: crate::decisions::Features,
@@ -43,13 +45,23 @@ impl Client {
             .build()
             .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the runtime: {e}")))?;
         let transport = Transport::new(&settings)?;
-        let pipeline = Pipeline::start(&settings, transport.clone(), Box::new(Discard), runtime.handle());
+        // A spool that cannot open must not stop the site: log it and run without one.
+        let spool = crate::spool::SpoolConfig::from_settings(&settings).and_then(|cfg| {
+            crate::spool::Spool::open(cfg, crate::pipeline::BodyRenderer::new(&settings))
+                .map_err(|e| log::error(format!("xmcdp: running without the spool: {e}")))
+                .ok()
+        });
+        let overflow = spool.as_ref().map_or_else(|| Box::new(Discard) as Box<dyn crate::pipeline::spool::Overflow>, |s| s.overflow());
+        let pipeline = Pipeline::start(&settings, transport.clone(), overflow, runtime.handle());
+        if let Some(s) = &spool {
+            s.attach(pipeline.replay_sink());
+        }
         let features = crate::decisions::Features::new(&settings, &transport, runtime.handle());
         log::info(format!(
             "xmcdp: client started for client key {} ({} lanes, queue {} events / {} bytes)",
             settings.client_key, settings.delivery_concurrency, settings.queue_capacity, settings.queue_max_bytes
         ));
-        Ok(Client { settings: Arc::new(settings), runtime: Mutex::new(Some(runtime)), pipeline, transport, shutdown: Mutex::new(None), features })
+        Ok(Client { settings: Arc::new(settings), runtime: Mutex::new(Some(runtime)), pipeline, transport, spool, shutdown: Mutex::new(None), features })
     }
 
     pub fn settings(&self) -> &Settings {
@@ -94,6 +106,14 @@ impl Client {
             return r.clone();
         }
         let report = self.pipeline.shutdown(deadline);
+        if let Some(spool) = &self.spool {
+            // After the pipeline: what it could not deliver is in the spool's channel; commit it and let go of
+            // the file so the next client or process adopts it.
+            let left = spool.close(Duration::from_secs(2));
+            if left > 0 {
+                log::info(format!("xmcdp: {left} events wait in the spool for the next start"));
+            }
+        }
         if let Some(rt) = self.runtime.lock().take() {
             rt.shutdown_timeout(Duration::from_millis(200));
         }
@@ -132,6 +152,7 @@ impl Client {
             "tickets_expired": d.tickets_expired,
         });
         v["browser_id_pool"] = self.browser_pool_len().into();
+        v["spool"] = self.spool.as_ref().map_or_else(|| serde_json::json!({"enabled": false}), |s| s.stats_json());
         v["log_records_dropped"] = log::dropped().into();
         v["shut_down"] = self.is_shut_down().into();
         v.to_string()

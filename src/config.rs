@@ -94,6 +94,21 @@ pub struct Settings {
     /// Guest REST v2.1 base URL; defaults to `targetUrl` (classic). Must be https:// (loopback excepted).
     pub guest_api_url: Option<String>,
     pub guest_api_timeout: Duration,
+    /// Durable spool for events that cannot be delivered now (`spool` module); off unless a directory is set.
+    pub spool: SpoolSettings,
+}
+
+/// Settings of the durable spool.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpoolSettings {
+    /// Directory of the spool files (one per process and client); `None` = no spool (undelivered events are lost).
+    pub directory: Option<String>,
+    /// Disk cap over the spooled records; the oldest are evicted (and counted) beyond it.
+    pub max_bytes: u64,
+    /// The writer commits (fsync) at least this often while events wait: the loss window of a hard kill.
+    pub commit_interval: Duration,
+    /// ... or as soon as this many events wait.
+    pub commit_max_events: usize,
 }
 
 /// Settings of the decision path (`decisions` module).
@@ -158,6 +173,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("browserCreateTimeoutMs", "budget of a blocking browser id create, 1000"),
     ("guestApiUrl", "Guest REST v2.1 base URL (default: targetUrl); https:// except loopback"),
     ("guestApiTimeoutMs", "Guest REST request timeout, 5000"),
+    ("spoolDirectory", "directory of the durable event spool (one file per process); null = off (the default)"),
+    ("spoolMaxBytes", "disk cap of the spool, oldest evicted beyond it, 268435456"),
+    ("spoolCommitIntervalMs", "the spool commits at least this often (the loss window of a hard kill), 100"),
+    ("spoolCommitMaxEvents", "... or as soon as this many events wait, 1000"),
 ];
 
 const MAX_STRING: usize = 1024;
@@ -291,6 +310,15 @@ impl Settings {
             None => None,
         };
         let worker_threads = r.uint("workerThreads", 2, 1, 64)? as usize;
+        let spool = SpoolSettings {
+            directory: match r.opt_str("spoolDirectory")? {
+                Some(d) if d.trim().is_empty() => return Err(Error::new(ErrorKind::ConfigInvalid, "\"spoolDirectory\" cannot be empty (use null to turn the spool off)")),
+                d => d,
+            },
+            max_bytes: r.uint("spoolMaxBytes", 256 * 1024 * 1024, 1024 * 1024, 1 << 40)?,
+            commit_interval: r.millis("spoolCommitIntervalMs", 100, 1, 60_000)?,
+            commit_max_events: r.uint("spoolCommitMaxEvents", 1_000, 1, 1_000_000)? as usize,
+        };
         let api_token = r.opt_str("apiToken")?.map(Secret::new);
         if let Some(t) = &api_token {
             if t.expose().is_empty() || t.expose().bytes().any(|b| b.is_ascii_control()) {
@@ -362,6 +390,7 @@ impl Settings {
             browser_create_timeout,
             guest_api_url,
             guest_api_timeout,
+            spool,
         })
     }
 
@@ -544,6 +573,17 @@ mod tests {
             kind(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","allowInsecureHttp":true,"guestApiUrl":"http://g.io"}"#),
             ErrorKind::ConfigInvalidUrl
         );
+    }
+
+    #[test]
+    fn spool_settings() {
+        let s = Settings::from_json(MIN).unwrap();
+        assert_eq!(s.spool.directory, None);
+        assert_eq!((s.spool.commit_interval, s.spool.commit_max_events), (Duration::from_millis(100), 1000));
+        let s = Settings::from_json(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","spoolDirectory":"/var/spool/x","spoolMaxBytes":2097152,"spoolCommitIntervalMs":20}"#).unwrap();
+        assert_eq!((s.spool.directory.as_deref(), s.spool.max_bytes, s.spool.commit_interval), (Some("/var/spool/x"), 2097152, Duration::from_millis(20)));
+        assert_eq!(kind(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","spoolDirectory":""}"#), ErrorKind::ConfigInvalid);
+        assert_eq!(kind(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","spoolMaxBytes":10}"#), ErrorKind::ConfigInvalid);
     }
 
     #[test]

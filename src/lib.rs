@@ -15,6 +15,7 @@ pub mod identity;
 pub mod log;
 pub mod model;
 pub mod pipeline;
+pub mod spool;
 pub mod stats;
 pub mod transport;
 

@@ -7,7 +7,11 @@
 //! - Bounded by count and bytes over everything accepted and not yet finished (queued, retrying, in flight).
 //! - Retries connect errors/timeouts, 408, 429 and 5xx with full-jitter backoff and capped `Retry-After`;
 //!   other 4xx are counted and logged once per status.
-//! - Whatever cannot be delivered goes to the [`spool::Overflow`] seam.
+//! - Whatever cannot be delivered goes to the [`spool::Overflow`] seam. With a durable spool, an event that
+//!   exhausts its retries switches the pipeline to *outage mode*: lanes hand queued events to the spool at once
+//!   instead of retrying each in memory, until a delivery (usually a replay probe) succeeds again.
+//! - Every event carries a stable id, sent as `Idempotency-Key`, so a replay or a retry after a lost response
+//!   can be recognised as a duplicate by the receiver. The JSON body is never touched.
 
 pub mod backoff;
 pub mod spool;
@@ -23,16 +27,87 @@ use parking_lot::Mutex;
 use spool::{Overflow, SpillReason};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{watch, Notify};
+
+/// Stable id of one accepted event (128 bits, printed like a UUID v4). Random per process, then a counter:
+/// unique without a syscall on the request thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EventId(pub u128);
+
+impl EventId {
+    pub fn next() -> EventId {
+        static SEED: once_cell::sync::Lazy<(u64, u64)> = once_cell::sync::Lazy::new(|| {
+            use std::hash::{BuildHasher, Hasher};
+            // RandomState is keyed from the OS random source once per process.
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u32(std::process::id());
+            h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos());
+            let a = h.finish();
+            h.write_u64(a);
+            (a, h.finish())
+        });
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let c = COUNTER.fetch_add(1, Relaxed);
+        let hi = mix(SEED.0 ^ c);
+        let lo = mix(SEED.1.wrapping_add(c));
+        let v = ((hi as u128) << 64) | lo as u128;
+        // Version 4, variant 10: reads as a UUID to any tool that checks.
+        let v = (v & !(0xF_u128 << 76)) | (0x4_u128 << 76);
+        let v = (v & !(0x3_u128 << 62)) | (0x2_u128 << 62);
+        EventId(v)
+    }
+
+    pub fn to_header(self) -> String {
+        let h = format!("{:032x}", self.0);
+        format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    }
+}
+
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+pub fn unix_ms_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// An event body rendered before it was spooled; replayed as is (byte for byte what would have been sent).
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub body: bytes::Bytes,
+    pub event_type: String,
+    pub browser_id: String,
+}
+
+#[derive(Debug)]
+pub enum Payload {
+    Event(Event),
+    Rendered(Rendered),
+}
+
+/// Where a replayed event comes from: its spool key and the replay epoch it was issued in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub key: u64,
+    pub epoch: u64,
+}
 
 /// One accepted event and what travels with it outside the body.
 #[derive(Debug)]
 pub struct Envelope {
-    pub event: Event,
+    pub payload: Payload,
     pub user_agent: Option<String>,
     pub enqueued_at: Instant,
+    /// Wall-clock time of first acceptance (kept across spooling and replay).
+    pub accepted_unix_ms: u64,
+    pub id: EventId,
+    /// Set when the event is a replay from the spool.
+    pub origin: Option<Origin>,
     /// Memory charged against `queueMaxBytes`.
     pub bytes: usize,
 }
@@ -40,7 +115,81 @@ pub struct Envelope {
 impl Envelope {
     pub fn new(event: Event, user_agent: Option<String>) -> Envelope {
         let bytes = std::mem::size_of::<Envelope>() + event.approx_bytes() + user_agent.as_ref().map_or(0, |u| u.len());
-        Envelope { event, user_agent, enqueued_at: Instant::now(), bytes }
+        Envelope {
+            payload: Payload::Event(event),
+            user_agent,
+            enqueued_at: Instant::now(),
+            accepted_unix_ms: unix_ms_now(),
+            id: EventId::next(),
+            origin: None,
+            bytes,
+        }
+    }
+
+    /// A pre-rendered event coming back from the spool.
+    pub fn replay(r: Rendered, user_agent: Option<String>, id: EventId, accepted_unix_ms: u64, origin: Origin) -> Envelope {
+        let bytes = std::mem::size_of::<Envelope>()
+            + r.body.len()
+            + r.event_type.len()
+            + r.browser_id.len()
+            + user_agent.as_ref().map_or(0, |u| u.len());
+        Envelope { payload: Payload::Rendered(r), user_agent, enqueued_at: Instant::now(), accepted_unix_ms, id, origin: Some(origin), bytes }
+    }
+
+    pub fn browser_id(&self) -> &str {
+        match &self.payload {
+            Payload::Event(e) => e.browser_id(),
+            Payload::Rendered(r) => &r.browser_id,
+        }
+    }
+
+    pub fn event_type(&self) -> &str {
+        match &self.payload {
+            Payload::Event(e) => e.event_type(),
+            Payload::Rendered(r) => &r.event_type,
+        }
+    }
+}
+
+/// Builds request bodies (owned values of the body context). Shared with the spool, which renders events
+/// on its writer thread, never on a request thread.
+#[derive(Clone, Debug)]
+pub struct BodyRenderer {
+    client_key: String,
+    point_of_sale: String,
+    wire: Wire,
+}
+
+impl BodyRenderer {
+    pub fn new(settings: &Settings) -> BodyRenderer {
+        let wire = match settings.endpoint {
+            crate::config::Endpoint::Classic { .. } => Wire::Classic,
+            crate::config::Endpoint::Edge { .. } => Wire::Edge,
+        };
+        BodyRenderer { client_key: settings.client_key.clone(), point_of_sale: settings.point_of_sale.clone(), wire }
+    }
+
+    /// Renders the body now. Edge bodies carry `requested_at`, which is therefore the render time: for a
+    /// spooled event, the time it was written to the spool, not the time it is finally delivered.
+    pub fn render(&self, event: &Event) -> Vec<u8> {
+        let requested_at = match self.wire {
+            Wire::Edge => Some(utc_now_iso8601()),
+            Wire::Classic => None,
+        };
+        let ctx = BodyContext {
+            client_key: &self.client_key,
+            point_of_sale: &self.point_of_sale,
+            wire: self.wire,
+            requested_at: requested_at.as_deref(),
+        };
+        event.to_body(&ctx)
+    }
+
+    pub fn to_rendered(&self, env: &Envelope) -> Rendered {
+        match &env.payload {
+            Payload::Event(e) => Rendered { body: self.render(e).into(), event_type: e.event_type().to_owned(), browser_id: e.browser_id().to_owned() },
+            Payload::Rendered(r) => r.clone(),
+        }
     }
 }
 
@@ -49,8 +198,10 @@ impl Envelope {
 pub struct ShutdownReport {
     /// Events delivered while shutting down.
     pub delivered: u64,
-    /// Events accepted but not delivered (handed to the overflow seam, i.e. lost without a spool).
+    /// Events accepted but not delivered (handed to the overflow seam: lost without a spool).
     pub unsent: u64,
+    /// Of `unsent`, how many the durable spool took (they are replayed by the next client or process).
+    pub spooled: u64,
     /// The deadline passed before the queue drained.
     pub timed_out: bool,
     pub elapsed: Duration,
@@ -61,6 +212,7 @@ impl ShutdownReport {
         serde_json::json!({
             "delivered": self.delivered,
             "unsent": self.unsent,
+            "spooled": self.spooled,
             "timed_out": self.timed_out,
             "elapsed_ms": self.elapsed.as_millis() as u64,
         })
@@ -72,13 +224,6 @@ struct Lane {
     queue: Mutex<VecDeque<Envelope>>,
     idle: AtomicBool,
     wake: Notify,
-}
-
-/// Values the body builder needs, owned by the pipeline.
-struct BodyValues {
-    client_key: String,
-    point_of_sale: String,
-    wire: Wire,
 }
 
 struct Shared {
@@ -95,14 +240,61 @@ struct Shared {
     close_deadline: Mutex<Option<Instant>>,
     abort_tx: watch::Sender<bool>,
     shutdown_spilled: AtomicU64,
+    shutdown_spooled: AtomicU64,
+    /// An event exhausted its retries and nothing was delivered since (only with a durable overflow).
+    outage: AtomicBool,
     stats: PipelineStats,
     transport: Transport,
-    body: BodyValues,
+    body: BodyRenderer,
     overflow: Box<dyn Overflow>,
 }
 
 pub struct Pipeline {
     shared: Arc<Shared>,
+}
+
+/// How the spool feeds replayed events back in. Holds the pipeline weakly (the pipeline owns the spool).
+#[derive(Clone)]
+pub struct ReplaySink {
+    shared: Weak<Shared>,
+}
+
+impl ReplaySink {
+    /// Queues a replayed event if the pipeline accepts and has room for it without crowding out live traffic
+    /// (replays use at most half the capacity); otherwise gives it back.
+    pub fn offer(&self, env: Envelope) -> std::result::Result<(), Envelope> {
+        let Some(s) = self.shared.upgrade() else { return Err(env) };
+        if !s.accepting.load(Acquire) {
+            return Err(env);
+        }
+        let size = env.bytes;
+        if s.depth.load(Acquire) + 1 > s.capacity / 2 || s.bytes.load(Acquire) + size > s.max_bytes / 2 {
+            return Err(env);
+        }
+        s.depth.fetch_add(1, AcqRel);
+        s.bytes.fetch_add(size, AcqRel);
+        let lane = &s.lanes[s.lane_of(env.browser_id())];
+        lane.queue.lock().push_back(env);
+        if lane.idle.swap(false, AcqRel) {
+            lane.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Whether the pipeline still runs and accepts.
+    pub fn accepting(&self) -> bool {
+        self.shared.upgrade().is_some_and(|s| s.accepting.load(Acquire))
+    }
+
+    /// Outage mode: the last event to finish exhausted its retries. Replays then go one at a time, as probes.
+    pub fn in_outage(&self) -> bool {
+        self.shared.upgrade().is_some_and(|s| s.outage.load(Acquire))
+    }
+
+    /// Room for replays right now (events).
+    pub fn room(&self) -> usize {
+        self.shared.upgrade().map_or(0, |s| (s.capacity / 2).saturating_sub(s.depth.load(Acquire)))
+    }
 }
 
 impl Pipeline {
@@ -112,10 +304,6 @@ impl Pipeline {
             .map(|_| Lane { queue: Mutex::new(VecDeque::new()), idle: AtomicBool::new(false), wake: Notify::new() })
             .collect();
         let (abort_tx, _) = watch::channel(false);
-        let wire = match settings.endpoint {
-            crate::config::Endpoint::Classic { .. } => Wire::Classic,
-            crate::config::Endpoint::Edge { .. } => Wire::Edge,
-        };
         let shared = Arc::new(Shared {
             lanes,
             round_robin: AtomicUsize::new(0),
@@ -130,9 +318,11 @@ impl Pipeline {
             close_deadline: Mutex::new(None),
             abort_tx,
             shutdown_spilled: AtomicU64::new(0),
+            shutdown_spooled: AtomicU64::new(0),
+            outage: AtomicBool::new(false),
             stats: PipelineStats::default(),
             transport,
-            body: BodyValues { client_key: settings.client_key.clone(), point_of_sale: settings.point_of_sale.clone(), wire },
+            body: BodyRenderer::new(settings),
             overflow,
         });
         for i in 0..shared.lanes.len() {
@@ -142,13 +332,28 @@ impl Pipeline {
         Pipeline { shared }
     }
 
+    pub fn replay_sink(&self) -> ReplaySink {
+        ReplaySink { shared: Arc::downgrade(&self.shared) }
+    }
+
     /// Accepts an event for delivery. Never blocks and never does I/O.
     pub fn enqueue(&self, env: Envelope) -> Result<()> {
         let s = &*self.shared;
         if !s.accepting.load(Acquire) {
             return Err(Error::new(ErrorKind::ShutDown, "the client is shutting down; the event was not accepted"));
         }
-        let lane = &s.lanes[s.lane_of(env.event.browser_id())];
+        if s.overflow.divert(&env) {
+            // The visitor has older events in the spool: this one goes behind them (still no I/O here; the
+            // spool's writer thread does the disk work).
+            if s.overflow.spill(vec![env], SpillReason::BehindSpooled) {
+                s.stats.enqueued.fetch_add(1, Relaxed);
+                s.stats.spilled.fetch_add(1, Relaxed);
+                return Ok(());
+            }
+            s.stats.dropped_queue_full.fetch_add(1, Relaxed);
+            return Err(Error::new(ErrorKind::QueueFull, "the event queue and the spool are full; the event was dropped"));
+        }
+        let lane = &s.lanes[s.lane_of(env.browser_id())];
         let size = env.bytes;
         let depth = s.depth.fetch_add(1, AcqRel) + 1;
         let bytes = s.bytes.fetch_add(size, AcqRel) + size;
@@ -170,18 +375,27 @@ impl Pipeline {
             if still_full {
                 drop(queue);
                 s.release(size);
-                s.stats.dropped_queue_full.fetch_add(1, Relaxed);
                 let n = evicted.len() as u64;
-                s.stats.dropped_oldest.fetch_add(n, Relaxed);
                 evicted.push(env);
-                s.overflow.spill(evicted, SpillReason::QueueFull);
+                if s.overflow.spill(evicted, SpillReason::QueueFull) {
+                    // On its way to disk: accepted.
+                    s.stats.enqueued.fetch_add(1, Relaxed);
+                    s.stats.spilled.fetch_add(n + 1, Relaxed);
+                    return Ok(());
+                }
+                s.stats.dropped_queue_full.fetch_add(1, Relaxed);
+                s.stats.dropped_oldest.fetch_add(n, Relaxed);
                 log::emit_once("queue-full", log::Level::Warn, "xmcdp: the event queue is full; events are being dropped (see stats.dropped)");
                 return Err(Error::new(ErrorKind::QueueFull, "the event queue is full; the event was dropped"));
             }
             if !evicted.is_empty() {
-                s.stats.dropped_oldest.fetch_add(evicted.len() as u64, Relaxed);
-                s.overflow.spill(evicted, SpillReason::QueueFull);
-                log::emit_once("queue-full-oldest", log::Level::Warn, "xmcdp: the event queue is full; the oldest events are being dropped (see stats.dropped)");
+                let n = evicted.len() as u64;
+                if s.overflow.spill(evicted, SpillReason::QueueFull) {
+                    s.stats.spilled.fetch_add(n, Relaxed);
+                } else {
+                    s.stats.dropped_oldest.fetch_add(n, Relaxed);
+                    log::emit_once("queue-full-oldest", log::Level::Warn, "xmcdp: the event queue is full; the oldest events are being dropped (see stats.dropped)");
+                }
             }
         }
         queue.push_back(env);
@@ -225,6 +439,7 @@ impl Pipeline {
         ShutdownReport {
             delivered: s.stats.sent.load(Relaxed) - sent_before,
             unsent: s.shutdown_spilled.load(Relaxed) + leftover,
+            spooled: s.shutdown_spooled.load(Relaxed),
             timed_out,
             elapsed: started.elapsed(),
         }
@@ -245,6 +460,7 @@ impl Pipeline {
                 "oldest_evicted": st.dropped_oldest.load(Relaxed),
             },
             "spilled": st.spilled.load(Relaxed),
+            "outage_mode": s.outage.load(Relaxed),
             "in_flight": st.in_flight.load(Relaxed),
             "queue_depth": s.depth.load(Relaxed),
             "queue_bytes": s.bytes.load(Relaxed),
@@ -289,6 +505,16 @@ impl Shared {
                         self.spill(env, SpillReason::Shutdown);
                         continue;
                     }
+                    // Checked when the event reaches the head of its lane, i.e. after every older event of
+                    // the same visitor in this lane has finished: if one of them went to the spool, so does this.
+                    if self.overflow.divert(&env) {
+                        self.spill(env, SpillReason::BehindSpooled);
+                        continue;
+                    }
+                    if env.origin.is_none() && self.outage.load(Acquire) && self.overflow.is_durable() && !self.closing.load(Acquire) {
+                        self.spill(env, SpillReason::Outage);
+                        continue;
+                    }
                     self.deliver(env, &mut jitter, &mut abort).await;
                 }
                 None => {
@@ -308,30 +534,34 @@ impl Shared {
 
     fn spill(&self, env: Envelope, reason: SpillReason) {
         self.release(env.bytes);
-        self.stats.spilled.fetch_add(1, Relaxed);
-        if reason == SpillReason::Shutdown {
-            self.shutdown_spilled.fetch_add(1, Relaxed);
+        let replay = env.origin.is_some();
+        let taken = self.overflow.spill(vec![env], reason);
+        if replay {
+            // A replay going back to the spool it came from: not a new spill.
+            return;
         }
-        self.overflow.spill(vec![env], reason);
+        self.stats.spilled.fetch_add(1, Relaxed);
+        // Whatever leaves a lane once shutdown started is part of the shutdown's account, whatever the reason
+        // (an event behind a visitor's spooled one goes to the spool too).
+        if reason == SpillReason::Shutdown || self.closing.load(Acquire) {
+            self.shutdown_spilled.fetch_add(1, Relaxed);
+            if taken {
+                self.shutdown_spooled.fetch_add(1, Relaxed);
+            }
+        }
     }
 
     async fn deliver(&self, env: Envelope, jitter: &mut Jitter, abort: &mut watch::Receiver<bool>) {
-        let requested_at = match self.body.wire {
-            Wire::Edge => Some(utc_now_iso8601()),
-            Wire::Classic => None,
+        let body = match &env.payload {
+            Payload::Event(e) => bytes::Bytes::from(self.body.render(e)),
+            Payload::Rendered(r) => r.body.clone(),
         };
-        let ctx = BodyContext {
-            client_key: &self.body.client_key,
-            point_of_sale: &self.body.point_of_sale,
-            wire: self.body.wire,
-            requested_at: requested_at.as_deref(),
-        };
-        let body = bytes::Bytes::from(env.event.to_body(&ctx));
+        let key = env.id.to_header();
         let mut attempt: u32 = 1;
         loop {
             self.stats.in_flight.fetch_add(1, Relaxed);
             let outcome = tokio::select! {
-                o = self.transport.send_event(body.clone(), env.user_agent.as_deref()) => Some(o),
+                o = self.transport.send_event_with_key(body.clone(), env.user_agent.as_deref(), Some(&key)) => Some(o),
                 _ = abort.wait_for(|a| *a) => None,
             };
             self.stats.in_flight.fetch_sub(1, Relaxed);
@@ -340,8 +570,10 @@ impl Shared {
             };
             match outcome {
                 Outcome::Delivered(_) => {
+                    self.outage.store(false, Release);
                     self.stats.latency.record(env.enqueued_at.elapsed());
                     self.stats.sent.fetch_add(1, Relaxed);
+                    self.overflow.settled(&env);
                     return self.release(env.bytes);
                 }
                 Outcome::Reject { reason } => {
@@ -349,20 +581,28 @@ impl Shared {
                     log::emit_once(
                         &format!("reject-{label}"),
                         log::Level::Warn,
-                        format!("xmcdp: CDP rejected a {} event with {label}; events rejected this way are not retried (see stats.failed_by_reason)", env.event.event_type()),
+                        format!("xmcdp: CDP rejected a {} event with {label}; events rejected this way are not retried (see stats.failed_by_reason)", env.event_type()),
                     );
                     PipelineStats::bump(&self.stats.failed, label);
+                    self.overflow.settled(&env);
                     return self.release(env.bytes);
                 }
                 Outcome::Retry { reason, retry_after } => {
                     let label = reason.label();
-                    if attempt >= self.retry.max_attempts {
+                    // In outage mode a replay is a probe: one attempt, then back to the spool.
+                    let probe = env.origin.is_some() && self.outage.load(Acquire);
+                    if attempt >= self.retry.max_attempts || probe {
                         log::emit_once(
                             &format!("exhausted-{label}"),
                             log::Level::Warn,
                             format!("xmcdp: giving up on an event after {attempt} attempts ({label}); it goes to the overflow seam"),
                         );
-                        PipelineStats::bump(&self.stats.failed, format!("retries_exhausted_{label}"));
+                        if self.overflow.is_durable() {
+                            self.outage.store(true, Release);
+                        }
+                        if !probe {
+                            PipelineStats::bump(&self.stats.failed, format!("retries_exhausted_{label}"));
+                        }
                         return self.spill(env, SpillReason::RetriesExhausted);
                     }
                     let wait = backoff::delay(&self.retry, attempt, retry_after, jitter);

@@ -90,7 +90,16 @@ impl Transport {
 
     /// One attempt at delivering one event body.
     pub async fn send_event(&self, body: bytes::Bytes, user_agent: Option<&str>) -> Outcome {
+        self.send_event_with_key(body, user_agent, None).await
+    }
+
+    /// One attempt, with the event's stable id as `Idempotency-Key` (the same on every retry and replay, so
+    /// the receiver can drop duplicates; the body stays exactly the official SDK's).
+    pub async fn send_event_with_key(&self, body: bytes::Bytes, user_agent: Option<&str>, idempotency_key: Option<&str>) -> Outcome {
         let mut req = self.http.post(&self.events_url).header(CONTENT_TYPE, "application/json").body(body);
+        if let Some(k) = idempotency_key.and_then(|k| HeaderValue::from_str(k).ok()) {
+            req = req.header("Idempotency-Key", k);
+        }
         if self.forward_user_agent {
             if let Some(ua) = user_agent.and_then(|ua| HeaderValue::from_str(ua).ok()) {
                 req = req.header(USER_AGENT, ua);

@@ -1,0 +1,268 @@
+//! The durable spool against the emulator: outage → disk → replay in order, shutdown → next client adopts,
+//! live events wait behind a visitor's spooled ones, corrupt/truncated files are quarantined, the disk cap
+//! evicts oldest first, and the emulator drops duplicates by `Idempotency-Key`.
+
+mod common;
+
+use common::{get_json, request, wait_for};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use xmcdp::model::{Event, EventCommon, PageView};
+use xmcdp::Client;
+use xmcdp_emulator::{spawn, EmulatorConfig, EmulatorHandle};
+
+fn emulator() -> EmulatorHandle {
+    spawn(EmulatorConfig::default()).expect("emulator starts")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let d = std::env::temp_dir().join(format!("xmcdp-spool-test-{}-{name}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn client(emu: &EmulatorHandle, dir: &Path, extra: Value) -> Client {
+    let mut settings = json!({
+        "clientKey": "ck_test", "targetUrl": emu.base_url(), "pointOfSale": "myretailsite/ireland",
+        "spoolDirectory": dir.to_str().unwrap(), "spoolCommitIntervalMs": 20,
+        "retryMaxAttempts": 2, "retryBaseMs": 5, "retryMaxBackoffMs": 20,
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        settings[k] = v.clone();
+    }
+    Client::from_json(&settings.to_string()).expect("valid settings")
+}
+
+fn new_browser(emu: &EmulatorHandle) -> String {
+    get_json(&format!("{}/v1.2/browser/create.json?client_key=ck_test&message={{}}", emu.base_url()))["ref"].as_str().unwrap().to_string()
+}
+
+fn view(bid: &str, page: &str) -> Event {
+    Event::View(PageView { common: EventCommon { browser_id: bid.into(), page: Some(page.into()), ..Default::default() }, ..Default::default() })
+}
+
+fn pages_of(emu: &EmulatorHandle, bid: &str) -> Vec<String> {
+    get_json(&format!("{}/__emulator/events?browser_id={bid}", emu.base_url()))["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["body"]["page"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+fn spool_stats(c: &Client) -> Value {
+    serde_json::from_str::<Value>(&c.stats_json()).unwrap()["spool"].clone()
+}
+
+fn set_faults(emu: &EmulatorHandle, faults: Value) {
+    let r = request("PUT", &format!("{}/__emulator/faults", emu.base_url()), Some(&faults.to_string()));
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+fn spool_files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+fn expected(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i}")).collect()
+}
+
+#[test]
+fn outage_goes_to_disk_and_replays_in_order_after_recovery() {
+    let emu = emulator();
+    let dir = temp_dir("outage");
+    let c = client(&emu, &dir, json!({"deliveryConcurrency": 4}));
+    let bids: Vec<String> = (0..8).map(|_| new_browser(&emu)).collect();
+    set_faults(&emu, json!({"outage": true}));
+    for i in 0..20 {
+        for b in &bids {
+            c.send(view(b, &format!("p{i}")), None).unwrap();
+        }
+    }
+    wait_for(Duration::from_secs(10), || Some(()).filter(|_| spool_stats(&c)["depth"] == 160)).unwrap_or_else(|| panic!("all on disk: {}", spool_stats(&c)));
+    set_faults(&emu, json!({}));
+    for b in &bids {
+        let got = wait_for(Duration::from_secs(15), || Some(pages_of(&emu, b)).filter(|p| p.len() >= 20)).expect("replayed");
+        assert_eq!(got, expected("p", 20), "visitor {b}");
+    }
+    let s = wait_for(Duration::from_secs(5), || Some(spool_stats(&c)).filter(|s| s["depth"] == 0)).expect("spool drained");
+    assert_eq!(s["spooled"], 160, "{s}");
+    assert_eq!(s["replayed"], 160, "{s}");
+    // Every delivery carried its stable id.
+    let reqs = get_json(&format!("{}/__emulator/requests", emu.base_url()));
+    let post = reqs["items"].as_array().unwrap().iter().rev().find(|r| r["path"] == "/v1.2/events" && r["status"] == 201).unwrap().clone();
+    let key = post["headers"]["idempotency-key"].as_str().expect("Idempotency-Key sent");
+    assert_eq!(key.len(), 36, "{key}");
+    let report = c.shutdown(Duration::from_secs(2));
+    assert_eq!(report.unsent, 0);
+    assert!(spool_files(&dir).is_empty(), "an empty spool is deleted at shutdown: {:?}", spool_files(&dir));
+}
+
+#[test]
+fn live_events_of_a_visitor_wait_behind_its_spooled_ones() {
+    let emu = emulator();
+    let dir = temp_dir("order");
+    let c = client(&emu, &dir, json!({"deliveryConcurrency": 2}));
+    let v = new_browser(&emu);
+    let w = new_browser(&emu);
+    set_faults(&emu, json!({"outage": true}));
+    for i in 0..5 {
+        c.send(view(&v, &format!("p{i}")), None).unwrap();
+    }
+    wait_for(Duration::from_secs(5), || Some(()).filter(|_| spool_stats(&c)["depth"] == 5)).expect("on disk");
+    set_faults(&emu, json!({}));
+    // The CDP is back, the spool is not replayed yet: V's new events must not overtake p0..p4.
+    for i in 5..10 {
+        c.send(view(&v, &format!("p{i}")), None).unwrap();
+        c.send(view(&w, &format!("w{i}")), None).unwrap();
+    }
+    let got = wait_for(Duration::from_secs(10), || Some(pages_of(&emu, &v)).filter(|p| p.len() >= 10)).expect("all of V");
+    assert_eq!(got, expected("p", 10));
+    let got_w = wait_for(Duration::from_secs(10), || Some(pages_of(&emu, &w)).filter(|p| p.len() >= 5)).expect("all of W");
+    assert_eq!(got_w, (5..10).map(|i| format!("w{i}")).collect::<Vec<_>>());
+    assert!(spool_stats(&c)["visitors_held"] == 0 || wait_for(Duration::from_secs(2), || Some(()).filter(|_| spool_stats(&c)["visitors_held"] == 0)).is_some());
+}
+
+#[test]
+fn shutdown_during_an_outage_loses_nothing_and_the_next_client_adopts_the_file() {
+    let emu = emulator();
+    let dir = temp_dir("adopt");
+    let bid = new_browser(&emu);
+    set_faults(&emu, json!({"outage": true}));
+    let c = client(&emu, &dir, json!({"retryMaxAttempts": 100, "retryBaseMs": 50}));
+    for i in 0..50 {
+        c.send(view(&bid, &format!("p{i}")), None).unwrap();
+    }
+    let report = c.shutdown(Duration::from_millis(200));
+    assert_eq!((report.unsent, report.spooled), (50, 50), "{report:?}");
+    drop(c);
+    assert_eq!(spool_files(&dir).len(), 1, "{:?}", spool_files(&dir));
+    set_faults(&emu, json!({}));
+    let c2 = client(&emu, &dir, json!({}));
+    let got = wait_for(Duration::from_secs(10), || Some(pages_of(&emu, &bid)).filter(|p| p.len() >= 50)).expect("replayed by the next client");
+    assert_eq!(got, expected("p", 50));
+    let s = spool_stats(&c2);
+    assert_eq!((s["adopted_files"].as_u64(), s["adopted_events"].as_u64()), (Some(1), Some(50)), "{s}");
+    c2.shutdown(Duration::from_secs(2));
+    assert!(spool_files(&dir).is_empty(), "{:?}", spool_files(&dir));
+}
+
+#[test]
+fn a_file_still_locked_by_its_owner_is_not_adopted() {
+    let emu = emulator();
+    let dir = temp_dir("locked");
+    let bid = new_browser(&emu);
+    set_faults(&emu, json!({"outage": true}));
+    let a = client(&emu, &dir, json!({}));
+    for i in 0..5 {
+        a.send(view(&bid, &format!("p{i}")), None).unwrap();
+    }
+    wait_for(Duration::from_secs(5), || Some(()).filter(|_| spool_stats(&a)["depth"] == 5)).expect("on disk");
+    // Overlapped recycle: a second worker starts while the first still runs.
+    let b = client(&emu, &dir, json!({}));
+    assert_eq!(spool_stats(&b)["adopted_files"], 0);
+    assert_eq!(spool_files(&dir).len(), 2);
+    b.shutdown(Duration::from_millis(100));
+    a.shutdown(Duration::from_millis(100));
+}
+
+#[test]
+fn corrupt_and_truncated_spools_are_quarantined_not_fatal() {
+    let emu = emulator();
+    let dir = temp_dir("corrupt");
+    let bid = new_browser(&emu);
+    // A truncated real spool: events on disk, then the file cut in half.
+    set_faults(&emu, json!({"outage": true}));
+    let a = client(&emu, &dir, json!({}));
+    for i in 0..200 {
+        a.send(view(&bid, &format!("p{i}")), None).unwrap();
+    }
+    a.shutdown(Duration::from_millis(100));
+    drop(a);
+    let files = spool_files(&dir);
+    assert_eq!(files.len(), 1);
+    let f = dir.join(&files[0]);
+    let len = std::fs::metadata(&f).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&f).unwrap().set_len(len / 2).unwrap();
+    // And plain garbage under a spool name.
+    std::fs::write(dir.join("xmcdp-spool-ck_test-999999-0.redb"), b"not a database at all").unwrap();
+    set_faults(&emu, json!({}));
+    let c = client(&emu, &dir, json!({}));
+    let s = spool_stats(&c);
+    assert_eq!(s["quarantined_files"], 2, "{s}");
+    let names = spool_files(&dir);
+    assert_eq!(names.iter().filter(|n| n.contains(".corrupt-")).count(), 2, "{names:?}");
+    // The client works.
+    let other = new_browser(&emu);
+    c.send(view(&other, "after"), None).unwrap();
+    wait_for(Duration::from_secs(5), || Some(pages_of(&emu, &other)).filter(|p| p.len() == 1)).expect("delivered");
+    let logs: Vec<String> = std::iter::from_fn(|| xmcdp::log::next(Duration::from_millis(1)).map(|r| r.message)).collect();
+    assert!(logs.iter().any(|l| l.contains("unreadable")), "{logs:?}");
+}
+
+#[test]
+fn disk_cap_evicts_the_oldest_and_counts() {
+    let emu = emulator();
+    let dir = temp_dir("cap");
+    let bid = new_browser(&emu);
+    set_faults(&emu, json!({"outage": true}));
+    let c = client(&emu, &dir, json!({"spoolMaxBytes": 1048576}));
+    let pad = "x".repeat(1000);
+    for i in 0..2000 {
+        c.send(view(&bid, &format!("p{i}-{pad}")), None).unwrap();
+    }
+    // Counters are published after each commit; wait for a snapshot taken after the last one.
+    let s = wait_for(Duration::from_secs(10), || {
+        Some(spool_stats(&c)).filter(|s| s["spooled"] == 2000 && s["depth"].as_u64().unwrap() + s["evicted"].as_u64().unwrap() == 2000)
+    })
+    .unwrap_or_else(|| panic!("{}", spool_stats(&c)));
+    assert!(s["bytes"].as_u64().unwrap() <= 1048576, "{s}");
+    let evicted = s["evicted"].as_u64().unwrap();
+    assert!(evicted > 900, "{s}");
+    assert_eq!(s["depth"].as_u64().unwrap() + evicted, 2000, "{s}");
+    set_faults(&emu, json!({}));
+    // What survives is the newest, still in order.
+    let got = wait_for(Duration::from_secs(15), || Some(pages_of(&emu, &bid)).filter(|p| p.len() as u64 >= 2000 - evicted)).expect("rest replayed");
+    let idx: Vec<usize> = got.iter().map(|p| p[1..p.find('-').unwrap()].parse().unwrap()).collect();
+    assert!(idx.windows(2).all(|w| w[0] < w[1]), "out of order");
+    assert_eq!(*idx.last().unwrap(), 1999);
+    assert_eq!(idx[0] as u64, evicted);
+}
+
+#[test]
+fn the_emulator_acknowledges_a_duplicate_but_keeps_one() {
+    let emu = emulator();
+    let bid = new_browser(&emu);
+    let body = json!({"type":"VIEW","browser_id":bid,"channel":"WEB","client_key":"ck_test","language":"EN","page":"dup","pos":"myretailsite/ireland"}).to_string();
+    let host = emu.base_url().strip_prefix("http://").unwrap().to_string();
+    let post = || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&host).unwrap();
+        write!(
+            s,
+            "POST /v1.2/events HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nIdempotency-Key: 0d1e2f3a-0000-4000-8000-000000000001\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let first = post();
+    let second = post();
+    assert!(first.starts_with("HTTP/1.1 201"), "{first}");
+    assert!(second.starts_with("HTTP/1.1 201"), "{second}");
+    assert_eq!(pages_of(&emu, &bid), ["dup"]);
+    assert_eq!(get_json(&format!("{}/__emulator/stats", emu.base_url()))["events"]["duplicates"], 1);
+}
+
+#[test]
+fn without_a_directory_there_is_no_spool() {
+    let emu = emulator();
+    let c = Client::from_json(&json!({"clientKey": "ck_test", "targetUrl": emu.base_url(), "pointOfSale": "p"}).to_string()).unwrap();
+    assert_eq!(spool_stats(&c), json!({"enabled": false}));
+}
