@@ -5,6 +5,7 @@ mod bindings;
 mod csharp_check;
 mod demo;
 mod dotnet;
+mod fuzz;
 mod test;
 mod util;
 

@@ -67,6 +67,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     // 2. Generated bindings are up to date.
     tally.step("bindings are fresh", crate::bindings::check(&root).map(|_| (1, 0)));
+    tally.step("fuzz smoke", crate::fuzz::smoke(&root));
 
     if !quick {
         // 3. The generated C# compiles for .NET Framework 4.8.
