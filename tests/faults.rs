@@ -333,7 +333,7 @@ fn kill_9_under_load_loses_at_most_the_commit_window() {
     set_faults(&base, json!({}));
     let c = Client::from_json(&settings(&base, Some(&dir), json!({}))).unwrap();
     let want: HashSet<String> = acks.iter().map(|(i, _)| format!("k{i}")).collect();
-    let settle = wait_for(Duration::from_secs(20), || {
+    let settle = wait_for(Duration::from_secs(if soak() { 180 } else { 20 }), || {
         let (set, _) = received(&base, &bids);
         let s = stats(&c);
         Some(set).filter(|_| s["spool"]["depth"] == 0 && s["spool"]["replays_in_flight"] == 0 && s["events"]["queue_depth"] == 0)

@@ -1,0 +1,44 @@
+//! `cargo xtask soak`: the long versions of the fault tests (`tests/faults.rs` with `XMCDP_SOAK=1`): a 60 s
+//! outage under 2000 events/s, a 20 s kill -9 run, plus the short ones. Prints the `FIGURE` lines the tests
+//! measure (the figures RELIABILITY.md reports). Extra arguments go to the test harness (e.g. a test name).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["test", "-p", "xmcdp", "--test", "faults", "--", "--test-threads=1", "--nocapture"])
+        .args(args)
+        .env("XMCDP_SOAK", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let started = std::time::Instant::now();
+    let mut child = cmd.spawn().map_err(|e| format!("cannot run cargo: {e}"))?;
+    let stderr = child.stderr.take().expect("piped");
+    let figures = std::thread::spawn(move || {
+        let mut figures = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            if line.starts_with("FIGURE") {
+                figures.push(line);
+            }
+        }
+        figures
+    });
+    let stdout = child.stdout.take().expect("piped");
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        println!("{line}");
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    let figures = figures.join().unwrap_or_default();
+    println!("\nsoak: {} in {:.0} s", if status.success() { "passed" } else { "FAILED" }, started.elapsed().as_secs_f64());
+    for f in &figures {
+        println!("  {f}");
+    }
+    if status.success() {
+        Ok(())
+    } else {
+        Err("soak failed".into())
+    }
+}
