@@ -14,7 +14,9 @@
  *   naming the field; more than 64 KiB fails with XMCDP_STATUS_TOO_LARGE.
  * - Strings out: written into caller buffers (buf, cap, out_len), UTF-8, no terminator. When cap is too
  *   small, XMCDP_STATUS_BUFFER_TOO_SMALL is returned and the needed length is written to *out_len; buf
- *   may be NULL when cap is 0 (a size query).
+ *   may be NULL when cap is 0 (a size query). Calls whose answer cost network work (decisions, browser
+ *   ids, guest data) keep that answer for the calling thread instead: copy it out with
+ *   xmcdp_result_take() without repeating the work.
  * - Ownership: every pointer argument is borrowed for the duration of the call only; the library keeps
  *   no pointer into caller memory. Handles (xmcdp_client_t) are ids, not pointers: each one from a
  *   *_new function is released with the matching *_delete; a deleted, stale or garbage handle fails
