@@ -6,6 +6,7 @@ mod csharp_check;
 mod demo;
 mod dotnet;
 mod fuzz;
+mod soak;
 mod test;
 mod util;
 
@@ -13,7 +14,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   test       run every test layer (Rust, C smoke, bindings freshness, C# compile, .NET on Mono); prints `N passed, N failed`
   demo       start the local CDP emulator and drive a scripted visit through xmcdp; print what the CDP received
   bench      benchmarks (add --quick for a short smoke run); results in target/bench/results.json and BENCHMARKS.md
-  bindings   regenerate bindings/c/xmcdp.h and bindings/csharp/Interop.cs";
+  bindings   regenerate bindings/c/xmcdp.h and bindings/csharp/Interop.cs
+  soak       long fault tests (60 s outage, kill -9 under load) with XMCDP_SOAK=1; prints the measured figures";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -22,6 +24,7 @@ fn main() {
         Some("test") => test::run(rest),
         Some("demo") => demo::run(rest),
         Some("bench") => bench::run(rest),
+        Some("soak") => soak::run(rest),
         Some("bindings") => bindings::generate(&util::repo_root()),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
