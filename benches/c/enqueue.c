@@ -2,10 +2,11 @@
  * Request-thread cost and sustained delivery of xmcdp through its C ABI, as a host calls it.
  * Driven by `cargo xtask bench`; prints one JSON object.
  *
- * usage: enqueue latency|throughput|callgrind <cdp url> <n> <browser id>[,<browser id>...]
+ * usage: enqueue latency|throughput|callgrind <cdp url> <n> <browser id>[,<browser id>...] [shutdown deadline ms]
  *   latency     time each xmcdp_client_page_view call (typical VIEW: page, url with UTM, UA, language)
  *   throughput  queue n events, then wait until the CDP acknowledged all of them; events/s and peak RSS
  *   callgrind   n calls and nothing else (run under valgrind --toggle-collect=xmcdp_client_page_view)
+ * The shutdown deadline (default 30000) bounds the final flush; the outage case passes 0 (nothing can be delivered).
  */
 #define _POSIX_C_SOURCE 199309L
 #include "xmcdp.h"
@@ -49,10 +50,11 @@ static long long stat_of(xmcdp_client_t c, const char *key) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5) {
-        fprintf(stderr, "usage: %s latency|throughput|callgrind <cdp url> <n> <browser ids>\n", argv[0]);
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: %s latency|throughput|callgrind <cdp url> <n> <browser ids> [shutdown deadline ms]\n", argv[0]);
         return 2;
     }
+    uint32_t deadline_ms = argc == 6 ? (uint32_t)atol(argv[5]) : 30000;
     const char *mode = argv[1];
     long n = atol(argv[3]);
     char *ids[1024];
@@ -102,7 +104,7 @@ int main(int argc, char **argv) {
         printf("{\"calls\":%ld,\"rejected\":%ld,\"p50_ns\":%lld,\"p90_ns\":%lld,\"p99_ns\":%lld,\"mean_ns\":%lld}\n", n, rejected,
                t[n / 2], t[n * 9 / 10], t[n * 99 / 100], sum / n);
         free(t);
-        xmcdp_client_shutdown(c, 30000);
+        xmcdp_client_shutdown(c, deadline_ms);
     } else if (strcmp(mode, "throughput") == 0) {
         long long t0 = now_ns(), rejected = 0;
         for (long i = 0; i < n; i++) {
@@ -124,14 +126,14 @@ int main(int argc, char **argv) {
                "\"events_per_s\":%.0f,\"peak_rss_kb\":%ld}\n",
                n, sent, failed, rejected, queued_ns / 1e9, total_ns / 1e9, sent / (total_ns / 1e9), peak_rss_kb());
         rc = sent == n ? 0 : 1;
-        xmcdp_client_shutdown(c, 30000);
+        xmcdp_client_shutdown(c, deadline_ms);
     } else if (strcmp(mode, "callgrind") == 0) {
         for (long i = 0; i < n; i++) {
             v.common.browser_id = bids[i % nids];
             xmcdp_client_page_view(c, &v);
         }
         printf("{\"calls\":%ld}\n", n);
-        xmcdp_client_shutdown(c, 30000);
+        xmcdp_client_shutdown(c, deadline_ms);
     } else {
         return 2;
     }

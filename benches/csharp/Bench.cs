@@ -1,0 +1,247 @@
+// Request-thread cost of a page view on Mono, for `cargo xtask bench` (compiled with mcs -sdk:4.8 by xtask/src/bench.rs).
+// Prints one JSON object.
+//
+//   mono XmCdp.Bench.exe <mode> <emulator url> <n> <browser ids, comma-separated>
+//
+// modes:
+//   xmcdp       XmCdp.CdpClient.TryPageView (the shipped wrapper over the native library), a new PageView per call
+//   httpclient  a static HttpClient, PostAsync(...).GetAwaiter().GetResult() per event (sync over async, as community
+//               modules do), body built by string concatenation
+//   sitecore    the shipped httpRequestBegin processor (TrackVisitor) against the TEST-ONLY Sitecore.Kernel stand-in,
+//               returning visitors (bid_ cookie present), the native client created by the shipped InitializeXmCdp
+//
+// Each call is timed with Stopwatch.GetTimestamp (Mono on Linux: 100 ns ticks, so p50/p99 are quantised to 100 ns;
+// mean_ns is total/n and not quantised). Calls are paced at about 10,000/s (a busy web server) so the native queue
+// (default capacity 10,000) never overflows: a rejected call would be cheaper and would flatter the figure.
+using System;
+using System.Collections;
+using System.Collections.Specialized;
+using System.Diagnostics;
+using System.Net.Http;
+using System.Text;
+using System.Threading;
+using System.Web;
+using System.Xml;
+using XmCdp;
+using XmCdp.Events;
+using XmCdp.Sitecore;
+using XmCdp.Sitecore.Pipelines.HttpRequestBegin;
+using XmCdp.Sitecore.Pipelines.Initialize;
+
+namespace XmCdp.Bench
+{
+    internal static class Program
+    {
+        private const string UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+        private const string Url = "/products/bikes?utm_source=newsletter&utm_campaign=spring";
+        private const int PacePerSecond = 10000;
+        private static readonly HttpClient Http = new HttpClient();
+
+        private static int Main(string[] argv)
+        {
+            if (argv.Length != 4)
+            {
+                Console.Error.WriteLine("usage: XmCdp.Bench.exe xmcdp|httpclient|sitecore <url> <n> <browser ids>");
+                return 2;
+            }
+            var mode = argv[0];
+            var url = argv[1];
+            int n = int.Parse(argv[2]);
+            var bids = argv[3].Split(',');
+            switch (mode)
+            {
+                case "xmcdp": return Xmcdp(url, n, bids);
+                case "httpclient": return HttpClientPost(url, n, bids);
+                case "sitecore": return Sitecore(url, n, bids);
+                default:
+                    Console.Error.WriteLine("unknown mode " + mode);
+                    return 2;
+            }
+        }
+
+        private static int Xmcdp(string url, int n, string[] bids)
+        {
+            var settings = new CdpSettings { ClientKey = "ck_test", PointOfSale = "myretailsite/ireland", Currency = "EUR", TargetUrl = url };
+            using (var client = new CdpClient(settings))
+            {
+                int rejected = 0;
+                Func<int, bool> call = i =>
+                {
+                    var v = new PageView { BrowserId = bids[i % bids.Length], Language = "EN", Page = "bikes", Url = Url, UserAgent = UA };
+                    return client.TryPageView(v) == CdpStatus.Ok;
+                };
+                var t = Measure(n, Math.Min(5000, n), call, ref rejected);
+                client.Shutdown(TimeSpan.FromSeconds(30));
+                Print(t, n, rejected, "");
+            }
+            return 0;
+        }
+
+        private static int HttpClientPost(string url, int n, string[] bids)
+        {
+            var events = url + "/v1.2/events";
+            int rejected = 0;
+            Func<int, bool> call = i =>
+            {
+                var body = "{\"type\":\"VIEW\",\"channel\":\"WEB\",\"currency\":\"EUR\",\"pos\":\"myretailsite/ireland\",\"browser_id\":\""
+                    + bids[i % bids.Length] + "\",\"language\":\"EN\",\"page\":\"bikes\",\"utm_source\":\"newsletter\",\"utm_campaign\":\"spring\",\"client_key\":\"ck_test\"}";
+                using (var content = new StringContent(body, Encoding.UTF8, "application/json"))
+                using (var r = Http.PostAsync(events, content).GetAwaiter().GetResult())
+                {
+                    return r.IsSuccessStatusCode;
+                }
+            };
+            var t = Measure(n, Math.Min(500, n), call, ref rejected);
+            Print(t, n, rejected, "");
+            return 0;
+        }
+
+        private static int Sitecore(string url, int n, string[] bids)
+        {
+            var doc = new XmlDocument();
+            doc.LoadXml("<site name=\"website\" clientKey=\"ck_test\" pointOfSale=\"myretailsite/ireland\" currency=\"EUR\" targetUrl=\"" + SecurityElementEscape(url) + "\" />");
+            var init = new InitializeXmCdp { ForwardNativeLogs = false };
+            init.AddSite(doc.DocumentElement);
+            init.Process(new global::Sitecore.Pipelines.PipelineArgs());
+            if (XmCdpSites.Find("website") == null)
+            {
+                Console.Error.WriteLine("InitializeXmCdp did not register the site");
+                return 1;
+            }
+            var processor = new TrackVisitor();
+            processor.AddBotUserAgent("bot");
+            processor.AddBotUserAgent("spider");
+            processor.AddBotUserAgent("crawler");
+            // What SiteResolver / LanguageResolver / ItemResolver leave in the context before our processor runs.
+            global::Sitecore.Context.Site = new global::Sitecore.Sites.SiteContext("website");
+            global::Sitecore.Context.Item = new global::Sitecore.Data.Items.Item(new global::Sitecore.Data.ID(Guid.NewGuid()), "bikes", "/sitecore/content/home/bikes");
+            global::Sitecore.Context.Language = global::Sitecore.Globalization.Language.Parse("en-GB");
+            global::Sitecore.Context.SetPageMode(global::Sitecore.Context.StubPageMode.Normal);
+
+            int rejected = 0;
+            var ticks = new long[n];
+            long total = 0;
+            var pace = Stopwatch.StartNew();
+            int warm = Math.Min(5000, n);
+            for (int i = -warm; i < n; i++)
+            {
+                // The request (untimed): built by ASP.NET before the pipeline runs.
+                var http = new BenchHttpContext("http://www.example.com" + Url, bids[(i + warm) % bids.Length]);
+                var args = new global::Sitecore.Pipelines.HttpRequest.HttpRequestArgs(http);
+                long t0 = Stopwatch.GetTimestamp();
+                processor.Process(args);
+                long dt = Stopwatch.GetTimestamp() - t0;
+                if (i >= 0)
+                {
+                    ticks[i] = dt;
+                    total += dt;
+                    var ctx = CdpContext.From(http);
+                    if (ctx == null || ctx.ViewStatus != CdpStatus.Ok) rejected++;
+                    Pace(pace, i);
+                }
+            }
+            XmCdpShutdown.ShutdownAll(TimeSpan.FromSeconds(30));
+            Print(ticks, n, rejected, ",\"mean_ns\":" + (long)(total * 1e9 / Stopwatch.Frequency / n));
+            return 0;
+        }
+
+        private static string SecurityElementEscape(string s) => System.Security.SecurityElement.Escape(s);
+
+        private static long[] Measure(int n, int warm, Func<int, bool> call, ref int rejected)
+        {
+            for (int i = 0; i < warm; i++) call(i);
+            var ticks = new long[n];
+            long total = 0;
+            var pace = Stopwatch.StartNew();
+            for (int i = 0; i < n; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                bool ok = call(i);
+                long dt = Stopwatch.GetTimestamp() - t0;
+                ticks[i] = dt;
+                total += dt;
+                if (!ok) rejected++;
+                Pace(pace, i);
+            }
+            s_meanNs = (long)(total * 1e9 / Stopwatch.Frequency / n);
+            return ticks;
+        }
+
+        private static long s_meanNs;
+
+        private static void Pace(Stopwatch pace, int i)
+        {
+            // Every 100 calls, wait until the offered rate is back at PacePerSecond (untimed).
+            if (i % 100 != 99) return;
+            long due = (long)(i + 1) * 1000 / PacePerSecond;
+            long ahead = due - pace.ElapsedMilliseconds;
+            if (ahead > 0) Thread.Sleep((int)ahead);
+        }
+
+        private static void Print(long[] ticks, int n, int rejected, string extra)
+        {
+            Array.Sort(ticks);
+            Func<double, long> p = q => (long)(ticks[(int)Math.Round((n - 1) * q)] * 1e9 / Stopwatch.Frequency);
+            var sb = new StringBuilder();
+            sb.Append("{\"n\":").Append(n)
+              .Append(",\"rejected\":").Append(rejected)
+              .Append(",\"p50_ns\":").Append(p(0.5))
+              .Append(",\"p90_ns\":").Append(p(0.9))
+              .Append(",\"p99_ns\":").Append(p(0.99))
+              .Append(",\"max_ns\":").Append(p(1.0))
+              .Append(",\"tick_ns\":").Append((long)(1e9 / Stopwatch.Frequency));
+            if (extra.Length > 0) sb.Append(extra); else sb.Append(",\"mean_ns\":").Append(s_meanNs);
+            sb.Append("}");
+            Console.WriteLine(sb.ToString());
+        }
+    }
+
+    internal sealed class BenchRequest : HttpRequestBase
+    {
+        private readonly Uri _url;
+        private readonly NameValueCollection _query;
+        private readonly NameValueCollection _headers = new NameValueCollection();
+        private readonly HttpCookieCollection _cookies = new HttpCookieCollection();
+
+        public BenchRequest(string url, string browserId)
+        {
+            _url = new Uri(url);
+            _query = HttpUtility.ParseQueryString(_url.Query);
+            _headers["User-Agent"] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+            _headers["Accept-Language"] = "en-GB,en;q=0.9";
+            _cookies.Add(new HttpCookie("_ga", "GA1.2.1234567890.1700000000"));
+            _cookies.Add(new HttpCookie("bid_ck_test", browserId));
+            _cookies.Add(new HttpCookie("ASP.NET_SessionId", "abcdefghijklmnopqrstuvwx"));
+        }
+
+        public override Uri Url => _url;
+        public override string Path => _url.AbsolutePath;
+        public override NameValueCollection QueryString => _query;
+        public override NameValueCollection Headers => _headers;
+        public override HttpCookieCollection Cookies => _cookies;
+        public override string UserAgent => _headers["User-Agent"];
+        public override bool IsSecureConnection => false;
+    }
+
+    internal sealed class BenchResponse : HttpResponseBase
+    {
+        private readonly HttpCookieCollection _cookies = new HttpCookieCollection();
+        public override HttpCookieCollection Cookies => _cookies;
+    }
+
+    internal sealed class BenchHttpContext : HttpContextBase
+    {
+        private readonly BenchRequest _request;
+        private readonly BenchResponse _response = new BenchResponse();
+        private readonly Hashtable _items = new Hashtable();
+
+        public BenchHttpContext(string url, string browserId)
+        {
+            _request = new BenchRequest(url, browserId);
+        }
+
+        public override HttpRequestBase Request => _request;
+        public override HttpResponseBase Response => _response;
+        public override IDictionary Items => _items;
+    }
+}
