@@ -274,7 +274,9 @@ impl Settings {
         }
         let cookie_domain = r.opt_str("cookieDomain")?;
         if let Some(d) = &cookie_domain {
-            if d.is_empty() || !d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
+            // Same rule as identity::CookieSpec::validate (found by fuzzing: "..", "a..b" passed here).
+            let host = d.trim_start_matches('.');
+            if host.is_empty() || d.len() > 253 || d.contains("..") || !d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
                 return Err(Error::new(ErrorKind::ConfigInvalid, "\"cookieDomain\" must be a host name such as .example.com"));
             }
         }
