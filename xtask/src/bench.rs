@@ -54,7 +54,7 @@ const QUICK: Sizes = Sizes {
 const FULL: Sizes = Sizes {
     c_latency: 200_000,
     c_throughput: 200_000,
-    cs_calls: 100_000,
+    cs_calls: 50_000,
     http_calls: 20_000,
     engage_throughput: 20_000,
     decisions: 500,
