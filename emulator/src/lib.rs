@@ -150,6 +150,14 @@ pub fn run(
         let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
         let addr = listener.local_addr()?;
         let app = Arc::new(server::App::new(&cfg, format!("http://{addr}")));
+        // Poll the shutdown future once before announcing readiness, so that signal handlers it installs are
+        // in place before anyone can send SIGTERM to a process that said it is listening.
+        let mut shutdown = Box::pin(shutdown);
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => return Ok(()),
+            _ = std::future::ready(()) => {}
+        }
         on_ready(addr);
         server::serve(listener, app, shutdown).await;
         Ok::<(), std::io::Error>(())

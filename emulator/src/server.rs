@@ -199,6 +199,7 @@ pub async fn serve(
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
+            biased;
             _ = &mut shutdown => break,
             res = listener.accept() => {
                 let (stream, _) = match res {
@@ -244,6 +245,7 @@ async fn connection(
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
+        .half_close(true)
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(Duration::from_secs(30))
         .serve_connection(TokioIo::new(crate::rawfix::RawTargetFix::new(stream)), svc);
