@@ -240,3 +240,36 @@ fn binary_prints_listening_line_and_exits_zero_on_sigterm() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn garbage_and_half_closed_clients_get_answers() {
+    use std::io::{Read, Write};
+    let e = emu();
+    let b = e.base_url();
+    let send = |data: &[u8]| -> String {
+        let mut s = std::net::TcpStream::connect(b.trim_start_matches("http://")).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        s.write_all(data).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(
+        send(b"PUT /__emulator/faults HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n[1]")
+            .contains(" 400 ")
+    );
+    assert!(send(b"\x00\x01garbage\r\n\r\n").contains(" 400 "));
+    assert!(
+        send(b"POST /v1.2/events HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n{\"a\"")
+            .contains(" 400 ")
+    );
+    let chunked = b"POST /v1.2/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n5\r\n{\"a\":\r\n0\r\n\r\n";
+    assert!(send(chunked).contains(" 400 "));
+    assert_eq!(get(&b, "/__emulator/health").status, 200);
+}
