@@ -36,7 +36,8 @@ fn shown(k: &str) -> String {
 
 pub fn check_key(k: &str) -> Result<()> {
     if k.is_empty() || k.len() > MAX_KEY_LEN || !k.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(bad(ErrorKind::InvalidExt, format!("extension key \"{}\" must be 1 to {MAX_KEY_LEN} letters or digits (camelCase)", shown(k))));
+        // Not echoed: an invalid key is arbitrary caller text and may be personal data (an e-mail used as a key).
+        return Err(bad(ErrorKind::InvalidExt, format!("an extension key ({} bytes) must be 1 to {MAX_KEY_LEN} letters or digits (camelCase)", k.len())));
     }
     Ok(())
 }
