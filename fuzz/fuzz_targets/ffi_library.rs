@@ -167,7 +167,7 @@ fn run(data: &[u8]) -> arbitrary::Result<()> {
             3 => {
                 let v = xmcdp_status_name(u.arbitrary()?);
                 let name = std::str::from_utf8(unsafe { std::slice::from_raw_parts(v.ptr, v.len) }).expect("UTF-8");
-                assert!(!name.is_empty() && name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'));
+                assert!(!name.is_empty() && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'), "{name}");
             }
             4 => {
                 let garbage: u64 = u.arbitrary()?;
