@@ -174,7 +174,11 @@ fn arbitrary_ext_flattens_like_the_sdk_or_fails_with_the_limit() {
                 let got: Vec<(String, Value)> = ext.as_map().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                 assert_eq!(got, expected, "flattening differs from the SDK's for {}", Value::Object(obj.clone()));
                 let ev = match n % 3 {
-                    0 => Event::View(PageView { common: EventCommon { browser_id: "b-1".into(), ..Default::default() }, ext: ext.clone(), ..Default::default() }),
+                    0 => Event::View(PageView {
+                        common: EventCommon { browser_id: "b-1".into(), ..Default::default() },
+                        ext: ext.clone(),
+                        ..Default::default()
+                    }),
                     1 => Event::Identity(Identity {
                         identifiers: vec![Identifier { provider: "email".into(), id: "x@y.z".into(), expiry_date: None }],
                         ext: ext.clone(),
@@ -208,13 +212,39 @@ fn arbitrary_ext_flattens_like_the_sdk_or_fails_with_the_limit() {
 fn utm_extraction_takes_only_the_urls_utm_parameters_and_never_panics() {
     let mut r = Rng(0x5EED_0002);
     const P: &[&str] = &[
-        "?", "&", "=", "#", "+", "%", "%2", "%zz", "%41", "%C3%A9", "%E0%A4%A", "%ED%A0%80", "%26", "%3D", "%23", "utm_", "UTM_", "Utm_Source",
-        "variantid", "a", "é", "\u{0}", "\r\n", "/", "..", " ", "http://x/", "?utm_medium=", ";",
+        "?",
+        "&",
+        "=",
+        "#",
+        "+",
+        "%",
+        "%2",
+        "%zz",
+        "%41",
+        "%C3%A9",
+        "%E0%A4%A",
+        "%ED%A0%80",
+        "%26",
+        "%3D",
+        "%23",
+        "utm_",
+        "UTM_",
+        "Utm_Source",
+        "variantid",
+        "a",
+        "é",
+        "\u{0}",
+        "\r\n",
+        "/",
+        "..",
+        " ",
+        "http://x/",
+        "?utm_medium=",
+        ";",
     ];
     for _ in 0..5000 {
         let url: String = (0..r.below(10)).map(|_| *r.pick(P)).collect();
-        let allowed: Vec<String> =
-            engage_params(&url).into_iter().map(|(k, _)| k.to_lowercase()).filter(|k| k.starts_with("utm_")).collect();
+        let allowed: Vec<String> = engage_params(&url).into_iter().map(|(k, _)| k.to_lowercase()).filter(|k| k.starts_with("utm_")).collect();
         let pv = PageView { common: EventCommon { browser_id: "b-1".into(), ..Default::default() }, url: Some(url.clone()), ..Default::default() };
         let ev = Event::View(pv);
         for ctx in ctxs() {
@@ -409,7 +439,11 @@ fn c_abi_enforces_size_limits_and_rejects_awkward_shapes() {
     expect("usize::MAX identifiers", xmcdp_client_identity(h, &ident((ids.as_ptr(), usize::MAX), (std::ptr::null(), 0))), XMCDP_STATUS_TOO_LARGE);
     expect("65 street lines", xmcdp_client_identity(h, &ident((ids.as_ptr(), 1), (lines.as_ptr(), 65))), XMCDP_STATUS_TOO_LARGE);
     expect("17 street lines", xmcdp_client_identity(h, &ident((ids.as_ptr(), 1), (lines.as_ptr(), 17))), XMCDP_STATUS_TOO_LARGE);
-    expect("NULL identifiers with a length", xmcdp_client_identity(h, &ident((std::ptr::null(), 3), (std::ptr::null(), 0))), XMCDP_STATUS_NULL_POINTER);
+    expect(
+        "NULL identifiers with a length",
+        xmcdp_client_identity(h, &ident((std::ptr::null(), 3), (std::ptr::null(), 0))),
+        XMCDP_STATUS_NULL_POINTER,
+    );
     expect("identity ok", xmcdp_client_identity(h, &ident((ids.as_ptr(), 1), (lines.as_ptr(), 2))), XMCDP_STATUS_OK);
 
     // Decisions and guests: the same caps.
@@ -449,10 +483,14 @@ fn c_abi_enforces_size_limits_and_rejects_awkward_shapes() {
         xmcdp_client_guest_extension_create(h, cs(g.as_bytes()), cs(b"ext"), cs(&over), 500, buf.as_mut_ptr(), buf.len(), &mut n),
         XMCDP_STATUS_TOO_LARGE,
     );
-    expect("cookie header over 64 KiB", {
-        let mut id = std::mem::MaybeUninit::<xmcdp_browser_id_t>::zeroed();
-        xmcdp_client_browser_ensure(h, cs(&over), 500, id.as_mut_ptr(), buf.as_mut_ptr(), buf.len(), &mut n)
-    }, XMCDP_STATUS_TOO_LARGE);
+    expect(
+        "cookie header over 64 KiB",
+        {
+            let mut id = std::mem::MaybeUninit::<xmcdp_browser_id_t>::zeroed();
+            xmcdp_client_browser_ensure(h, cs(&over), 500, id.as_mut_ptr(), buf.as_mut_ptr(), buf.len(), &mut n)
+        },
+        XMCDP_STATUS_TOO_LARGE,
+    );
     // Output buffers: NULL with a capacity, NULL out_len.
     expect("NULL buf with cap", xmcdp_client_stats(h, std::ptr::null_mut(), 10, &mut n), XMCDP_STATUS_NULL_POINTER);
     expect("NULL out_len", xmcdp_client_stats(h, buf.as_mut_ptr(), buf.len(), std::ptr::null_mut()), XMCDP_STATUS_NULL_POINTER);
@@ -498,8 +536,18 @@ fn emu_requests(emu: &EmulatorHandle) -> Vec<Value> {
 }
 
 const ALLOWED_HEADERS: &[&str] = &[
-    "host", "content-type", "content-length", "x-library-version", "user-agent", "accept", "authorization", "accept-encoding",
-    "x-sc-correlation-id", "x-client-software-id", "connection", "idempotency-key",
+    "host",
+    "content-type",
+    "content-length",
+    "x-library-version",
+    "user-agent",
+    "accept",
+    "authorization",
+    "accept-encoding",
+    "x-sc-correlation-id",
+    "x-client-software-id",
+    "connection",
+    "idempotency-key",
 ];
 
 fn id_segment_ok(s: &str) -> bool {
@@ -558,7 +606,11 @@ fn header_and_url_injection_never_reaches_the_server() {
         c.send(view(&bid), Some(h.to_string())).unwrap();
         // Event types, and free text that lands in the JSON body only.
         let custom = |t: &str, page: Option<&str>| {
-            Event::Custom(CustomEvent { common: EventCommon { page: page.map(str::to_owned), ..common(&bid) }, event_type: t.into(), ..Default::default() })
+            Event::Custom(CustomEvent {
+                common: EventCommon { page: page.map(str::to_owned), ..common(&bid) },
+                event_type: t.into(),
+                ..Default::default()
+            })
         };
         let type_ok = (1..=100).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
         match c.send(custom(h, None), None) {

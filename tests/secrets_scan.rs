@@ -102,11 +102,10 @@ fn identity(bid: &str, email: &str) -> Event {
         phone: Some(PHONE.into()),
         mobile: Some(PHONE.into()),
         street: vec![format!("1 {LAST} Street")],
-        identifiers: vec![Identifier { provider: "email".into(), id: email.into(), expiry_date: None }, Identifier {
-            provider: "CRM".into(),
-            id: CRM_ID.into(),
-            expiry_date: None,
-        }],
+        identifiers: vec![
+            Identifier { provider: "email".into(), id: email.into(), expiry_date: None },
+            Identifier { provider: "CRM".into(), id: CRM_ID.into(), expiry_date: None },
+        ],
         ..Default::default()
     })
 }
@@ -157,7 +156,15 @@ fn no_token_or_personal_data_in_logs_errors_or_stats() {
     data.insert("type".into(), json!(EMAIL));
     hay.result(
         "custom event with a reserved key",
-        c.send(Event::Custom(CustomEvent { common: EventCommon { browser_id: bid.clone(), ..Default::default() }, event_type: "ADD".into(), data, ..Default::default() }), None),
+        c.send(
+            Event::Custom(CustomEvent {
+                common: EventCommon { browser_id: bid.clone(), ..Default::default() },
+                event_type: "ADD".into(),
+                data,
+                ..Default::default()
+            }),
+            None,
+        ),
     );
     hay.result("ext from bad JSON", Ext::from_json(format!("{{\"email\":\"{EMAIL}\"").as_bytes()).map_err(Error::from));
 
@@ -211,12 +218,24 @@ fn no_token_or_personal_data_in_logs_errors_or_stats() {
 
     // Configuration errors that involve the token.
     for (what, s) in [
-        ("token with a control character", json!({"clientKey": CK, "targetUrl": emu.base_url(), "pointOfSale": "p", "apiToken": format!("{TOKEN}\n")})),
+        (
+            "token with a control character",
+            json!({"clientKey": CK, "targetUrl": emu.base_url(), "pointOfSale": "p", "apiToken": format!("{TOKEN}\n")}),
+        ),
         ("token as a number", json!({"clientKey": CK, "targetUrl": emu.base_url(), "pointOfSale": "p", "apiToken": 5})),
-        ("token next to an unknown key", json!({"clientKey": CK, "targetUrl": emu.base_url(), "pointOfSale": "p", "apiToken": TOKEN, "apiTokn": TOKEN.len()})),
+        (
+            "token next to an unknown key",
+            json!({"clientKey": CK, "targetUrl": emu.base_url(), "pointOfSale": "p", "apiToken": TOKEN, "apiTokn": TOKEN.len()}),
+        ),
         ("token with a bad URL", json!({"clientKey": CK, "targetUrl": format!("https://{TOKEN}@x.test"), "pointOfSale": "p", "apiToken": TOKEN})),
-        ("token with a bad guest URL", json!({"clientKey": CK, "targetUrl": emu.base_url(), "pointOfSale": "p", "apiToken": TOKEN, "guestApiUrl": "http://example.com"})),
-        ("token that is not a header value", json!({"clientKey": CK, "targetUrl": emu.base_url(), "pointOfSale": "p", "apiToken": format!("{TOKEN}\u{7f}")})),
+        (
+            "token with a bad guest URL",
+            json!({"clientKey": CK, "targetUrl": emu.base_url(), "pointOfSale": "p", "apiToken": TOKEN, "guestApiUrl": "http://example.com"}),
+        ),
+        (
+            "token that is not a header value",
+            json!({"clientKey": CK, "targetUrl": emu.base_url(), "pointOfSale": "p", "apiToken": format!("{TOKEN}\u{7f}")}),
+        ),
     ] {
         hay.result(what, Client::from_json(&s.to_string()));
     }

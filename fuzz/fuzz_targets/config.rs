@@ -27,7 +27,11 @@ fn structured(u: &mut Unstructured) -> arbitrary::Result<String> {
     let keys: Vec<&str> = KEYS.iter().map(|k| k.0).collect();
     if u.ratio(3, 4)? {
         m.insert("clientKey".into(), Value::from("ck_fuzz"));
-        let (k, v) = *u.choose(&[("targetUrl", "https://api-engage-eu.sitecorecloud.io"), ("edgeUrl", "https://edge-platform.sitecorecloud.io"), ("targetUrl", "http://127.0.0.1:9")])?;
+        let (k, v) = *u.choose(&[
+            ("targetUrl", "https://api-engage-eu.sitecorecloud.io"),
+            ("edgeUrl", "https://edge-platform.sitecorecloud.io"),
+            ("targetUrl", "http://127.0.0.1:9"),
+        ])?;
         m.insert(k.into(), Value::from(v));
         if k == "edgeUrl" {
             m.insert("contextId".into(), Value::from("ctx-1"));
@@ -58,11 +62,7 @@ fn structured(u: &mut Unstructured) -> arbitrary::Result<String> {
 
 fn run(data: &[u8]) -> arbitrary::Result<()> {
     let mut u = Unstructured::new(data);
-    let text = if u.ratio(1, 4)? {
-        String::from_utf8_lossy(u.take_rest()).into_owned()
-    } else {
-        structured(&mut u)?
-    };
+    let text = if u.ratio(1, 4)? { String::from_utf8_lossy(u.take_rest()).into_owned() } else { structured(&mut u)? };
     let r = Settings::from_json(&text);
     let parsed: Option<Value> = serde_json::from_str(&text).ok();
     let token = parsed

@@ -72,7 +72,9 @@ fn run(data: &[u8]) -> arbitrary::Result<()> {
 
     let candidate = if u.arbitrary()? { hostile_string(&mut u)? } else { uuidish(&mut u)? };
     match validate_browser_id(&candidate) {
-        Ok(()) => assert!(!candidate.is_empty() && candidate.len() <= 128 && candidate.bytes().all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c))),
+        Ok(()) => {
+            assert!(!candidate.is_empty() && candidate.len() <= 128 && candidate.bytes().all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c)))
+        }
         Err(e) => assert!(REASONS.contains(&e.message.as_str()), "{:?}", e.message),
     }
 

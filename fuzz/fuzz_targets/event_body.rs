@@ -76,7 +76,11 @@ fn event(u: &mut Unstructured) -> arbitrary::Result<Event> {
                 identifiers.push(Identifier {
                     provider: hostile_string(u)?,
                     id: hostile_string(u)?,
-                    expiry_date: if u.arbitrary()? { Some((*u.choose(&["2030-01-01T00:00", "2024-02-30T00:00", "x"])?).into()) } else { opt_string(u)? },
+                    expiry_date: if u.arbitrary()? {
+                        Some((*u.choose(&["2030-01-01T00:00", "2024-02-30T00:00", "x"])?).into())
+                    } else {
+                        opt_string(u)?
+                    },
                 });
             }
             let mut street = Vec::new();
@@ -85,7 +89,11 @@ fn event(u: &mut Unstructured) -> arbitrary::Result<Event> {
             }
             Event::Identity(Identity {
                 common: common(u)?,
-                email: if u.arbitrary()? { Some(format!("{}@{}.{}", hostile_string(u)?, hostile_string(u)?, hostile_string(u)?)) } else { opt_string(u)? },
+                email: if u.arbitrary()? {
+                    Some(format!("{}@{}.{}", hostile_string(u)?, hostile_string(u)?, hostile_string(u)?))
+                } else {
+                    opt_string(u)?
+                },
                 first_name: opt_string(u)?,
                 last_name: opt_string(u)?,
                 dob: if u.arbitrary()? { Some((*u.choose(&["1990-01-31T00:00", "1990-02-30T00:00"])?).into()) } else { opt_string(u)? },
@@ -110,7 +118,11 @@ fn event(u: &mut Unstructured) -> arbitrary::Result<Event> {
             }
             Event::Custom(CustomEvent {
                 common: common(u)?,
-                event_type: if u.arbitrary()? { (*u.choose(&["ADD", "FORM", "CHECKOUT", "VIEW", "IDENTITY", "my.event-1"])?).into() } else { hostile_string(u)? },
+                event_type: if u.arbitrary()? {
+                    (*u.choose(&["ADD", "FORM", "CHECKOUT", "VIEW", "IDENTITY", "my.event-1"])?).into()
+                } else {
+                    hostile_string(u)?
+                },
                 data,
                 ext: ext(u)?,
             })
@@ -137,7 +149,14 @@ fn check_body(ev: &Event, ctx: &BodyContext, validated: bool) {
     }
     if let Event::View(p) = ev {
         let from_url: Vec<String> = if p.include_utm {
-            p.url.as_deref().map(engage_params).unwrap_or_default().into_iter().map(|(k, _)| k.to_lowercase()).filter(|k| k.starts_with("utm_")).collect()
+            p.url
+                .as_deref()
+                .map(engage_params)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, _)| k.to_lowercase())
+                .filter(|k| k.starts_with("utm_"))
+                .collect()
         } else {
             Vec::new()
         };

@@ -175,7 +175,22 @@ fn run(data: &[u8]) -> arbitrary::Result<()> {
             };
             let s = xmcdp_client_identity(h, &i);
             strs.extend(common_strs(&i.common));
-            strs.extend([i.email, i.first_name, i.last_name, i.dob, i.gender, i.mobile, i.phone, i.city, i.state, i.country, i.postal_code, i.title, i.ext_json, i.user_agent]);
+            strs.extend([
+                i.email,
+                i.first_name,
+                i.last_name,
+                i.dob,
+                i.gender,
+                i.mobile,
+                i.phone,
+                i.city,
+                i.state,
+                i.country,
+                i.postal_code,
+                i.title,
+                i.ext_json,
+                i.user_agent,
+            ]);
             check("identity", s, &strs);
         }
         2 => {

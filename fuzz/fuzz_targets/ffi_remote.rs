@@ -21,8 +21,18 @@ const TOKEN: &str = "tok-SECRET-canary-remote";
 const ID: &str = "0c0ffee0-aaaa-4bbb-8ccc-000000000001";
 
 const HEADERS: &[&str] = &[
-    "host", "content-type", "content-length", "x-library-version", "user-agent", "accept", "authorization", "x-sc-correlation-id",
-    "x-client-software-id", "idempotency-key", "accept-encoding", "connection",
+    "host",
+    "content-type",
+    "content-length",
+    "x-library-version",
+    "user-agent",
+    "accept",
+    "authorization",
+    "x-sc-correlation-id",
+    "x-client-software-id",
+    "idempotency-key",
+    "accept-encoding",
+    "connection",
 ];
 
 fn check_request(head: &str) {
@@ -198,7 +208,8 @@ fn run(data: &[u8]) -> arbitrary::Result<()> {
                 page_variant_ids: pv,
                 page_variant_ids_len: pv_len,
             };
-            let mut strs = vec![req.friendly_id, req.browser_id, req.email, req.identifier_provider, req.identifier_id, req.guest_ref, req.params_json];
+            let mut strs =
+                vec![req.friendly_id, req.browser_id, req.email, req.identifier_provider, req.identifier_id, req.guest_ref, req.params_json];
             strs.extend(variants.iter().copied());
             let r: *const xmcdp_decision_request_t = if u.ratio(1, 20)? { std::ptr::null() } else { &req };
             if u.arbitrary()? {

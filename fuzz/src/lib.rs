@@ -10,10 +10,66 @@ use xmcdp::ffi::xmcdp_str_t;
 
 /// Pieces that tend to break parsers, headers and URLs.
 pub const HOSTILE: &[&str] = &[
-    "\r\n", "\n", "\r", "\0", "/", "..", "../", "?", "#", "%2F", "%2e%2e", "%0d%0a", "\"", "'", ";", ",", "=", " ", "\t", "@",
-    "é", "\u{200b}", "\u{feff}", "\u{7f}", "\u{85}", "\u{2028}", "\\", "{", "}", "[", "]", ":", "&", "+", "%", "%%", "%C3%A9",
-    "%ED%A0%80", "utm_", "UTM_Source", "variantid", "a", "A", "0", "-", "_", ".", "x@y.z", "bid_ck", "BID_ck", "Set-Cookie: x=1",
-    "Host: evil", "type", "ext", "browser_id", "pos", "client_key", "requested_at", "pageVariantId", "null",
+    "\r\n",
+    "\n",
+    "\r",
+    "\0",
+    "/",
+    "..",
+    "../",
+    "?",
+    "#",
+    "%2F",
+    "%2e%2e",
+    "%0d%0a",
+    "\"",
+    "'",
+    ";",
+    ",",
+    "=",
+    " ",
+    "\t",
+    "@",
+    "é",
+    "\u{200b}",
+    "\u{feff}",
+    "\u{7f}",
+    "\u{85}",
+    "\u{2028}",
+    "\\",
+    "{",
+    "}",
+    "[",
+    "]",
+    ":",
+    "&",
+    "+",
+    "%",
+    "%%",
+    "%C3%A9",
+    "%ED%A0%80",
+    "utm_",
+    "UTM_Source",
+    "variantid",
+    "a",
+    "A",
+    "0",
+    "-",
+    "_",
+    ".",
+    "x@y.z",
+    "bid_ck",
+    "BID_ck",
+    "Set-Cookie: x=1",
+    "Host: evil",
+    "type",
+    "ext",
+    "browser_id",
+    "pos",
+    "client_key",
+    "requested_at",
+    "pageVariantId",
+    "null",
 ];
 
 /// A string biased towards the hostile pieces above, mixed with arbitrary text, sometimes long.
@@ -49,7 +105,14 @@ impl TakeStr for String {
 /// Something shaped like a CDP id (valid browser id / guest ref), so valid paths are reached too.
 pub fn uuidish(u: &mut Unstructured) -> Result<String> {
     let n: u64 = u.arbitrary()?;
-    Ok(format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", n as u32, (n >> 32) as u16 & 0xffff, (n >> 40) as u16 & 0xfff, (n >> 48) as u16 & 0xfff, n & 0xffff_ffff_ffff))
+    Ok(format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        n as u32,
+        (n >> 32) as u16 & 0xffff,
+        (n >> 40) as u16 & 0xfff,
+        (n >> 48) as u16 & 0xfff,
+        n & 0xffff_ffff_ffff
+    ))
 }
 
 /// Optional hostile string.

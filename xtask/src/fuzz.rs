@@ -61,12 +61,7 @@ pub fn smoke(repo_root: &Path) -> Result<(u64, u64), String> {
     ensure_cargo_fuzz()?;
     let fuzz_target_dir = target_dir().join("fuzz");
     let common = ["-s", "none", "-a", "--target-dir"];
-    let st = fuzz_cmd(repo_root)
-        .arg("build")
-        .args(common)
-        .arg(&fuzz_target_dir)
-        .status()
-        .map_err(|e| format!("cannot run cargo fuzz build: {e}"))?;
+    let st = fuzz_cmd(repo_root).arg("build").args(common).arg(&fuzz_target_dir).status().map_err(|e| format!("cannot run cargo fuzz build: {e}"))?;
     if !st.success() {
         return Err(format!("cargo fuzz build failed with {st}"));
     }
@@ -103,8 +98,11 @@ pub fn smoke(repo_root: &Path) -> Result<(u64, u64), String> {
             println!("xtask: fuzz smoke: {t}: ok ({runs} runs, {:.0} s)", t0.elapsed().as_secs_f64());
         } else {
             failed += 1;
-            let why: Vec<&str> =
-                log.lines().filter(|l| l.contains("panicked at") || l.contains("ERROR:") || l.contains("Test unit written") || l.contains("assertion")).take(6).collect();
+            let why: Vec<&str> = log
+                .lines()
+                .filter(|l| l.contains("panicked at") || l.contains("ERROR:") || l.contains("Test unit written") || l.contains("assertion"))
+                .take(6)
+                .collect();
             println!("xtask: fuzz smoke: {t}: FAILED ({}):\n  {}", out.status, why.join("\n  "));
         }
     }
