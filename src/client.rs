@@ -3,7 +3,7 @@
 
 use crate::config::Settings;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Event, EventCommon};
+use crate::model::Event;
 use crate::pipeline::spool::Discard;
 use crate::pipeline::{Envelope, Pipeline};
 use crate::transport::Transport;
@@ -70,8 +70,7 @@ impl Client {
 
     /// Validates the event on the calling thread (cheap checks only), fills the site defaults and queues it.
     /// Never blocks and never does I/O.
-    pub fn send(&self, mut event: Event, user_agent: Option<String>) -> Result<()> {
-        self.apply_defaults(common_mut(&mut event));
+    pub fn send(&self, event: Event, user_agent: Option<String>) -> Result<()> {
         event.validate().map_err(Error::from)?;
         let user_agent = user_agent.map(|mut ua| {
             if ua.len() > MAX_USER_AGENT {
@@ -84,19 +83,6 @@ impl Client {
             ua
         });
         self.pipeline.enqueue(Envelope::new(event, user_agent))
-    }
-
-    fn apply_defaults(&self, common: &mut EventCommon) {
-        let s = &*self.settings;
-        if common.channel.is_none() {
-            common.channel = Some(s.channel.clone());
-        }
-        if common.currency.is_none() {
-            common.currency.clone_from(&s.currency);
-        }
-        if common.language.is_none() {
-            common.language.clone_from(&s.language);
-        }
     }
 
     /// Graceful, idempotent shutdown: stop accepting, deliver what fits before `deadline`, stop the runtime.
@@ -172,13 +158,5 @@ impl Client {
 impl Drop for Client {
     fn drop(&mut self) {
         self.shutdown(DEFAULT_SHUTDOWN_DEADLINE);
-    }
-}
-
-fn common_mut(event: &mut Event) -> &mut EventCommon {
-    match event {
-        Event::View(v) => &mut v.common,
-        Event::Identity(i) => &mut i.common,
-        Event::Custom(c) => &mut c.common,
     }
 }

@@ -318,7 +318,7 @@ fn tv_c2_c3_c4_edge_events() {
     data.insert("product".into(), json!({"item_id":"SKU-1"}));
     let add = CustomEvent { common: web_eur(None, None), event_type: "ADD".into(), data, ext: Ext::from_value(json!({"color":"red"})).unwrap() };
     // Edge ignores client key and pos from settings.
-    let ctx = BodyContext { client_key: "ignored", point_of_sale: "ignored", wire: Wire::Edge, requested_at: ts.as_deref() };
+    let ctx = BodyContext { client_key: "ignored", point_of_sale: "ignored", wire: Wire::Edge, requested_at: ts.as_deref(), defaults: Default::default() };
     check_event(Event::Custom(add), &ctx, &body, "C4");
 }
 

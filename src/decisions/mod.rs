@@ -25,7 +25,7 @@ pub use breaker::BreakerState;
 use crate::client::Client;
 use crate::config::{DecisionSettings, Endpoint, Settings};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{BodyContext, DecisionRequest, Wire};
+use crate::model::{BodyContext, DecisionRequest, Defaults, Wire};
 use crate::transport::{encode, Transport};
 use breaker::{Breaker, Permit};
 use bytes::Bytes;
@@ -135,6 +135,9 @@ pub(crate) struct Engine {
     wire: Wire,
     client_key: String,
     point_of_sale: String,
+    channel: String,
+    currency: Option<String>,
+    language: Option<String>,
     forward_user_agent: bool,
     http: reqwest::Client,
     breaker: Breaker,
@@ -185,6 +188,9 @@ impl Engine {
             wire,
             client_key: settings.client_key.clone(),
             point_of_sale: settings.point_of_sale.clone(),
+            channel: settings.channel.clone(),
+            currency: settings.currency.clone(),
+            language: settings.language.clone(),
             forward_user_agent: settings.forward_user_agent,
             http: transport.http().clone(),
             breaker: Breaker::new(cfg.breaker_failure_threshold, cfg.breaker_cooldown),
@@ -199,10 +205,11 @@ impl Engine {
     }
 
     fn body_ctx(&self) -> BodyContext<'_> {
-        match self.wire {
+        let ctx = match self.wire {
             Wire::Classic => BodyContext::classic(&self.client_key, &self.point_of_sale),
             Wire::Edge => BodyContext::edge(None),
-        }
+        };
+        ctx.with_defaults(Defaults { channel: Some(&self.channel), currency: self.currency.as_deref(), language: self.language.as_deref() })
     }
 
     fn cache_ttl(&self, friendly_id: &str) -> Option<Duration> {

@@ -341,7 +341,11 @@ fn s(v: &str) -> Value {
 }
 
 fn put_opt(m: &mut Map<String, Value>, k: &str, v: &Option<String>) {
-    if let Some(v) = v {
+    put_opt_or(m, k, v, None)
+}
+
+fn put_opt_or(m: &mut Map<String, Value>, k: &str, v: &Option<String>, default: Option<&str>) {
+    if let Some(v) = v.as_deref().or(default) {
         m.insert(k.to_string(), s(v));
     }
 }
@@ -350,10 +354,10 @@ fn put_opt(m: &mut Map<String, Value>, k: &str, v: &Option<String>) {
 /// (+ `requested_at` on Edge). `omit_page` serves the FORM helper, which sends no page.
 fn put_base(m: &mut Map<String, Value>, c: &EventCommon, ctx: &BodyContext, omit_page: bool) {
     m.insert("browser_id".into(), s(&c.browser_id));
-    put_opt(m, "channel", &c.channel);
+    put_opt_or(m, "channel", &c.channel, ctx.defaults.channel);
     m.insert("client_key".into(), s(if ctx.wire == Wire::Edge { "" } else { ctx.client_key }));
-    put_opt(m, "currency", &c.currency);
-    put_opt(m, "language", &c.language);
+    put_opt_or(m, "currency", &c.currency, ctx.defaults.currency);
+    put_opt_or(m, "language", &c.language, ctx.defaults.language);
     if !omit_page {
         m.insert("page".into(), s(c.page.as_deref().unwrap_or("")));
     }

@@ -122,11 +122,11 @@ impl DecisionRequest {
     pub fn to_json(&self, ctx: &BodyContext) -> Map<String, Value> {
         let edge = ctx.wire == Wire::Edge;
         let mut m = Map::new();
-        if let Some(c) = &self.channel {
+        if let Some(c) = self.channel.as_deref().or(ctx.defaults.channel) {
             m.insert("channel".into(), s(c));
         }
         m.insert("clientKey".into(), s(if edge { "" } else { ctx.client_key }));
-        if let Some(c) = &self.currency {
+        if let Some(c) = self.currency.as_deref().or(ctx.defaults.currency) {
             m.insert("currencyCode".into(), s(c));
         }
         let email = self.email_used();
@@ -146,7 +146,7 @@ impl DecisionRequest {
             o.insert("id".into(), s(id));
             m.insert("identifiers".into(), Value::Object(o));
         }
-        if let Some(l) = &self.language {
+        if let Some(l) = self.language.as_deref().or(ctx.defaults.language) {
             m.insert("language".into(), s(l));
         }
         let params = if edge { self.params.clone() } else { flatten(&self.params).unwrap_or_default() };

@@ -32,15 +32,26 @@ pub struct BodyContext<'a> {
     pub wire: Wire,
     /// ISO-8601 UTC timestamp for Edge `requested_at`; when `None` on Edge, the current time is used.
     pub requested_at: Option<&'a str>,
+    /// Site defaults for events and decisions that don't carry their own. Applied when the body is built
+    /// (on a worker), so the request thread never copies them.
+    pub defaults: Defaults<'a>,
+}
+
+/// Settings-level defaults; `None` = not sent unless the event carries a value (Engage semantics).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Defaults<'a> {
+    pub channel: Option<&'a str>,
+    pub currency: Option<&'a str>,
+    pub language: Option<&'a str>,
 }
 
 impl<'a> BodyContext<'a> {
     pub fn classic(client_key: &'a str, point_of_sale: &'a str) -> BodyContext<'a> {
-        BodyContext { client_key, point_of_sale, wire: Wire::Classic, requested_at: None }
+        BodyContext { client_key, point_of_sale, wire: Wire::Classic, requested_at: None, defaults: Defaults::default() }
     }
 
     pub fn edge(requested_at: Option<&'a str>) -> BodyContext<'a> {
-        BodyContext { client_key: "", point_of_sale: "", wire: Wire::Edge, requested_at }
+        BodyContext { client_key: "", point_of_sale: "", wire: Wire::Edge, requested_at, defaults: Defaults::default() }
     }
 
     /// Settings-level checks (Engage MV-0001 / MV-0009). Classic needs a client key; a settings pos, when
@@ -58,6 +69,11 @@ impl<'a> BodyContext<'a> {
         Ok(())
     }
 
+    pub fn with_defaults(mut self, defaults: Defaults<'a>) -> BodyContext<'a> {
+        self.defaults = defaults;
+        self
+    }
+
     /// The `pos` value to send: a non-empty per-event override, else settings. Always `""` on Edge.
     pub fn effective_pos<'b>(&'b self, event_pos: Option<&'b str>) -> &'b str {
         match self.wire {
@@ -67,5 +83,28 @@ impl<'a> BodyContext<'a> {
                 _ => self.point_of_sale,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod defaults_tests {
+    use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn site_defaults_fill_only_what_the_event_or_request_leaves_out() {
+        let ctx = BodyContext::classic("ck", "pos").with_defaults(Defaults { channel: Some("WEB"), currency: Some("EUR"), language: None });
+        let view = Event::View(PageView {
+            common: EventCommon { browser_id: "b".into(), currency: Some("USD".into()), ..Default::default() },
+            ..Default::default()
+        });
+        let body: Value = serde_json::from_slice(&view.to_body(&ctx)).unwrap();
+        assert_eq!(body["channel"], "WEB");
+        assert_eq!(body["currency"], "USD");
+        assert!(body.get("language").is_none());
+        let req = DecisionRequest { friendly_id: "f".into(), browser_id: Some("b".into()), ..Default::default() };
+        let body: Value = serde_json::from_slice(&req.to_body(&ctx)).unwrap();
+        assert_eq!(body["channel"], "WEB");
+        assert_eq!(body["currencyCode"], "EUR");
     }
 }

@@ -88,10 +88,21 @@ pub(crate) fn check_len(field: &str, v: &str, max: usize) -> Result<(), ModelErr
 
 /// Control characters never belong in a wire string we build; they usually mean a header or log injection attempt.
 pub(crate) fn check_no_control(field: &str, v: &str) -> Result<(), ModelError> {
-    if v.chars().any(|c| c.is_control()) {
+    if has_control(v) {
         return Err(err(ModelErrorKind::InvalidField, format!("\"{field}\" contains control characters.")));
     }
     Ok(())
+}
+
+/// `v.chars().any(char::is_control)` on bytes: C0 and DEL are single bytes, C1 controls are `C2 80..=9F`.
+/// Runs on request threads for every field, so it avoids decoding characters.
+pub(crate) fn has_control(v: &str) -> bool {
+    let b = v.as_bytes();
+    // Fast path (vectorised): printable ASCII only, the common case for every field.
+    if b.iter().fold(true, |ok, &c| ok & (0x20..0x7f).contains(&c)) {
+        return false;
+    }
+    b.iter().enumerate().any(|(i, &c)| c < 0x20 || c == 0x7f || (c == 0xc2 && matches!(b.get(i + 1), Some(0x80..=0x9f))))
 }
 
 pub(crate) fn check_short(field: &str, v: &Option<String>) -> Result<(), ModelError> {
@@ -150,6 +161,18 @@ pub fn iso8601_from_unix_millis(ms: i64) -> String {
         rem / 1000 % 60,
         rem % 1000
     )
+}
+
+#[cfg(test)]
+mod control_tests {
+    #[test]
+    fn byte_scan_matches_char_is_control() {
+        for cp in (0u32..0x3000).chain([0xfeff, 0x1f600, 0x10ffff]) {
+            let Some(ch) = char::from_u32(cp) else { continue };
+            let s = format!("a{ch}b");
+            assert_eq!(super::has_control(&s), ch.is_control(), "U+{cp:04X}");
+        }
+    }
 }
 
 #[cfg(test)]

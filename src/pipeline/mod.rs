@@ -19,7 +19,7 @@ pub mod spool;
 use crate::config::{OverflowPolicy, RetryPolicy, Settings};
 use crate::error::{Error, ErrorKind, Result};
 use crate::log;
-use crate::model::{BodyContext, Event, Wire};
+use crate::model::{BodyContext, Defaults, Event, Wire};
 use crate::stats::PipelineStats;
 use crate::transport::{utc_now_iso8601, Outcome, Transport};
 use backoff::Jitter;
@@ -158,6 +158,9 @@ pub struct BodyRenderer {
     client_key: String,
     point_of_sale: String,
     wire: Wire,
+    channel: String,
+    currency: Option<String>,
+    language: Option<String>,
 }
 
 impl BodyRenderer {
@@ -166,7 +169,14 @@ impl BodyRenderer {
             crate::config::Endpoint::Classic { .. } => Wire::Classic,
             crate::config::Endpoint::Edge { .. } => Wire::Edge,
         };
-        BodyRenderer { client_key: settings.client_key.clone(), point_of_sale: settings.point_of_sale.clone(), wire }
+        BodyRenderer {
+            client_key: settings.client_key.clone(),
+            point_of_sale: settings.point_of_sale.clone(),
+            wire,
+            channel: settings.channel.clone(),
+            currency: settings.currency.clone(),
+            language: settings.language.clone(),
+        }
     }
 
     /// Renders the body now. Edge bodies carry `requested_at`, which is therefore the render time: for a
@@ -181,6 +191,7 @@ impl BodyRenderer {
             point_of_sale: &self.point_of_sale,
             wire: self.wire,
             requested_at: requested_at.as_deref(),
+            defaults: Defaults { channel: Some(&self.channel), currency: self.currency.as_deref(), language: self.language.as_deref() },
         };
         event.to_body(&ctx)
     }
