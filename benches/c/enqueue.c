@@ -2,8 +2,10 @@
  * Request-thread cost and sustained delivery of xmcdp through its C ABI, as a host calls it.
  * Driven by `cargo xtask bench`; prints one JSON object.
  *
- * usage: enqueue latency|throughput|callgrind <cdp url> <n> <browser id>[,<browser id>...] [shutdown deadline ms]
- *   latency     time each xmcdp_client_page_view call (typical VIEW: page, url with UTM, UA, language)
+ * usage: enqueue latency|paced|throughput|callgrind <cdp url> <n> <browser id>[,<browser id>...] [shutdown deadline ms]
+ *   latency     time each xmcdp_client_page_view call (typical VIEW: page, url with UTM, UA, language), back to back
+ *   paced       the same, one call every 200 us (5,000/s, as requests arrive): the delivery task has gone idle
+ *               between calls, so a call usually also wakes it
  *   throughput  offer n events as fast as the queue takes them (default capacity 10,000: on QUEUE_FULL wait 100 us and
  *               offer the same event again, so memory stays bounded and nothing is dropped), then wait until the
  *               CDP acknowledged all of them; events/s and peak RSS
@@ -53,7 +55,7 @@ static long long stat_of(xmcdp_client_t c, const char *key) {
 
 int main(int argc, char **argv) {
     if (argc != 5 && argc != 6) {
-        fprintf(stderr, "usage: %s latency|throughput|callgrind <cdp url> <n> <browser ids> [shutdown deadline ms]\n", argv[0]);
+        fprintf(stderr, "usage: %s latency|paced|throughput|callgrind <cdp url> <n> <browser ids> [shutdown deadline ms]\n", argv[0]);
         return 2;
     }
     uint32_t deadline_ms = argc == 6 ? (uint32_t)atol(argv[5]) : 30000;
@@ -91,7 +93,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nids; i++) bids[i] = str(ids[i]);
 
     int rc = 0;
-    if (strcmp(mode, "latency") == 0) {
+    if (strcmp(mode, "latency") == 0 || strcmp(mode, "paced") == 0) {
+        int paced = strcmp(mode, "paced") == 0;
         long long *t = malloc(sizeof(long long) * (size_t)n);
         long warm = n / 10, rejected = 0;
         for (long i = 0; i < warm; i++) {
@@ -104,6 +107,10 @@ int main(int argc, char **argv) {
             xmcdp_status_t st = xmcdp_client_page_view(c, &v);
             t[i] = now_ns() - t0;
             if (st != XMCDP_STATUS_OK) rejected++;
+            if (paced) {
+                struct timespec gap = {0, 200000};
+                nanosleep(&gap, NULL);
+            }
         }
         qsort(t, (size_t)n, sizeof t[0], cmp_ll);
         long long sum = 0;
