@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Generic;
 using System.Web;
+using XmCdp.Decisions;
 using XmCdp.Events;
 
 namespace XmCdp.Sitecore
@@ -9,8 +11,9 @@ namespace XmCdp.Sitecore
     /// <c>CdpContext.Current?.TrackEvent(new CustomEvent("ADD") { ... })</c>. Null when the request is not
     /// tracked (system site, bot, no consent, ...). Lives in <c>HttpContext.Items</c>; never in session
     /// (session does not exist yet in <c>httpRequestBegin</c>).
-    /// <para>Planned with the native decision calls: <c>Decide(friendlyId, budget)</c> and the prefetch ticket
-    /// started at request begin (<c>BeginDecide</c> → <c>ticket.Wait(budget)</c>).</para>
+    /// <para>Decisions: <c>CdpContext.Current?.Decide("home_page_banner", TimeSpan.FromMilliseconds(150))</c> returns the
+    /// answer prefetched at request begin (waiting at most the budget), or runs the flow, or reports why the
+    /// fallback should be rendered. It never throws for a decision failure.</para>
     /// </summary>
     public sealed class CdpContext
     {
@@ -48,6 +51,100 @@ namespace XmCdp.Sitecore
         public CdpStatus? ViewStatus { get; internal set; }
         /// <summary>Status of this request's IDENTITY event (null when none was sent).</summary>
         public CdpStatus? IdentityStatus { get; internal set; }
+
+        private readonly object _gate = new object();
+        private readonly Dictionary<string, DecisionTicket> _tickets = new Dictionary<string, DecisionTicket>(StringComparer.Ordinal);
+        private readonly List<DecisionResult> _served = new List<DecisionResult>();
+
+        /// <summary>Starts a decision for this visitor unless one is already running (TrackVisitor calls it for the configured flows).</summary>
+        public void Prefetch(string friendlyId)
+        {
+            if (string.IsNullOrEmpty(friendlyId)) return;
+            lock (_gate)
+            {
+                if (_tickets.ContainsKey(friendlyId)) return;
+            }
+            DecisionTicket ticket;
+            try
+            {
+                ticket = Site.Client.BeginDecide(NewDecisionRequest(friendlyId));
+            }
+            catch (Exception e)
+            {
+                XmCdpLog.SingleError("starting decision '" + friendlyId + "' failed: " + XmCdpLog.Describe(e));
+                return;
+            }
+            lock (_gate)
+            {
+                if (!_tickets.ContainsKey(friendlyId)) _tickets[friendlyId] = ticket;
+            }
+        }
+
+        /// <summary>Friendly ids prefetched for this request.</summary>
+        public IList<string> Prefetched
+        {
+            get { lock (_gate) return new List<string>(_tickets.Keys); }
+        }
+
+        /// <summary>Decisions answered for this request so far (for diagnostics and the VIEW of the next page).</summary>
+        public IList<DecisionResult> Served
+        {
+            get { lock (_gate) return new List<DecisionResult>(_served); }
+        }
+
+        /// <summary>
+        /// The decision of flow <paramref name="friendlyId"/> for this visitor: the prefetched answer (waiting at most
+        /// <paramref name="budget"/>), else a decision run now within the budget. Never throws for a decision failure;
+        /// render <c>result.JsonOr(fallback)</c>. Repeated calls for one flow return the same answer.
+        /// </summary>
+        public DecisionResult Decide(string friendlyId, TimeSpan budget)
+        {
+            if (string.IsNullOrEmpty(friendlyId)) throw new ArgumentException("A friendly id is required.", nameof(friendlyId));
+            DecisionResult result;
+            try
+            {
+                DecisionTicket ticket;
+                lock (_gate)
+                {
+                    _tickets.TryGetValue(friendlyId, out ticket);
+                }
+                if (ticket != null)
+                {
+                    result = ticket.Wait(budget);
+                }
+                else
+                {
+                    result = Site.Client.Decide(NewDecisionRequest(friendlyId), budget);
+                    lock (_gate)
+                    {
+                        _tickets[friendlyId] = DecisionTicket.Completed(result);
+                    }
+                }
+            }
+            catch (Exception e)
+            {
+                XmCdpLog.SingleError("decision '" + friendlyId + "' failed and the fallback was used: " + XmCdpLog.Describe(e));
+                result = DecisionResult.Unavailable(friendlyId, CdpStatus.Internal);
+            }
+            lock (_gate)
+            {
+                if (!_served.Contains(result)) _served.Add(result);
+            }
+            return result;
+        }
+
+        /// <summary>A decision request for this visitor (browser id, language, channel, currency, User-Agent).</summary>
+        public DecisionRequest NewDecisionRequest(string friendlyId)
+        {
+            return new DecisionRequest(friendlyId)
+            {
+                BrowserId = BrowserId,
+                Language = Language,
+                Channel = Site.Channel,
+                Currency = Site.Currency,
+                UserAgent = UserAgent,
+            };
+        }
 
         /// <summary>Enqueues a custom event for this visitor; base fields left null are filled from the request.</summary>
         public CdpStatus TrackEvent(CustomEvent customEvent)

@@ -7,7 +7,13 @@ namespace XmCdp.Sitecore
     public sealed class SiteBinding
     {
         internal SiteBinding(string siteName, CdpSettings settings, ICdpClient client)
+            : this(siteName, settings, client, SiteDecisions.None)
         {
+        }
+
+        internal SiteBinding(string siteName, CdpSettings settings, ICdpClient client, SiteDecisions decisions)
+        {
+            Decisions = decisions ?? SiteDecisions.None;
             SiteName = siteName;
             ClientKey = settings.ClientKey;
             PointOfSale = settings.PointOfSale;
@@ -31,6 +37,8 @@ namespace XmCdp.Sitecore
         /// <summary>Domain attribute of the browser id cookie; null = the request's host only.</summary>
         public string CookieDomain { get; }
         public ICdpClient Client { get; }
+        /// <summary>Decisions prefetched at request begin for this site.</summary>
+        public SiteDecisions Decisions { get; }
     }
 
     /// <summary>

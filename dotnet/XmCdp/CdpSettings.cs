@@ -29,6 +29,22 @@ namespace XmCdp
         public string CookieName { get; set; }
         /// <summary>Domain attribute of the browser id cookie (e.g. <c>.example.com</c> to share it across subdomains).</summary>
         public string CookieDomain { get; set; }
+        /// <summary>Cookie lifetime in days (native default 730).</summary>
+        public int? CookieExpiryDays { get; set; }
+        /// <summary>Default decision budget and bound of a prefetch's HTTP call (native default 400 ms).</summary>
+        public int? DecisionTimeoutMs { get; set; }
+        /// <summary>Consecutive decision failures that open the circuit breaker (native default 5).</summary>
+        public int? BreakerFailureThreshold { get; set; }
+        /// <summary>How long an open breaker fails fast before one probe (native default 5000 ms).</summary>
+        public int? BreakerCooldownMs { get; set; }
+        /// <summary>Browser ids created ahead of time for first visits (native default 0: created on demand).</summary>
+        public int? BrowserIdPoolSize { get; set; }
+        /// <summary>Budget of a blocking browser id create (native default 1000 ms).</summary>
+        public int? BrowserCreateTimeoutMs { get; set; }
+        /// <summary>Guest REST base URL (default: <see cref="TargetUrl"/>); https:// except loopback.</summary>
+        public string GuestApiUrl { get; set; }
+        /// <summary>Guest REST request timeout (native default 5000 ms).</summary>
+        public int? GuestApiTimeoutMs { get; set; }
         /// <summary>Allow plain http:// to a non-loopback host (never in production).</summary>
         public bool AllowInsecureHttp { get; set; }
 
@@ -47,8 +63,21 @@ namespace XmCdp
             w.Property("apiToken", ApiToken);
             w.Property("cookieName", CookieName);
             w.Property("cookieDomain", CookieDomain);
+            Int(w, "cookieExpiryDays", CookieExpiryDays);
+            Int(w, "decisionTimeoutMs", DecisionTimeoutMs);
+            Int(w, "breakerFailureThreshold", BreakerFailureThreshold);
+            Int(w, "breakerCooldownMs", BreakerCooldownMs);
+            Int(w, "browserIdPoolSize", BrowserIdPoolSize);
+            Int(w, "browserCreateTimeoutMs", BrowserCreateTimeoutMs);
+            w.Property("guestApiUrl", GuestApiUrl);
+            Int(w, "guestApiTimeoutMs", GuestApiTimeoutMs);
             if (AllowInsecureHttp) w.Name("allowInsecureHttp").Bool(true);
             return w.EndObject().ToString();
+        }
+
+        private static void Int(JsonWriter w, string name, int? value)
+        {
+            if (value.HasValue) w.Name(name).Number(value.Value);
         }
 
         public override string ToString()

@@ -1,14 +1,15 @@
+using System;
+using XmCdp.Browser;
+using XmCdp.Decisions;
 using XmCdp.Events;
 
 namespace XmCdp
 {
     /// <summary>
-    /// What request-time code needs from a client: enqueue events without waiting on the network. The Try
-    /// methods report a rejected event (validation, queue full, shut down) as a status instead of an exception,
-    /// because a page view must never cost a first-chance exception on the request thread.
-    /// <para>Planned, once the native calls exist: <c>Decide(friendlyId, budget)</c>, <c>BeginDecide</c> returning a
-    /// ticket with <c>Wait(budget)</c> (prefetch at request begin, read in the rendering), guest data extensions, and
-    /// a browser-id pool for visitors without a cookie.</para>
+    /// What request-time code needs from a client: enqueue events without waiting on the network, find the
+    /// visitor's browser id, and start or wait for decisions within a budget. The Try methods report a rejected
+    /// event (validation, queue full, shut down) as a status, and decisions report failures as an outcome, because
+    /// a page view must never cost a first-chance exception on the request thread.
     /// </summary>
     public interface ICdpClient
     {
@@ -20,5 +21,11 @@ namespace XmCdp
         CdpStatus TryIdentity(IdentityEvent identity);
 
         CdpStatus TryEvent(CustomEvent customEvent);
+
+        BrowserIdResult EnsureBrowserId(string cookieHeader, TimeSpan budget);
+
+        DecisionTicket BeginDecide(DecisionRequest request);
+
+        DecisionResult Decide(DecisionRequest request, TimeSpan budget);
     }
 }

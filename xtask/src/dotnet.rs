@@ -119,6 +119,35 @@ pub fn build(repo_root: &Path, out: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Compiles only what ships (`XmCdp.dll`, `XmCdp.Sitecore.dll`) into `out`, for `cargo xtask dist`. The
+/// Sitecore assembly is compiled against the TEST-ONLY stand-in kernel, written to `out/ref/` (never shipped);
+/// returns the two shipped assemblies.
+pub fn build_shipped(repo_root: &Path, out: &Path) -> Result<[PathBuf; 2], String> {
+    check_tool("mcs", "apt-get install -y mono-complete")?;
+    let reference = out.join("ref");
+    fs::create_dir_all(&reference).map_err(|e| format!("cannot create {}: {e}", reference.display()))?;
+    let dn = repo_root.join("dotnet");
+    let interop = repo_root.join("bindings").join("csharp").join("Interop.cs");
+    if !interop.is_file() {
+        return Err(format!("{} is missing: run `cargo xtask bindings` first", interop.display()));
+    }
+    let mut xmcdp_sources = cs_files(&dn.join("XmCdp"))?;
+    xmcdp_sources.push(interop);
+    mcs(out, "XmCdp.dll", "library", &xmcdp_sources, &["System.Web.dll"], true)?;
+    mcs(
+        &reference,
+        "Sitecore.Kernel.dll",
+        "library",
+        &cs_files(&dn.join("tests").join("Sitecore.Kernel.Stub"))?,
+        &["System.Web.dll", "System.Xml.dll", "System.Core.dll"],
+        false,
+    )?;
+    let kernel = reference.join("Sitecore.Kernel.dll").display().to_string();
+    let sc_refs = ["XmCdp.dll", kernel.as_str(), "System.Web.dll", "System.Configuration.dll", "System.Xml.dll"];
+    mcs(out, "XmCdp.Sitecore.dll", "library", &cs_files(&dn.join("XmCdp.Sitecore"))?, &sc_refs, false)?;
+    Ok([out.join("XmCdp.dll"), out.join("XmCdp.Sitecore.dll")])
+}
+
 /// Builds into `<target>/dotnet-tests`, maps the native library, runs every NUnit suite and returns
 /// (passed, failed) summed over the suites. Starts xmcdp-emulator itself when `emulator_url` is None.
 pub fn test(repo_root: &Path, native_lib: &Path, emulator_url: Option<&str>) -> Result<(u32, u32), String> {

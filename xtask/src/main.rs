@@ -4,6 +4,7 @@ mod bench;
 mod bindings;
 mod csharp_check;
 mod demo;
+mod dist;
 mod dotnet;
 mod fuzz;
 mod soak;
@@ -23,6 +24,7 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("test") => test::run(rest),
         Some("demo") => demo::run(rest),
+        Some("dist") => dist::run(rest),
         Some("bench") => bench::run(rest),
         Some("soak") => soak::run(rest),
         Some("bindings") => bindings::generate(&util::repo_root()),

@@ -56,7 +56,14 @@ namespace XmCdp.Events
         /// <summary>Top-level event attributes besides the base fields.</summary>
         public CdpExtensionData Data => _data ?? (_data = new CdpExtensionData());
 
-        internal string DataJsonOrNull() => _data?.ToJsonOrNull();
+        /// <summary>
+        /// A raw JSON object of top-level attributes, for nested values <see cref="Data"/> cannot express (e.g.
+        /// <c>{"product":{"item_id":"SKU-1","quantity":1,...}}</c> of an ADD). Used instead of <see cref="Data"/> when
+        /// set; validated natively (InvalidField, TooLarge).
+        /// </summary>
+        public string DataJson { get; set; }
+
+        internal string DataJsonOrNull() => DataJson ?? _data?.ToJsonOrNull();
     }
 
     /// <summary>One identifier of an IDENTITY event, e.g. provider <c>email</c>.</summary>

@@ -9,7 +9,7 @@ namespace XmCdp.Native
     /// per-thread UTF-8 buffer (no allocation per call once warm) and returns raw status codes. When the
     /// generated signatures change, this file is the one to adapt.
     /// </summary>
-    internal static unsafe class NativeCalls
+    internal static unsafe partial class NativeCalls
     {
         // Buffers above this size are not kept per thread: a rare huge event should not pin memory forever.
         private const int MaxRetainedBuffer = 64 * 1024;

@@ -67,6 +67,16 @@ namespace XmCdp.TestSupport
             }
         }
 
+        /// <summary>The guest ref behind a browser id as CDP reports it (<c>browser/{id}/show.json</c>); after a merge, the survivor.</summary>
+        public string GuestRefOf(string browserId, string clientKey = "ck_test")
+        {
+            var show = Parse(Get("/v1.2/browser/" + Uri.EscapeDataString(browserId) + "/show.json?client_key=" + clientKey));
+            return (string)((Dictionary<string, object>)show["customer"])["ref"];
+        }
+
+        /// <summary>One guest of the inspection API (guestType, email, identifiers, sessions, mergedInto).</summary>
+        public Dictionary<string, object> Guest(string guestRef) => Parse(Get("/__emulator/guests/" + Uri.EscapeDataString(guestRef)));
+
         public static Dictionary<string, object> Body(Dictionary<string, object> ev) => (Dictionary<string, object>)ev["body"];
 
         private string Get(string pathAndQuery)

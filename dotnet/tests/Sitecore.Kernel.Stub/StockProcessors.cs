@@ -37,13 +37,20 @@ namespace Sitecore.Pipelines.HttpRequest
         }
     }
 
-    /// <summary><c>sc_lang</c> query parameter, else <c>en</c>.</summary>
+    /// <summary><c>sc_lang</c> query parameter, else <c>en</c>; like Sitecore, an unknown language is ignored.</summary>
     public class LanguageResolver : HttpRequestProcessor
     {
         public override void Process(HttpRequestArgs args)
         {
             var lang = args.HttpContext.Request.QueryString["sc_lang"];
-            Context.Language = Sitecore.Globalization.Language.Parse(string.IsNullOrEmpty(lang) ? "en" : lang);
+            try
+            {
+                Context.Language = Sitecore.Globalization.Language.Parse(string.IsNullOrEmpty(lang) ? "en" : lang);
+            }
+            catch (System.Globalization.CultureNotFoundException)
+            {
+                Context.Language = Sitecore.Globalization.Language.Parse("en");
+            }
         }
     }
 

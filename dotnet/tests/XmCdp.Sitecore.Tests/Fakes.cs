@@ -3,6 +3,8 @@ using System.Collections;
 using System.Collections.Generic;
 using System.Collections.Specialized;
 using System.Web;
+using XmCdp.Browser;
+using XmCdp.Decisions;
 using XmCdp.Events;
 
 namespace XmCdp.Sitecore.Tests
@@ -24,7 +26,20 @@ namespace XmCdp.Sitecore.Tests
         public override Uri Url => _url;
         public override string Path => _url.AbsolutePath;
         public override NameValueCollection QueryString => _query;
-        public override NameValueCollection Headers => _headers;
+        public override NameValueCollection Headers
+        {
+            get
+            {
+                // What a browser sends: the raw Cookie header built from the cookies added by the test.
+                if (_cookies.Count > 0)
+                {
+                    var parts = new List<string>();
+                    for (int i = 0; i < _cookies.Count; i++) parts.Add(_cookies[i].Name + "=" + _cookies[i].Value);
+                    _headers["Cookie"] = string.Join("; ", parts);
+                }
+                return _headers;
+            }
+        }
         public override HttpCookieCollection Cookies => _cookies;
         public override string UserAgent => _headers["User-Agent"];
         public override bool IsSecureConnection => _url.Scheme == "https";
@@ -34,6 +49,12 @@ namespace XmCdp.Sitecore.Tests
     {
         private readonly HttpCookieCollection _cookies = new HttpCookieCollection();
         public override HttpCookieCollection Cookies => _cookies;
+        public List<string> SetCookieHeaders { get; } = new List<string>();
+
+        public override void AppendHeader(string name, string value)
+        {
+            if (string.Equals(name, "Set-Cookie", StringComparison.OrdinalIgnoreCase)) SetCookieHeaders.Add(value);
+        }
     }
 
     internal sealed class FakeHttpContext : HttpContextBase
@@ -48,6 +69,7 @@ namespace XmCdp.Sitecore.Tests
         }
 
         public FakeRequest FakeRequest => _request;
+        public FakeResponse FakeResponse => _response;
         public override HttpRequestBase Request => _request;
         public override HttpResponseBase Response => _response;
         public override IDictionary Items => _items;
@@ -102,6 +124,60 @@ namespace XmCdp.Sitecore.Tests
             if (Closed) throw new ObjectDisposedException("CdpClient");
             Events.Add(customEvent);
             return NextStatus;
+        }
+
+        /// <summary>Browser id answers: a valid bid_/BID_ cookie is kept (BID_ migrated); otherwise NewBrowserId is "created".</summary>
+        public string NewBrowserId { get; set; } = "new-bid-1";
+        public CdpStatus BrowserIdStatus { get; set; } = CdpStatus.Ok;
+        public List<string> CookieHeaders { get; } = new List<string>();
+
+        public BrowserIdResult EnsureBrowserId(string cookieHeader, TimeSpan budget)
+        {
+            CookieHeaders.Add(cookieHeader);
+            if (BrowserIdStatus != CdpStatus.Ok) return BrowserIdResult.Failed(BrowserIdStatus);
+            var current = CookieValue(cookieHeader, "bid_" + ClientKey);
+            if (current != null) return Make(BrowserIdSource.Cookie, current, null);
+            var legacy = CookieValue(cookieHeader, "BID_" + ClientKey);
+            if (legacy != null)
+                return Make(BrowserIdSource.Legacy, legacy, new[] { "bid_" + ClientKey + "=" + legacy + "; Max-Age=63072000; SameSite=None; Secure; Path=/", "BID_" + ClientKey + "=; Max-Age=0; Path=/" });
+            return Make(BrowserIdSource.Created, NewBrowserId, new[] { "bid_" + ClientKey + "=" + NewBrowserId + "; Max-Age=63072000; SameSite=None; Secure; Path=/" });
+        }
+
+        private static BrowserIdResult Make(BrowserIdSource source, string id, string[] cookies)
+        {
+            var ctor = typeof(BrowserIdResult).GetConstructors(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)[0];
+            return (BrowserIdResult)ctor.Invoke(new object[] { CdpStatus.Ok, source, source == BrowserIdSource.Created, id, null, cookies });
+        }
+
+        private static string CookieValue(string header, string name)
+        {
+            if (header == null) return null;
+            foreach (var part in header.Split(';'))
+            {
+                var kv = part.Trim();
+                if (!kv.StartsWith(name + "=", StringComparison.Ordinal)) continue;
+                var v = kv.Substring(name.Length + 1);
+                foreach (var ch in v)
+                    if (!(char.IsLetterOrDigit(ch) && ch < 128) && ch != '-' && ch != '_') return null;
+                return v.Length > 0 ? v : null;
+            }
+            return null;
+        }
+
+        public List<DecisionRequest> Started { get; } = new List<DecisionRequest>();
+        public List<DecisionRequest> Decided { get; } = new List<DecisionRequest>();
+
+        public DecisionTicket BeginDecide(DecisionRequest request)
+        {
+            Started.Add(request);
+            return DecisionTicket.Completed(DecisionResult.Unavailable(request.FriendlyId, CdpStatus.Timeout, "prefetched " + request.FriendlyId));
+        }
+
+        public DecisionResult Decide(DecisionRequest request, TimeSpan budget)
+        {
+            if (Closed) throw new ObjectDisposedException("CdpClient");
+            Decided.Add(request);
+            return DecisionResult.Unavailable(request.FriendlyId, CdpStatus.FlowNotFound, "decided " + request.FriendlyId);
         }
 
         public void Dispose() => Disposed = true;

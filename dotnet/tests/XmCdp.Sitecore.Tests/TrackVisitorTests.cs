@@ -73,64 +73,122 @@ namespace XmCdp.Sitecore.Tests
         }
 
         [Test]
-        public void Process_TrackedRequest_RefreshesBrowserIdCookieForTwoYears()
+        public void Process_VisitorWithCookie_PassesTheRawCookieHeaderAndEmitsNoCookie()
         {
-            var http = Visitor();
+            var http = Visitor().WithCookie("other", "1");
             Run(http);
 
-            var cookie = http.Response.Cookies["bid_ck_test"];
-            Assert.That(cookie, Is.Not.Null);
-            Assert.That(cookie.Value, Is.EqualTo(Bid));
-            Assert.That(cookie.Path, Is.EqualTo("/"));
-            Assert.That(cookie.HttpOnly, Is.False, "JavaScript tags share this cookie");
-            Assert.That(cookie.Expires, Is.GreaterThan(DateTime.UtcNow.AddDays(729)));
-        }
-
-        [Test]
-        public void Process_ConfiguredCookieDomainAndName_AreUsed()
-        {
-            XmCdpSites.Register(new SiteBinding("website",
-                new CdpSettings { ClientKey = "ck_test", CookieName = "cdp_bid", CookieDomain = ".example.com" }, _client));
-            var http = new FakeHttpContext("https://www.example.com/home").WithCookie("cdp_bid", Bid);
-            Run(http);
-
+            Assert.That(_client.CookieHeaders.Single(), Is.EqualTo("bid_ck_test=" + Bid + "; other=1"));
             Assert.That(_client.Views.Single().BrowserId, Is.EqualTo(Bid));
-            var cookie = http.Response.Cookies["cdp_bid"];
-            Assert.That(cookie.Domain, Is.EqualTo(".example.com"));
-            Assert.That(cookie.Secure, Is.True);
-            Assert.That(http.Response.Cookies["bid_ck_test"], Is.Null);
+            Assert.That(http.FakeResponse.SetCookieHeaders, Is.Empty, "the cookie is right: nothing to emit");
         }
 
         [Test]
-        public void Process_OnlyLegacyCookie_TracksAndWritesCanonicalCookie()
+        public void Process_FirstVisit_GetsTheNewBrowserIdCookieAndIsTracked()
+        {
+            var http = new FakeHttpContext("https://www.example.com/home");
+            Run(http);
+
+            Assert.That(_client.CookieHeaders.Single(), Is.Null);
+            Assert.That(_client.Views.Single().BrowserId, Is.EqualTo("new-bid-1"));
+            Assert.That(http.FakeResponse.SetCookieHeaders, Is.EqualTo(new[] { "bid_ck_test=new-bid-1; Max-Age=63072000; SameSite=None; Secure; Path=/" }));
+            Assert.That(CdpContext.From(http).BrowserId, Is.EqualTo("new-bid-1"));
+        }
+
+        [Test]
+        public void Process_OnlyLegacyCookie_TracksAndEmitsBothMigrationCookiesInOrder()
         {
             var http = new FakeHttpContext("http://www.example.com/home").WithCookie("BID_ck_test", Bid);
             Run(http);
 
             Assert.That(_client.Views.Single().BrowserId, Is.EqualTo(Bid));
-            Assert.That(http.Response.Cookies["bid_ck_test"].Value, Is.EqualTo(Bid));
+            Assert.That(http.FakeResponse.SetCookieHeaders.Count, Is.EqualTo(2));
+            Assert.That(http.FakeResponse.SetCookieHeaders[0], Is.StringStarting("bid_ck_test=" + Bid + ";"));
+            Assert.That(http.FakeResponse.SetCookieHeaders[1], Is.StringStarting("BID_ck_test=;"));
         }
 
         [Test]
-        public void Process_NoBrowserIdCookie_SkipsAndWarnsOnceWithPrefix()
+        public void Process_NoBrowserIdAvailable_SkipsAndWarnsOnceWithStatus()
         {
-            Run(new FakeHttpContext("http://www.example.com/home"));
+            _client.BrowserIdStatus = CdpStatus.ConnectFailed;
+            var a = new FakeHttpContext("http://www.example.com/home");
+            Run(a);
             Run(new FakeHttpContext("http://www.example.com/home"));
 
             Assert.That(_client.Views, Is.Empty);
+            Assert.That(a.FakeResponse.SetCookieHeaders, Is.Empty);
+            Assert.That(CdpContext.From(a), Is.Null);
             var warnings = Log.Entries().Where(e => e.StartsWith("WARN XmCdp: ")).ToList();
             Assert.That(warnings.Count, Is.EqualTo(1), string.Join("\n", Log.Entries()));
-            Assert.That(warnings[0], Is.StringContaining("browser id"));
+            Assert.That(warnings[0], Is.StringContaining("browser id").And.StringContaining("65 (ConnectFailed)"));
         }
 
         [Test]
-        public void Process_MalformedCookie_IsNotEchoedOrTracked()
+        public void Process_MalformedCookie_IsNeverEchoedAndTheVisitorGetsAFreshId()
         {
             var http = new FakeHttpContext("http://www.example.com/home").WithCookie("bid_ck_test", "x\r\nSet-Cookie: evil=1");
             Run(http);
 
-            Assert.That(_client.Views, Is.Empty);
-            Assert.That(http.Response.Cookies.Count, Is.EqualTo(0));
+            Assert.That(_client.Views.Single().BrowserId, Is.EqualTo("new-bid-1"));
+            Assert.That(string.Join("|", http.FakeResponse.SetCookieHeaders), Is.Not.StringContaining("evil"));
+            Assert.That(Log.Entries().Any(e => e.Contains("evil")), Is.False);
+        }
+
+        [Test]
+        public void Process_ConfiguredFlows_ArePrefetchedForTheSiteAndMatchingItemPaths()
+        {
+            XmCdpSites.Register(new SiteBinding("website", new CdpSettings { ClientKey = "ck_test", Channel = "WEB", Currency = "EUR" }, _client,
+                SiteDecisions.Parse("home_page_banner", "/sitecore/content/home/products=hero_experiment,home_page_banner;/sitecore/content/other=nope")));
+            Context.Item = new global::Sitecore.Data.Items.Item(new global::Sitecore.Data.ID(Guid.NewGuid()), "bike", "/sitecore/content/home/products/bike");
+            var http = Visitor();
+            Run(http);
+
+            Assert.That(_client.Started.Select(r => r.FriendlyId), Is.EqualTo(new[] { "home_page_banner", "hero_experiment" }));
+            var req = _client.Started[0];
+            Assert.That(req.BrowserId, Is.EqualTo(Bid));
+            Assert.That(req.Language, Is.EqualTo("EN"));
+            Assert.That(req.Channel, Is.EqualTo("WEB"));
+            Assert.That(req.Currency, Is.EqualTo("EUR"));
+            Assert.That(CdpContext.From(http).Prefetched, Is.EqualTo(new[] { "home_page_banner", "hero_experiment" }));
+
+            // The home page matches only the site-wide flow ("/sitecore/content/home" is not under ".../products").
+            _client.Started.Clear();
+            Context.Item = new global::Sitecore.Data.Items.Item(new global::Sitecore.Data.ID(Guid.NewGuid()), "home", "/sitecore/content/home");
+            Run(Visitor());
+            Assert.That(_client.Started.Select(r => r.FriendlyId), Is.EqualTo(new[] { "home_page_banner" }));
+        }
+
+        [Test]
+        public void CdpContext_Decide_UsesThePrefetchedTicketElseDecidesOnceAndNeverThrows()
+        {
+            XmCdpSites.Register(new SiteBinding("website", new CdpSettings { ClientKey = "ck_test" }, _client, SiteDecisions.Parse("home_page_banner", null)));
+            var http = Visitor();
+            Run(http);
+            var ctx = CdpContext.From(http);
+
+            var pre = ctx.Decide("home_page_banner", TimeSpan.FromMilliseconds(50));
+            Assert.That(pre.Message, Is.EqualTo("prefetched home_page_banner"));
+            Assert.That(_client.Decided, Is.Empty);
+
+            var now = ctx.Decide("other_flow", TimeSpan.FromMilliseconds(50));
+            var again = ctx.Decide("other_flow", TimeSpan.FromMilliseconds(50));
+            Assert.That(now.Outcome, Is.EqualTo(XmCdp.Decisions.DecisionOutcome.FlowNotFound));
+            Assert.That(again, Is.SameAs(now));
+            Assert.That(_client.Decided.Count, Is.EqualTo(1));
+            Assert.That(now.JsonOr("{\"variantId\":\"default\"}"), Is.EqualTo("{\"variantId\":\"default\"}"));
+
+            _client.Closed = true;
+            var closed = ctx.Decide("third_flow", TimeSpan.FromMilliseconds(50));
+            Assert.That(closed.IsOk, Is.False);
+            Assert.That(ctx.Served.Count, Is.EqualTo(3));
+        }
+
+        [TestCase("a=b")]
+        [TestCase("/sitecore/content/x")]
+        [TestCase("/sitecore/content/x=")]
+        public void SiteDecisions_MalformedPrefetchPaths_AreRejected(string value)
+        {
+            Assert.Throws<ArgumentException>(() => SiteDecisions.Parse(null, value));
         }
 
         [TestCase("shell")]

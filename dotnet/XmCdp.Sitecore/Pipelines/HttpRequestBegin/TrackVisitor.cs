@@ -11,8 +11,9 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
 {
     /// <summary>
     /// <c>httpRequestBegin</c> processor, patched after <c>ItemResolver</c>: for a real page request of a tracked
-    /// site it refreshes the browser id cookie, enqueues a VIEW event and, once per login, an IDENTITY event.
-    /// Nothing here waits on the network (events are queued natively). It returns early on every guard, never
+    /// site it makes sure the visitor has a browser id cookie, enqueues a VIEW event, once per login an IDENTITY
+    /// event, and starts the decisions configured for the site/item (prefetch). Nothing here waits on the network,
+    /// except a first visit when the native browser-id pool is empty (at most BrowserIdBudgetMs). It returns early on every guard, never
     /// aborts the pipeline and never lets an exception escape: tracking must not be able to break a page.
     /// Processors are singletons: configuration is set once by the config factory, per-request state is local.
     /// </summary>
@@ -67,7 +68,11 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
         /// <summary>Send the Referer only when it points to another host (internal navigation says nothing new).</summary>
         public bool ExternalReferrerOnly { get; set; } = true;
 
-        public int CookieExpiryDays { get; set; } = 730;
+        /// <summary>
+        /// Longest a first visit may wait for a browser id to be created in CDP when the native pool
+        /// (site attribute browserIdPoolSize) is empty. Visitors with a cookie never wait.
+        /// </summary>
+        public int BrowserIdBudgetMs { get; set; } = 300;
 
         /// <summary>Send an IDENTITY event the first time a logged-in user is seen on a browser.</summary>
         public bool TrackIdentity { get; set; } = true;
@@ -108,17 +113,16 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
             if (HonorDoNotTrack && request.Headers["DNT"] == "1") return;
             if (!HasConsent(request)) return;
 
-            var browserId = ReadBrowserId(request, binding);
-            if (browserId == null)
+            // The native side reads bid_ (then the legacy BID_) from the raw header, ignores hostile values, and
+            // for a first visit takes a pre-created id from its pool or creates one within the budget.
+            var id = binding.Client.EnsureBrowserId(request.Headers["Cookie"], TimeSpan.FromMilliseconds(BrowserIdBudgetMs));
+            if (!id.IsOk)
             {
-                // A new visitor needs a browser id from CDP. Minting one must not cost the request a network
-                // round trip; it needs the native browser-id pool (xmcdp_client_browser_id_take, planned), which
-                // does not exist yet. Until then first-time visitors are tracked from their second request on,
-                // once the JavaScript tag (or a later version of this processor) has set the cookie.
-                XmCdpLog.SingleWarn("a visitor without a browser id cookie was not tracked: the native browser-id pool is not available yet.");
+                XmCdpLog.SingleWarn("a visitor got no browser id and was not tracked: status " + (int)id.Status + " (" + id.Status + ")");
                 return;
             }
-            SetBrowserIdCookie(http, binding, browserId);
+            var browserId = id.BrowserId;
+            foreach (var setCookie in id.SetCookieHeaders) http.Response.AppendHeader("Set-Cookie", setCookie);
 
             var language = LanguageCode();
             var ctx = new CdpContext(binding, browserId, language, item.Name, userAgent);
@@ -140,6 +144,13 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
                 XmCdpLog.SingleWarn("VIEW for site '" + binding.SiteName + "' was not queued: status " + (int)status + " (" + status + ")");
 
             if (TrackIdentity) Identify(http, binding, ctx);
+            Prefetch(binding, ctx, item.Paths != null ? item.Paths.FullPath : null);
+        }
+
+        /// <summary>Starts the decisions configured for this site and item; renderings claim them via CdpContext.Decide.</summary>
+        private static void Prefetch(SiteBinding binding, CdpContext ctx, string itemPath)
+        {
+            foreach (var friendlyId in binding.Decisions.FlowsFor(itemPath)) ctx.Prefetch(friendlyId);
         }
 
         private bool IsIgnoredPath(string path)
@@ -176,39 +187,6 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
             if (string.IsNullOrEmpty(ConsentCookieName)) return true;
             var c = request.Cookies[ConsentCookieName];
             return c != null && c.Value != null && _consentValues.Contains(c.Value.Trim());
-        }
-
-        /// <summary>The browser id from the cookie (legacy name as fallback), or null when absent or malformed.</summary>
-        internal static string ReadBrowserId(HttpRequestBase request, SiteBinding binding)
-        {
-            var c = request.Cookies[binding.CookieName];
-            if (c == null || !IsValidBrowserId(c.Value)) c = request.Cookies[binding.LegacyCookieName];
-            return c != null && IsValidBrowserId(c.Value) ? c.Value : null;
-        }
-
-        /// <summary>CDP browser ids are UUID-like; anything else is not echoed back into a Set-Cookie header.</summary>
-        internal static bool IsValidBrowserId(string value)
-        {
-            if (string.IsNullOrEmpty(value) || value.Length > 100) return false;
-            foreach (var ch in value)
-            {
-                bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
-                if (!ok) return false;
-            }
-            return true;
-        }
-
-        private void SetBrowserIdCookie(HttpContextBase http, SiteBinding binding, string browserId)
-        {
-            // Not HttpOnly: a JavaScript tag on the same site must be able to share the visitor's identity.
-            var cookie = new HttpCookie(binding.CookieName, browserId)
-            {
-                Path = "/",
-                Expires = DateTime.UtcNow.AddDays(CookieExpiryDays),
-                Secure = http.Request.IsSecureConnection,
-            };
-            if (binding.CookieDomain != null) cookie.Domain = binding.CookieDomain;
-            http.Response.Cookies.Set(cookie);
         }
 
         private static string LanguageCode()

@@ -81,8 +81,9 @@ namespace XmCdp.Sitecore.Pipelines.Initialize
                 try
                 {
                     var settings = ReadSettings(siteName, node);
+                    var decisions = ReadDecisions(siteName, node);
                     var client = XmCdpSites.ClientFactory(settings);
-                    XmCdpSites.Register(new SiteBinding(siteName, settings, client));
+                    XmCdpSites.Register(new SiteBinding(siteName, settings, client, decisions));
                     created++;
                     XmCdpLog.Info("tracking site '" + siteName + "' with " + settings);
                 }
@@ -132,6 +133,14 @@ namespace XmCdp.Sitecore.Pipelines.Initialize
                 CookieName = get("cookieName"),
                 CookieDomain = get("cookieDomain"),
             };
+            settings.CookieExpiryDays = Int(get, "cookieExpiryDays");
+            settings.DecisionTimeoutMs = Int(get, "decisionTimeoutMs");
+            settings.BreakerFailureThreshold = Int(get, "breakerFailureThreshold");
+            settings.BreakerCooldownMs = Int(get, "breakerCooldownMs");
+            settings.BrowserIdPoolSize = Int(get, "browserIdPoolSize");
+            settings.BrowserCreateTimeoutMs = Int(get, "browserCreateTimeoutMs");
+            settings.GuestApiUrl = get("guestApiUrl");
+            settings.GuestApiTimeoutMs = Int(get, "guestApiTimeoutMs");
             var channel = get("channel");
             if (!string.IsNullOrEmpty(channel)) settings.Channel = channel;
             var tokenKey = Attr(node, "apiTokenAppSetting");
@@ -142,6 +151,27 @@ namespace XmCdp.Sitecore.Pipelines.Initialize
             }
             if (string.IsNullOrEmpty(settings.ClientKey)) throw new ArgumentException("clientKey is required.");
             return settings;
+        }
+
+        /// <summary>prefetchFlows / prefetchPaths of a site (attributes, overridable by appSettings like the others).</summary>
+        internal static SiteDecisions ReadDecisions(string siteName, XmlNode node)
+        {
+            Func<string, string> get = key =>
+            {
+                var over = ConfigurationManager.AppSettings["XmCdp." + siteName + "." + key];
+                return !string.IsNullOrEmpty(over) ? over : Attr(node, key);
+            };
+            return SiteDecisions.Parse(get("prefetchFlows"), get("prefetchPaths"));
+        }
+
+        private static int? Int(Func<string, string> get, string key)
+        {
+            var v = get(key);
+            if (string.IsNullOrEmpty(v)) return null;
+            int n;
+            if (!int.TryParse(v.Trim(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out n) || n < 0)
+                throw new ArgumentException(key + " must be a whole number.");
+            return n;
         }
 
         private static string Attr(XmlNode node, string name)

@@ -34,6 +34,8 @@ namespace XmCdp.TestHost
             StubContent.Register("/", "home");
             StubContent.Register("/about", "about");
             StubContent.Register("/products/bike", "bike");
+            StubContent.Register("/cart", "cart");
+            StubContent.Register("/checkout", "checkout");
 
             config.BuildPipeline("initialize").Run(new PipelineArgs());
             s_begin = config.BuildPipeline("httpRequestBegin");
@@ -101,8 +103,59 @@ namespace XmCdp.TestHost
             {
                 sb.Append(" view=").Append(cdp.ViewStatus);
                 sb.Append(" identity=").Append(cdp.IdentityStatus.HasValue ? cdp.IdentityStatus.ToString() : "none");
+                Goal(context, cdp, sb);
             }
+            Decisions(context, cdp, sb);
             response.Write(sb.ToString());
+        }
+
+        /// <summary>
+        /// A rendering's use of decisions: <c>?decide=flow_a,flow_b&amp;budget=ms</c> asks CdpContext for each flow
+        /// and prints one line per flow: <c>flow outcome prefetched=yes|no ms=N json|fallback</c>.
+        /// </summary>
+        private static void Decisions(HttpContext context, CdpContext cdp, StringBuilder sb)
+        {
+            var flows = context.Request.QueryString["decide"];
+            if (string.IsNullOrEmpty(flows)) return;
+            int budgetMs;
+            if (!int.TryParse(context.Request.QueryString["budget"], out budgetMs)) budgetMs = 200;
+            foreach (var flow in flows.Split(','))
+            {
+                sb.Append('\n').Append("decision ").Append(flow).Append(' ');
+                if (cdp == null)
+                {
+                    sb.Append("Untracked fallback");
+                    continue;
+                }
+                var r = cdp.Decide(flow, TimeSpan.FromMilliseconds(budgetMs));
+                sb.Append(r.Outcome).Append(" prefetched=").Append(r.Prefetched ? "yes" : "no")
+                    .Append(" ms=").Append((long)r.Elapsed.TotalMilliseconds).Append(' ').Append(r.JsonOr("{\"variantId\":\"default\"}"));
+            }
+        }
+
+        /// <summary>Goals and conversions from C#: <c>/cart?add=SKU</c> sends ADD, <c>/checkout?order=REF</c> CHECKOUT.</summary>
+        private static void Goal(HttpContext context, CdpContext cdp, StringBuilder sb)
+        {
+            var sku = context.Request.QueryString["add"];
+            if (!string.IsNullOrEmpty(sku))
+            {
+                // Only letters, digits and '-' reach the JSON: a query string is visitor input.
+                var safe = new string(sku.Where(ch => char.IsLetterOrDigit(ch) || ch == '-').Take(40).ToArray());
+                var add = new XmCdp.Events.CustomEvent("ADD")
+                {
+                    DataJson = "{\"product\":{\"type\":\"BIKE\",\"item_id\":\"" + safe + "\",\"name\":\"" + safe + "\",\"orderedAt\":\""
+                        + DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture)
+                        + "\",\"quantity\":1,\"price\":899.0,\"productId\":\"" + safe + "\",\"currency\":\"EUR\",\"referenceId\":\"" + safe + "-1\"}}",
+                };
+                sb.Append(" goal=ADD:").Append(cdp.TrackEvent(add));
+            }
+            var order = context.Request.QueryString["order"];
+            if (!string.IsNullOrEmpty(order))
+            {
+                var checkout = new XmCdp.Events.CustomEvent("CHECKOUT");
+                checkout.Data.Set("reference_id", order).Set("status", "PURCHASED");
+                sb.Append(" goal=CHECKOUT:").Append(cdp.TrackEvent(checkout));
+            }
         }
     }
 }

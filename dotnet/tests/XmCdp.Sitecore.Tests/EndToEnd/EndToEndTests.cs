@@ -74,8 +74,7 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
 
             Assert.That(r.Status, Is.EqualTo(200), r.Body);
             Assert.That(r.Body, Is.EqualTo("page=about tracked=yes view=Ok identity=none"));
-            Assert.That(r.Cookie("bid_ck_test"), Is.Not.Null, string.Join(" | ", r.SetCookieHeaders));
-            Assert.That(r.Cookie("bid_ck_test").Value, Is.EqualTo(bid));
+            Assert.That(r.SetCookieHeaders.Where(h => h.StartsWith("bid_")), Is.Empty, "the cookie is right: nothing to emit");
 
             var events = _emulator.WaitForEvents(bid, 1, TimeSpan.FromSeconds(10));
             Assert.That(events.Count, Is.EqualTo(1));
@@ -155,17 +154,102 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
         }
 
         [Test]
-        public void NewVisitorWithoutCookie_PageRendersUntrackedAndTheGapIsLoggedOnce()
+        public void FirstVisit_WithoutCookie_GetsTheEngageCookieAndItsViewReachesCdp()
         {
-            var a = _host.Get("/about");
-            var b = _host.Get("/about");
-            Assert.That(a.Status, Is.EqualTo(200));
-            Assert.That(a.Body, Is.EqualTo("page=about tracked=no"));
-            Assert.That(b.Body, Is.EqualTo("page=about tracked=no"));
-            Assert.That(a.Cookie("bid_ck_test"), Is.Null);
+            var r = _host.Get("/about");
+            Assert.That(r.Status, Is.EqualTo(200));
+            Assert.That(r.Body, Is.EqualTo("page=about tracked=yes view=Ok identity=none"));
+            var set = r.SetCookieHeaders.Where(h => h.StartsWith("bid_ck_test=")).ToList();
+            Assert.That(set.Count, Is.EqualTo(1), string.Join(" | ", r.SetCookieHeaders));
+            Assert.That(set[0], Is.StringMatching("^bid_ck_test=[A-Za-z0-9._-]+; Max-Age=63072000; SameSite=None; Secure; Path=/$"));
+            var bid = set[0].Substring("bid_ck_test=".Length, set[0].IndexOf(';') - "bid_ck_test=".Length);
 
-            var log = _host.Get("/__host/log").Body.Split('\n');
-            Assert.That(log.Count(l => l.StartsWith("WARN XmCdp: a visitor without a browser id cookie")), Is.EqualTo(1), string.Join("\n", log));
+            var events = _emulator.WaitForEvents(bid, 1, TimeSpan.FromSeconds(10));
+            Assert.That(events.Count, Is.EqualTo(1));
+            Assert.That(EmulatorClient.Body(events[0])["page"], Is.EqualTo("about"));
+
+            // The returning visitor sends the cookie back: same id, nothing new to emit.
+            var again = _host.Get("/", Bid(bid));
+            Assert.That(again.SetCookieHeaders.Where(h => h.StartsWith("bid_")), Is.Empty);
+            Assert.That(_emulator.WaitForEvents(bid, 2, TimeSpan.FromSeconds(10)).Count, Is.EqualTo(2));
+        }
+
+        [Test]
+        public void LegacyCookie_IsMigratedToTheCurrentName()
+        {
+            var bid = _emulator.CreateBrowserId();
+            var r = _host.Get("/about", new Dictionary<string, string> { { "BID_ck_test", bid } });
+            Assert.That(r.Body, Is.EqualTo("page=about tracked=yes view=Ok identity=none"));
+            Assert.That(r.SetCookieHeaders, Has.Some.StringStarting("bid_ck_test=" + bid + ";"));
+            Assert.That(r.SetCookieHeaders, Has.Some.StringStarting("BID_ck_test="));
+            Assert.That(_emulator.WaitForEvents(bid, 1, TimeSpan.FromSeconds(10)).Count, Is.EqualTo(1));
+        }
+
+        [Test]
+        public void Login_OnASecondBrowser_SendsIdentityAndMergesTheAnonymousGuestIntoTheCustomer()
+        {
+            var user = "e2e" + Guid.NewGuid().ToString("N").Substring(0, 8);
+            var first = _emulator.CreateBrowserId();
+            Assert.That(_host.Get("/", Bid(first, "stub_user", user)).Body, Is.EqualTo("page=home tracked=yes view=Ok identity=Ok"));
+            _emulator.WaitForEvents(first, 2, TimeSpan.FromSeconds(10));
+            var customer = _emulator.GuestRefOf(first);
+
+            // Another device: anonymous first, then the same person logs in.
+            var second = _emulator.CreateBrowserId();
+            Assert.That(_host.Get("/about", Bid(second)).Body, Is.StringStarting("page=about tracked=yes"));
+            var anonymous = _emulator.GuestRefOf(second);
+            Assert.That(anonymous, Is.Not.EqualTo(customer));
+            Assert.That(_host.Get("/about", Bid(second, "stub_user", user)).Body, Is.EqualTo("page=about tracked=yes view=Ok identity=Ok"));
+            var events = _emulator.WaitForEvents(second, 3, TimeSpan.FromSeconds(10));
+            Assert.That(events.Select(e => (string)EmulatorClient.Body(e)["type"]), Is.EqualTo(new[] { "VIEW", "VIEW", "IDENTITY" }));
+
+            Assert.That(_emulator.GuestRefOf(second), Is.EqualTo(customer), "show.json names the surviving guest");
+            var guest = _emulator.Guest(customer);
+            Assert.That(guest["email"], Is.EqualTo(user + "@example.com"));
+            Assert.That(_emulator.Guest(anonymous)["mergedInto"], Is.EqualTo(customer));
+        }
+
+        [Test]
+        public void Rendering_GetsThePrefetchedDecisionsOfTheSiteAndTheProductsSection()
+        {
+            var bid = _emulator.CreateBrowserId();
+            var guest = _emulator.GuestRefOf(bid);
+            var r = _host.Get("/products/bike?decide=home_page_banner,hero_experiment,no_such_flow&budget=2000", Bid(bid));
+            Assert.That(r.Status, Is.EqualTo(200));
+            var lines = r.Body.Split('\n');
+            Assert.That(lines[0], Is.EqualTo("page=bike tracked=yes view=Ok identity=none"));
+            Assert.That(lines[1], Is.StringMatching("^decision home_page_banner Ok prefetched=yes ms=\\d+ \\{\"variantId\":\"banner-[a-z]+\",\"guestRef\":\"" + guest + "\"\\}$"), r.Body);
+            Assert.That(lines[2], Is.StringMatching("^decision hero_experiment Ok prefetched=yes ms=\\d+ \\{\"variantId\":\"hero-[ab]\"\\}$"), r.Body);
+            Assert.That(lines[3], Is.StringMatching("^decision no_such_flow FlowNotFound prefetched=no ms=\\d+ \\{\"variantId\":\"default\"\\}$"), r.Body);
+
+            // Outside the products section only the site-wide flow is prefetched.
+            var home = _host.Get("/?decide=hero_experiment&budget=2000", Bid(bid));
+            Assert.That(home.Body.Split('\n')[1], Is.StringStarting("decision hero_experiment Ok prefetched=no"), home.Body);
+        }
+
+        [Test]
+        public void Goals_FromCSharp_ReachCdpInTheVisitorsSession()
+        {
+            var bid = _emulator.CreateBrowserId();
+            Assert.That(_host.Get("/cart?add=SKU-X1", Bid(bid)).Body, Is.EqualTo("page=cart tracked=yes view=Ok identity=none goal=ADD:Ok"));
+            Assert.That(_host.Get("/checkout?order=ORDER-1", Bid(bid)).Body, Is.EqualTo("page=checkout tracked=yes view=Ok identity=none goal=CHECKOUT:Ok"));
+            var types = _emulator.WaitForEvents(bid, 4, TimeSpan.FromSeconds(10)).Select(e => (string)EmulatorClient.Body(e)["type"]).ToList();
+            Assert.That(types, Is.EqualTo(new[] { "VIEW", "ADD", "VIEW", "CHECKOUT" }));
+        }
+
+        [Test]
+        public void HostileCookiesAndQueryStrings_AreRejectedAndThePageIsUnaffected()
+        {
+            var r = _host.Get("/about?utm_source=%22%3B%20DROP%20TABLE&variantid=a%0d%0aSet-Cookie:%20evil=1&sc_lang=..%2F..%2Fx%00%ff",
+                new Dictionary<string, string> { { "bid_ck_test", "..%2F..%2Fevil" }, { "BID_ck_test", "%3Cscript%3Eevil" } });
+            Assert.That(r.Status, Is.EqualTo(200), r.Body);
+            Assert.That(r.Body, Is.StringStarting("page=about tracked="), r.Body);
+            Assert.That(string.Join("|", r.SetCookieHeaders), Is.Not.StringContaining("evil").And.Not.StringContaining("script"));
+            var huge = _host.Get("/about?q=" + new string('x', 1500), new Dictionary<string, string> { { "bid_ck_test", new string('y', 1500) } });
+            Assert.That(huge.Status, Is.EqualTo(200));
+            Assert.That(huge.Body, Is.StringStarting("page=about tracked="));
+            var log = _host.Get("/__host/log").Body;
+            Assert.That(log, Is.Not.StringContaining("evil").And.Not.StringContaining("yyyyyyyy"));
         }
     }
 
@@ -197,6 +281,61 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
                 {
                     emulator.SetFaults("{}");
                 }
+            }
+        }
+
+        [Test]
+        public void CdpDownOrSlow_PagesAnswerWithinBudgetAndRenderTheFallback()
+        {
+            var emulator = EmulatorClient.FromEnvironment();
+            using (var host = XspHost.Start(emulator.BaseUrl))
+            {
+                var bid = emulator.CreateBrowserId();
+                Assert.That(host.Get("/__host/log").Status, Is.EqualTo(200), "warm-up");
+                try
+                {
+                    foreach (var faults in new[] { "{\"outage\":true}", "{\"routes\":{\"*\":{\"latency_ms\":3000}}}" })
+                    {
+                        emulator.SetFaults(faults);
+                        var sw = System.Diagnostics.Stopwatch.StartNew();
+                        var known = host.Get("/products/bike?decide=home_page_banner,hero_experiment&budget=150", new Dictionary<string, string> { { "bid_ck_test", bid } });
+                        var known_ms = sw.ElapsedMilliseconds;
+                        sw.Restart();
+                        var first = host.Get("/about?decide=home_page_banner&budget=150");
+                        var first_ms = sw.ElapsedMilliseconds;
+
+                        Assert.That(known.Status, Is.EqualTo(200), faults);
+                        var lines = known.Body.Split('\n');
+                        Assert.That(lines[0], Is.EqualTo("page=bike tracked=yes view=Ok identity=none"), faults);
+                        Assert.That(lines[1], Is.StringStarting("decision home_page_banner ").And.StringEnding("{\"variantId\":\"default\"}"), faults);
+                        Assert.That(lines[2], Is.StringEnding("{\"variantId\":\"default\"}"), faults);
+                        Assert.That(known_ms, Is.LessThan(1500), faults + ": the decision budget was not honoured");
+                        Assert.That(first.Status, Is.EqualTo(200), faults);
+                        Assert.That(first_ms, Is.LessThan(1500), faults + ": a first visit waited on CDP beyond BrowserIdBudgetMs");
+                    }
+                }
+                finally
+                {
+                    emulator.SetFaults("{}");
+                }
+            }
+        }
+
+        [Test]
+        public void WrongSiteSetting_SiteWorksUntrackedWithOneClearLogLine()
+        {
+            var emulator = EmulatorClient.FromEnvironment();
+            var wrong = new Dictionary<string, string> { { "XmCdp.website.targetUrl", "not a url" } };
+            using (var host = XspHost.Start(emulator.BaseUrl, appSettings: wrong))
+            {
+                var r = host.Get("/about?decide=home_page_banner", new Dictionary<string, string> { { "bid_ck_test", "b-1" } });
+                Assert.That(r.Status, Is.EqualTo(200));
+                Assert.That(r.Body, Is.EqualTo("page=about tracked=no\ndecision home_page_banner Untracked fallback"));
+                Assert.That(host.Get("/").Status, Is.EqualTo(200));
+                var errors = host.Get("/__host/log").Body.Split('\n').Where(l => l.StartsWith("ERROR")).ToList();
+                Assert.That(errors.Count, Is.EqualTo(1), string.Join("\n", errors));
+                Assert.That(errors[0], Is.StringStarting("ERROR XmCdp: site 'website' is not tracked: XmCdp: creating the client for ck_test failed with status 24 (InvalidUrl)"));
+                Assert.That(errors[0], Is.Not.StringContaining("tok_SECRET_e2e"));
             }
         }
 

@@ -36,7 +36,8 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
         }
 
         /// <param name="nativeLibrary">Overrides the dllmap target (e.g. a missing file, to test failing open).</param>
-        public static XspHost Start(string emulatorUrl, string nativeLibrary = null)
+        /// <param name="appSettings">Replaces or adds appSettings of the site's web.config (e.g. a wrong setting).</param>
+        public static XspHost Start(string emulatorUrl, string nativeLibrary = null, IDictionary<string, string> appSettings = null)
         {
             var testOut = Environment.GetEnvironmentVariable("XMCDP_TEST_OUT");
             if (string.IsNullOrEmpty(testOut))
@@ -45,7 +46,17 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
             var site = Path.Combine(work, "site");
             CopyTree(Path.Combine(testOut, "site"), site);
             var webConfig = Path.Combine(site, "web.config");
-            File.WriteAllText(webConfig, File.ReadAllText(webConfig).Replace("__EMULATOR_URL__", emulatorUrl));
+            var text = File.ReadAllText(webConfig).Replace("__EMULATOR_URL__", emulatorUrl);
+            if (appSettings != null)
+            {
+                foreach (var kv in appSettings)
+                {
+                    var line = "<add key=\"" + kv.Key + "\" value=\"" + System.Security.SecurityElement.Escape(kv.Value) + "\" />";
+                    var existing = new Regex("<add key=\"" + Regex.Escape(kv.Key) + "\" value=\"[^\"]*\" />");
+                    text = existing.IsMatch(text) ? existing.Replace(text, line) : text.Replace("</appSettings>", "  " + line + "\n  </appSettings>");
+                }
+            }
+            File.WriteAllText(webConfig, text);
             var bin = Path.Combine(site, "bin");
             Directory.CreateDirectory(bin);
             foreach (var name in new[] { "XmCdp", "XmCdp.Sitecore", "Sitecore.Kernel", "XmCdp.TestHost" })

@@ -1,0 +1,170 @@
+//! `cargo xtask dist [--out DIR] [--debug] [--verify]`: the files to copy onto a Sitecore site, laid out as they
+//! go there:
+//!
+//! ```text
+//! dist/
+//!   bin/XmCdp.dll, bin/XmCdp.Sitecore.dll        the C# assemblies (mcs -sdk:4.8 here; build.ps1 on Windows)
+//!   bin/x64/libxmcdp.so                          the native library, release build (Windows: xmcdp.dll from build.ps1)
+//!   App_Config/Include/XmCdp/XmCdp.config        the shipped patch file, byte for byte
+//!   INSTALL.md                                   the short install note
+//! ```
+//!
+//! `--debug` packages the debug native library (quick local runs); `--verify` then runs the .NET suites
+//! (`xtask/src/dotnet.rs`) against the packaged native library. build.ps1 produces the same layout on Windows.
+
+use crate::dotnet;
+use crate::util::{self, cargo};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub const INSTALL_MD: &str = include_str!("dist_install.md");
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let root = util::repo_root();
+    let mut out = root.join("dist");
+    let mut release = true;
+    let mut verify = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--out" => out = PathBuf::from(it.next().ok_or("--out needs a directory")?),
+            "--debug" => release = false,
+            "--verify" => verify = true,
+            other => return Err(format!("dist: unknown argument `{other}` (expected --out DIR, --debug, --verify)")),
+        }
+    }
+    let profile = if release { "release" } else { "debug" };
+    println!("== building the native library ({profile})");
+    let mut build = cargo();
+    build.args(["build", "--quiet", "-p", "xmcdp", "--lib"]);
+    if release {
+        build.arg("--release");
+    }
+    util::run(&mut build)?;
+    let native = util::target_dir().join(profile).join(crate::test::native_lib_name());
+    let staging = util::target_dir().join("dist-build");
+    println!("== compiling XmCdp.dll and XmCdp.Sitecore.dll (mcs -sdk:4.8)");
+    let assemblies = dotnet::build_shipped(&root, &staging)?;
+    assemble(&root, &out, &assemblies, &native)?;
+    for f in list(&out)? {
+        println!("  {}", f.display());
+    }
+    println!(
+        "== {} is ready to copy onto the site root (see {}/INSTALL.md)",
+        out.display(),
+        out.display()
+    );
+    if verify {
+        println!("== verifying: the .NET suites against {}", out.join("bin/x64").display());
+        util::run(cargo().args(["build", "--quiet", "-p", "xmcdp-emulator", "--bin", "xmcdp-emulator"]))?;
+        let emulator = util::EmulatorProcess::start(&[])?;
+        let packaged = out.join("bin").join("x64").join(crate::test::native_lib_name());
+        let (passed, failed) = dotnet::test(&root, &packaged, Some(&emulator.url))?;
+        if failed > 0 {
+            return Err(format!("dist --verify: {failed} .NET tests failed ({passed} passed)"));
+        }
+    }
+    Ok(())
+}
+
+/// Writes the site layout into `out` (emptied first) from built assemblies and a native library.
+pub fn assemble(root: &Path, out: &Path, assemblies: &[PathBuf], native: &Path) -> Result<(), String> {
+    if out.exists() {
+        fs::remove_dir_all(out).map_err(|e| format!("cannot clean {}: {e}", out.display()))?;
+    }
+    let bin = out.join("bin");
+    let x64 = bin.join("x64");
+    fs::create_dir_all(&x64).map_err(|e| format!("cannot create {}: {e}", x64.display()))?;
+    for a in assemblies {
+        let name = a.file_name().ok_or("assembly without a file name")?;
+        copy(a, &bin.join(name))?;
+    }
+    let native_name = native.file_name().ok_or("native library without a file name")?;
+    if !native.is_file() {
+        return Err(format!("native library {} is missing", native.display()));
+    }
+    copy(native, &x64.join(native_name))?;
+    let include = out.join("App_Config").join("Include").join("XmCdp");
+    fs::create_dir_all(&include).map_err(|e| e.to_string())?;
+    copy(
+        &root.join("dotnet/XmCdp.Sitecore/App_Config/Include/XmCdp/XmCdp.config"),
+        &include.join("XmCdp.config"),
+    )?;
+    fs::write(out.join("INSTALL.md"), INSTALL_MD).map_err(|e| format!("cannot write INSTALL.md: {e}"))
+}
+
+fn copy(from: &Path, to: &Path) -> Result<(), String> {
+    fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))
+}
+
+/// Every file under `dir`, relative, sorted.
+pub fn list(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    fn walk(base: &Path, dir: &Path, acc: &mut Vec<PathBuf>) -> Result<(), String> {
+        for e in fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))? {
+            let p = e.map_err(|e| e.to_string())?.path();
+            if p.is_dir() {
+                walk(base, &p, acc)?;
+            } else {
+                acc.push(p.strip_prefix(base).map_err(|e| e.to_string())?.to_path_buf());
+            }
+        }
+        Ok(())
+    }
+    let mut acc = Vec::new();
+    walk(dir, dir, &mut acc)?;
+    acc.sort();
+    Ok(acc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the dist steps (real mcs build of the shipped assemblies) into a temp dir and checks the layout. The
+    /// native library is a stand-in file here: building the release library belongs to `cargo xtask dist`, not to
+    /// a unit test; the layout code is the same.
+    #[test]
+    fn dist_writes_the_site_layout() {
+        let root = util::repo_root();
+        let tmp = std::env::temp_dir().join(format!("xmcdp-dist-test-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        let staging = tmp.join("staging");
+        let assemblies = dotnet::build_shipped(&root, &staging).expect("mcs builds the shipped assemblies");
+        let native = tmp.join(crate::test::native_lib_name());
+        fs::write(&native, b"stand-in").unwrap();
+        let out = tmp.join("dist");
+        // A stale file from an earlier run must not survive.
+        fs::create_dir_all(out.join("bin")).unwrap();
+        fs::write(out.join("bin/stale.dll"), b"old").unwrap();
+
+        assemble(&root, &out, &assemblies, &native).unwrap();
+
+        let files: Vec<String> = list(&out).unwrap().iter().map(|p| p.display().to_string()).collect();
+        let lib = format!("bin/x64/{}", crate::test::native_lib_name());
+        assert_eq!(
+            files,
+            vec![
+                "App_Config/Include/XmCdp/XmCdp.config",
+                "INSTALL.md",
+                "bin/XmCdp.Sitecore.dll",
+                "bin/XmCdp.dll",
+                lib.as_str()
+            ]
+        );
+        // No test-only stand-in kernel in bin: the site's own Sitecore.Kernel.dll must be used.
+        assert!(!out.join("bin/Sitecore.Kernel.dll").exists());
+        let shipped = fs::read(root.join("dotnet/XmCdp.Sitecore/App_Config/Include/XmCdp/XmCdp.config")).unwrap();
+        assert_eq!(fs::read(out.join("App_Config/Include/XmCdp/XmCdp.config")).unwrap(), shipped);
+        // Real .NET assemblies (PE files), not placeholders.
+        for a in ["bin/XmCdp.dll", "bin/XmCdp.Sitecore.dll"] {
+            assert_eq!(&fs::read(out.join(a)).unwrap()[..2], b"MZ", "{a}");
+        }
+        let install = fs::read_to_string(out.join("INSTALL.md")).unwrap();
+        for needle in ["bin\\x64\\xmcdp.dll", "recycle", "build.ps1", "XmCdp.config"] {
+            assert!(install.contains(needle), "INSTALL.md does not mention {needle}");
+        }
+        let _ = fs::remove_dir_all(&tmp);
+    }
+}
