@@ -1,21 +1,36 @@
-//! `cargo xtask demo`: the local CDP emulator plus a scripted visit through the xmcdp C ABI, then what the
-//! CDP received.
+//! `cargo xtask demo`: the whole stack on one machine. Builds the native library, the emulator and the C#
+//! (`xtask/src/dotnet.rs`), starts xmcdp-emulator and the ASP.NET test site under a patched xsp4 (the same host
+//! the end-to-end tests use; its pipelines come from the SHIPPED XmCdp.config), drives scripted visitors over
+//! real HTTP with cookies, then prints what CDP received, the decisions served and the library's counters.
+//! The last part is a visit through the plain C ABI (examples/c/visit.c).
 
+use crate::dotnet;
 use crate::util::{self, cargo, http_get, EmulatorProcess};
-use std::process::Command;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const XSP4: &str = "/usr/lib/mono/4.5/xsp4.exe";
+const BROWSER_UA: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
 
 pub fn run(_args: &[String]) -> Result<(), String> {
     let root = util::repo_root();
-    println!("== building xmcdp and the emulator");
+    println!("== building the native library, the emulator and the C# assemblies");
     util::run(cargo().args(["build", "--quiet", "-p", "xmcdp", "--lib"]))?;
     util::run(cargo().args(["build", "--quiet", "-p", "xmcdp-emulator", "--bin", "xmcdp-emulator"]))?;
     let debug = util::target_dir().join("debug");
-    let exe = util::target_dir().join("demo").join("visit");
-    std::fs::create_dir_all(exe.parent().unwrap()).map_err(|e| e.to_string())?;
+    let native = debug.join(crate::test::native_lib_name());
+    let out = util::target_dir().join("demo").join("dotnet");
+    dotnet::build(&root, &out)?;
+    let visit = util::target_dir().join("demo").join("visit");
     util::run(
         Command::new("gcc")
             .args(["-std=c99", "-Wall", "-Werror", "-O1", "-o"])
-            .arg(&exe)
+            .arg(&visit)
             .arg(root.join("examples/c/visit.c"))
             .arg("-I")
             .arg(root.join("bindings/c"))
@@ -26,61 +41,408 @@ pub fn run(_args: &[String]) -> Result<(), String> {
     )?;
 
     let emu = EmulatorProcess::start(&[])?;
-    println!("== emulator listening on {}", emu.url);
-    let created = json(&http_get(&format!("{}/v1.2/browser/create.json?client_key=ck_test&message={{}}", emu.url))?)?;
-    let bid = created["ref"].as_str().ok_or("no browser ref")?.to_string();
-    let anon_guest = created["customer_ref"].as_str().unwrap_or("").to_string();
-    println!("== visitor's browser id {bid} (anonymous guest {anon_guest})");
-
-    println!("== the site sends, through the C ABI:");
-    util::run(Command::new(&exe).arg(&emu.url).arg(&bid))?;
-
-    println!("\n== what the CDP received");
-    let events = json(&http_get(&format!("{}/__emulator/events?browser_id={bid}", emu.url))?)?;
-    for e in events["items"].as_array().into_iter().flatten() {
-        let body = &e["body"];
-        let detail = match e["type"].as_str().unwrap_or("") {
-            "VIEW" => format!(
-                "page={} {}",
-                body["page"],
-                body.as_object()
-                    .map(|o| o.iter().filter(|(k, _)| k.starts_with("utm_")).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "))
-                    .unwrap_or_default()
-            ),
-            "IDENTITY" => format!("identifiers={}", body["identifiers"]),
-            "ADD" => format!("item={} ext={}", body["product"]["item_id"], body["ext"]),
-            "CHECKOUT" => format!("reference_id={} status={}", body["reference_id"], body["status"]),
-            _ => String::new(),
-        };
-        println!("  {:<9} session={} {detail}", e["type"].as_str().unwrap_or("?"), e["session_ref"].as_str().unwrap_or("-"));
+    println!("== emulator (local CDP) on {}", emu.url);
+    let site = XspSite::start(&out, &native, &emu.url)?;
+    println!("== Sitecore test site (xsp4, shipped XmCdp.config) on {}", site.url);
+    let warm = site.get("/__host/log", &mut Jar::default())?;
+    for line in warm.body.lines().filter(|l| l.contains("XmCdp:")) {
+        println!("   log: {line}");
     }
-    let show = json(&http_get(&format!("{}/v1.2/browser/{bid}/show.json?client_key=ck_test&api_token=ck_test", emu.url))?)?;
-    let guest_ref = show["customer"]["ref"].as_str().unwrap_or("").to_string();
-    let guest = json(&http_get(&format!("{}/__emulator/guests/{guest_ref}", emu.url))?)?;
+
+    println!("\n== scripted visitors (real HTTP, cookies kept per browser)");
+    let mut decisions: Vec<(String, String)> = Vec::new();
+    let run_id = format!("{:x}", std::process::id());
+
+    // 1. Anonymous browsing: a first visit gets its bid_ cookie from the library, then two more pages.
+    let mut alice = Jar::default();
+    for path in [
+        "/?utm_source=newsletter&utm_campaign=spring",
+        "/products/bike?decide=home_page_banner,hero_experiment",
+        "/about",
+    ] {
+        let r = site.visit("alice (anonymous)", path, &mut alice)?;
+        collect(&r, &mut decisions);
+    }
+    // 2. Returning visitor: same cookie jar later; no new id, no Set-Cookie.
+    let r = site.visit("alice (returning)", "/?decide=home_page_banner", &mut alice)?;
+    collect(&r, &mut decisions);
+    // 3. Login -> IDENTITY (once per login), goal and conversion from C# (ADD, CHECKOUT).
+    alice.set("stub_user", &format!("alice{run_id}"));
+    for path in ["/", "/cart?add=SKU-X1", "/checkout?order=ORDER-1"] {
+        site.visit("alice (logged in)", path, &mut alice)?;
+    }
+    // 4. A known customer on a second device: anonymous first, then the login merges the two guests.
+    let mut bob_laptop = Jar::default();
+    bob_laptop.set("stub_user", &format!("bob{run_id}"));
+    site.visit("bob (laptop, logged in)", "/", &mut bob_laptop)?;
+    let mut bob_phone = Jar::default();
+    let r = site.visit("bob (phone, anonymous)", "/products/bike?decide=hero_experiment", &mut bob_phone)?;
+    collect(&r, &mut decisions);
+    bob_phone.set("stub_user", &format!("bob{run_id}"));
+    let r = site.visit("bob (phone, logs in)", "/?decide=home_page_banner", &mut bob_phone)?;
+    collect(&r, &mut decisions);
+    // 5. Experiment traffic: ten new visitors on the products page.
+    for i in 0..10 {
+        let mut v = Jar::default();
+        let r = site.get("/products/bike?decide=hero_experiment&budget=400", &mut v)?;
+        if i == 0 {
+            println!("   10 new visitors on /products/bike (hero_experiment) ...");
+        }
+        collect(&r, &mut decisions);
+    }
+    // 6. A bot and a media request: not tracked.
+    let bot = site.get_as("/about", &mut Jar::default(), "Mozilla/5.0 (compatible; Googlebot/2.1)")?;
+    println!("   googlebot /about -> {} {}", bot.status, bot.body.lines().next().unwrap_or(""));
+
+    // Let the library deliver everything queued before looking at CDP.
+    let stats = site.get("/__host/stats", &mut Jar::default())?.body;
+    let shut = site.get("/__host/shutdown", &mut Jar::default())?;
+    println!("   site shutdown hook: {}", shut.body.trim());
+
+    println!("\n== what CDP received (from the emulator's inspection API)");
+    let events = json(&http_get(&format!("{}/__emulator/events?limit=10000", emu.url))?)?;
+    let mut by_type: BTreeMap<String, usize> = BTreeMap::new();
+    for e in events["items"].as_array().into_iter().flatten() {
+        *by_type.entry(e["type"].as_str().unwrap_or("?").to_string()).or_default() += 1;
+    }
     println!(
-        "  guest {} type={} email={} identifiers={}",
-        guest_ref,
-        guest["guestType"].as_str().unwrap_or("?"),
-        guest["email"].as_str().unwrap_or("-"),
-        guest["identifiers"]
+        "   events by type: {}",
+        by_type.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
     );
-    for s in guest["sessions"].as_array().into_iter().flatten() {
-        let cart = &s["cart"];
+    let guests = json(&http_get(&format!("{}/__emulator/guests?limit=10000", emu.url))?)?;
+    let items = guests["items"].as_array().cloned().unwrap_or_default();
+    let mut by_guest_type: BTreeMap<String, usize> = BTreeMap::new();
+    let mut merged = Vec::new();
+    for g in &items {
+        *by_guest_type.entry(g["guestType"].as_str().unwrap_or("?").to_string()).or_default() += 1;
+        if let Some(into) = g["mergedInto"].as_str() {
+            merged.push(format!("{} -> {}", g["ref"].as_str().unwrap_or("?"), into));
+        }
+    }
+    println!(
+        "   guests: {} ({}); browser ids minted ahead for first visits are anonymous guests too",
+        items.len(),
+        by_guest_type.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    );
+    for m in &merged {
+        println!("   identity merge: anonymous guest {m}");
+    }
+    for g in items.iter().filter(|g| g["email"].is_string()) {
+        let r = g["ref"].as_str().unwrap_or("");
+        let detail = json(&http_get(&format!("{}/__emulator/guests/{r}", emu.url))?)?;
+        for s in detail["sessions"].as_array().into_iter().flatten() {
+            let cart = &s["cart"];
+            println!(
+                "   customer {} session {} events={} cart lines={} checkouts={}",
+                g["email"].as_str().unwrap_or("?"),
+                s["status"].as_str().unwrap_or("?"),
+                s["event_count"],
+                cart["lines"].as_array().map_or(0, |l| l.len()),
+                cart["checkouts"]
+            );
+        }
+    }
+    let sessions = json(&http_get(&format!("{}/__emulator/sessions?limit=10000", emu.url))?)?;
+    println!("   sessions: {}", sessions["items"].as_array().map_or(0, |s| s.len()));
+    let execs = json(&http_get(&format!("{}/__emulator/flows/executions?limit=10000", emu.url))?)?;
+    let mut flows: BTreeMap<String, usize> = BTreeMap::new();
+    for x in execs["items"].as_array().into_iter().flatten() {
+        let key = format!(
+            "{}{}",
+            x["friendly_id"].as_str().unwrap_or("?"),
+            x["variant"].as_str().map(|v| format!("/{v}")).unwrap_or_default()
+        );
+        *flows.entry(key).or_default() += 1;
+    }
+    println!(
+        "   flow executions: {}",
+        flows.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    );
+
+    println!("\n== decisions served to renderings (CdpContext.Current.Decide)");
+    let mut per_flow: BTreeMap<String, Vec<(String, u64, bool)>> = BTreeMap::new();
+    for (flow, line) in &decisions {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let outcome = parts.get(2).unwrap_or(&"?").to_string();
+        let prefetched = line.contains("prefetched=yes");
+        let ms = parts.iter().find_map(|p| p.strip_prefix("ms=")).and_then(|v| v.parse().ok()).unwrap_or(0);
+        per_flow.entry(flow.clone()).or_default().push((outcome, ms, prefetched));
+    }
+    for (flow, rows) in &per_flow {
+        let mut ms: Vec<u64> = rows.iter().map(|r| r.1).collect();
+        ms.sort_unstable();
+        let ok = rows.iter().filter(|r| r.0 == "Ok").count();
+        let pre = rows.iter().filter(|r| r.2).count();
         println!(
-            "  session {} {} events={} cart lines={} checkouts={} purchased={}",
-            s["ref"].as_str().unwrap_or("?"),
-            s["status"].as_str().unwrap_or("?"),
-            s["event_count"],
-            cart["lines"].as_array().map_or(0, |l| l.len()),
-            cart["checkouts"],
-            cart["purchased"]
+            "   {flow}: {} served ({ok} Ok, {pre} prefetched), wait in the rendering p50={} ms max={} ms",
+            rows.len(),
+            ms[ms.len() / 2],
+            ms[ms.len() - 1]
         );
     }
-    let stats = json(&http_get(&format!("{}/__emulator/stats", emu.url))?)?;
-    println!("  emulator stats: {stats}");
+    for (flow, line) in decisions.iter().filter(|(f, _)| f == "hero_experiment").take(3) {
+        println!("   e.g. {flow}: {}", line.split_whitespace().last().unwrap_or(""));
+    }
+
+    println!("\n== library counters (xmcdp_client_stats of the site's client)");
+    for line in stats.lines() {
+        let (name, body) = line.split_once(' ').unwrap_or(("?", line));
+        match serde_json::from_str::<serde_json::Value>(body) {
+            Ok(v) => print_stats(name, &v),
+            Err(_) => println!("   {line}"),
+        }
+    }
+    drop(site);
+
+    println!("\n== the same library through the plain C ABI (examples/c/visit.c)");
+    let created = json(&http_get(&format!(
+        "{}/v1.2/browser/create.json?client_key=ck_test&message={{}}",
+        emu.url
+    ))?)?;
+    let bid = created["ref"].as_str().ok_or("no browser ref")?.to_string();
+    util::run(Command::new(&visit).arg(&emu.url).arg(&bid))?;
+    let events = json(&http_get(&format!("{}/__emulator/events?browser_id={bid}", emu.url))?)?;
+    let types: Vec<&str> = events["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    println!("   CDP received for {bid}: {}", types.join(" "));
     Ok(())
+}
+
+fn print_stats(site: &str, v: &serde_json::Value) {
+    println!("   site '{site}':");
+    let Some(o) = v.as_object() else { return };
+    for (k, val) in o {
+        match val.as_object() {
+            // Scalars of each group on one line; latency histograms as p50/p99.
+            Some(group) => {
+                let mut parts = Vec::new();
+                for (gk, gv) in group {
+                    if gk.ends_with("latency") {
+                        parts.push(format!("{gk} p50={}us p99={}us", gv["p50_us"], gv["p99_us"]));
+                    } else if !gv.is_object() {
+                        parts.push(format!("{gk}={gv}"));
+                    }
+                }
+                println!("     {k}: {}", parts.join(" "));
+            }
+            None => println!("     {k}: {val}"),
+        }
+    }
+}
+
+fn collect(r: &Response, out: &mut Vec<(String, String)>) {
+    for line in r.body.lines().filter(|l| l.starts_with("decision ")) {
+        let flow = line.split_whitespace().nth(1).unwrap_or("?").to_string();
+        out.push((flow, line.to_string()));
+    }
 }
 
 fn json(s: &str) -> Result<serde_json::Value, String> {
     serde_json::from_str(s).map_err(|e| format!("emulator answered non-JSON ({e}): {s}"))
+}
+
+/// One browser's cookies.
+#[derive(Default)]
+struct Jar(BTreeMap<String, String>);
+
+impl Jar {
+    fn set(&mut self, name: &str, value: &str) {
+        self.0.insert(name.to_string(), value.to_string());
+    }
+
+    fn header(&self) -> Option<String> {
+        (!self.0.is_empty()).then(|| self.0.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; "))
+    }
+
+    fn apply(&mut self, set_cookie: &str) {
+        let first = set_cookie.split(';').next().unwrap_or("");
+        let Some((name, value)) = first.split_once('=') else { return };
+        let expired = set_cookie.split(';').any(|a| a.trim().eq_ignore_ascii_case("Max-Age=0"));
+        if expired || value.is_empty() {
+            self.0.remove(name.trim());
+        } else {
+            self.0.insert(name.trim().to_string(), value.trim().to_string());
+        }
+    }
+}
+
+struct Response {
+    status: u16,
+    set_cookies: Vec<String>,
+    body: String,
+    elapsed: Duration,
+}
+
+/// The ASP.NET test site in a patched private copy of xsp4 (see spec/mono-host-notes.md), killed on drop.
+struct XspSite {
+    child: Child,
+    url: String,
+    addr: String,
+    _work: PathBuf,
+}
+
+impl XspSite {
+    fn start(out: &Path, native: &Path, emulator_url: &str) -> Result<XspSite, String> {
+        let work = out.join(format!("demo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&work);
+        let site = work.join("site");
+        dotnet::copy_tree(&out.join("site"), &site)?;
+        let web_config = site.join("web.config");
+        let text = std::fs::read_to_string(&web_config).map_err(|e| e.to_string())?;
+        // The emulator's tenant token, so the Guest API works from the site.
+        let text = text.replace("__EMULATOR_URL__", emulator_url).replace("tok_SECRET_e2e", "tok_test");
+        std::fs::write(&web_config, text).map_err(|e| e.to_string())?;
+        let bin = site.join("bin");
+        for name in ["XmCdp.dll", "XmCdp.Sitecore.dll", "Sitecore.Kernel.dll", "XmCdp.TestHost.dll"] {
+            dotnet::copy_file(&out.join(name), &bin.join(name))?;
+        }
+        let native = std::fs::canonicalize(native).map_err(|e| format!("{}: {e}", native.display()))?;
+        dotnet::write_dllmap(&bin.join("XmCdp.dll.config"), &native)?;
+        let xsp = work.join("xsp");
+        let tools = out.join("tools");
+        util::run(
+            Command::new("mono")
+                .current_dir(&tools)
+                .arg(tools.join("XspPatch.exe"))
+                .arg(XSP4)
+                .arg(tools.join("XmCdp.XspTlsStub.dll"))
+                .arg(&xsp),
+        )?;
+        let tmp = work.join("tmp");
+        std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+        let mut child = Command::new("mono")
+            .current_dir(&site)
+            .arg(xsp.join("xsp4.exe"))
+            .args(["--address", "127.0.0.1", "--port", "0", "--nonstop", "--root"])
+            .arg(&site)
+            .args(["--applications", "/:."])
+            .env("MONO_PATH", &xsp)
+            .env("TMPDIR", &tmp)
+            .env("MONO_MANAGED_WATCHER", "disabled")
+            .env_remove("LD_LIBRARY_PATH")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start xsp4 under mono: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no xsp4 stdout")?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(p) = line.split("Listening on port: ").nth(1) {
+                    let _ = tx.send(p.split_whitespace().next().unwrap_or("").to_string());
+                }
+            }
+        });
+        let port = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(p) => p,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("xsp4 did not report its port within 60 s".into());
+            }
+        };
+        let addr = format!("127.0.0.1:{port}");
+        Ok(XspSite {
+            child,
+            url: format!("http://{addr}"),
+            addr,
+            _work: work,
+        })
+    }
+
+    fn get(&self, path: &str, jar: &mut Jar) -> Result<Response, String> {
+        self.get_as(path, jar, BROWSER_UA)
+    }
+
+    /// A GET as a browser would send it; applies the response's Set-Cookie headers to `jar`.
+    fn get_as(&self, path: &str, jar: &mut Jar, user_agent: &str) -> Result<Response, String> {
+        let started = Instant::now();
+        let mut s = TcpStream::connect(&self.addr).map_err(|e| format!("connect {}: {e}", self.addr))?;
+        s.set_read_timeout(Some(Duration::from_secs(60))).ok();
+        let cookie = jar.header().map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {user_agent}\r\n{cookie}Connection: close\r\n\r\n",
+            self.addr
+        )
+        .map_err(|e| e.to_string())?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
+        let elapsed = started.elapsed();
+        let text = String::from_utf8_lossy(&raw).to_string();
+        let (head, body) = text.split_once("\r\n\r\n").ok_or("malformed HTTP response")?;
+        let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+        let body = if chunked { dechunk(body) } else { body.to_string() };
+        let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let set_cookies: Vec<String> = head
+            .lines()
+            .filter_map(|l| {
+                l.split_once(':')
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+                    .map(|(_, v)| v.trim().to_string())
+            })
+            .collect();
+        for c in &set_cookies {
+            jar.apply(c);
+        }
+        Ok(Response {
+            status,
+            set_cookies,
+            body,
+            elapsed,
+        })
+    }
+
+    /// A page view by a named visitor, printed as one line (status, time, cookies set, what the page rendered).
+    fn visit(&self, who: &str, path: &str, jar: &mut Jar) -> Result<Response, String> {
+        let r = self.get(path, jar)?;
+        let cookies: Vec<&str> = r
+            .set_cookies
+            .iter()
+            .filter(|c| c.starts_with("bid_"))
+            .map(|c| c.split(';').next().unwrap_or(""))
+            .collect();
+        let mut lines = r.body.lines();
+        println!(
+            "   {who:<26} GET {path:<58} {} {:>4} ms  {}{}",
+            r.status,
+            r.elapsed.as_millis(),
+            lines.next().unwrap_or(""),
+            if cookies.is_empty() {
+                String::new()
+            } else {
+                format!("  Set-Cookie {}", cookies.join(","))
+            }
+        );
+        for l in lines {
+            println!("   {:<26}     {l}", "");
+        }
+        Ok(r)
+    }
+}
+
+impl Drop for XspSite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dechunk(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || after.len() < n {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+    out
 }

@@ -167,4 +167,45 @@ mod tests {
         }
         let _ = fs::remove_dir_all(&tmp);
     }
+
+    /// build.ps1 cannot run here (no PowerShell, no MSVC target); this keeps it in step with what is tested on
+    /// Linux: the same layout, the same sources, the documented parameters and the static CRT.
+    #[test]
+    fn build_ps1_mirrors_the_dist_layout_and_steps() {
+        let root = util::repo_root();
+        let ps1 = fs::read_to_string(root.join("build.ps1")).expect("build.ps1 exists");
+        for needle in [
+            "[string]$Configuration",
+            "[string]$SitecoreVersion",
+            "[string]$OutDir",
+            "x86_64-pc-windows-msvc",
+            "-C target-feature=+crt-static",
+            "cargo xtask bindings",
+            "git diff --exit-code -- bindings/c/xmcdp.h bindings/csharp/Interop.cs",
+            "'XmCdp.dll'",
+            "'XmCdp.Sitecore.dll'",
+            "(Join-Path $x64 'xmcdp.dll')",
+            "'App_Config\\Include\\XmCdp'",
+            "'dotnet\\XmCdp.Sitecore\\App_Config\\Include\\XmCdp\\XmCdp.config'",
+            "'xtask\\src\\dist_install.md'",
+            "-p:SitecoreVersion=$SitecoreVersion",
+        ] {
+            assert!(ps1.contains(needle), "build.ps1 does not contain {needle}");
+        }
+        for path in [
+            "dotnet/XmCdp/XmCdp.csproj",
+            "dotnet/XmCdp.Sitecore/XmCdp.Sitecore.csproj",
+            "dotnet/nuget.config",
+            "xtask/src/dist_install.md",
+        ] {
+            assert!(
+                ps1.contains(&path.replace('/', "\\")) || path.ends_with("dist_install.md"),
+                "build.ps1 does not use {path}"
+            );
+            assert!(root.join(path).is_file(), "{path} is missing");
+        }
+        let csproj = fs::read_to_string(root.join("dotnet/XmCdp.Sitecore/XmCdp.Sitecore.csproj")).unwrap();
+        assert!(csproj.contains("Version=\"$(SitecoreVersion)\""), "the csproj must take -SitecoreVersion");
+        assert!(csproj.contains("<ExcludeAssets>runtime</ExcludeAssets>"), "Sitecore.Kernel must not ship");
+    }
 }

@@ -304,7 +304,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
     Ok(())
 }
 
-fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
     let mut files = Vec::new();
     walk(from, &mut files)?;
     for f in files {
@@ -314,7 +314,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn copy_file(from: &Path, to: &Path) -> Result<(), String> {
+pub(crate) fn copy_file(from: &Path, to: &Path) -> Result<(), String> {
     if let Some(parent) = to.parent() {
         fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
@@ -322,7 +322,7 @@ fn copy_file(from: &Path, to: &Path) -> Result<(), String> {
 }
 
 /// Mono resolves `[DllImport("xmcdp")]` through this map (a dllmap in web.config is not honoured).
-fn write_dllmap(path: &Path, native_lib: &Path) -> Result<(), String> {
+pub(crate) fn write_dllmap(path: &Path, native_lib: &Path) -> Result<(), String> {
     let target = native_lib.display().to_string().replace('&', "&amp;").replace('"', "&quot;");
     let xml = format!("<configuration>\n  <dllmap dll=\"xmcdp\" target=\"{target}\" />\n</configuration>\n");
     fs::write(path, xml).map_err(|e| format!("cannot write {}: {e}", path.display()))

@@ -82,6 +82,14 @@ namespace XmCdp.TestHost
                     var name = context.Request.QueryString["name"] ?? "httpRequestBegin";
                     response.Write(string.Join("\n", Global.Config.BuildPipeline(name).Steps.Select(s => s.TypeName)));
                     return;
+                case "/__host/stats":
+                    // The native counters of every tracked site's client, one JSON object per line.
+                    foreach (var site in XmCdpSites.All)
+                    {
+                        var native = site.Client as XmCdp.CdpClient;
+                        if (native != null) response.Write(site.SiteName + " " + native.GetStats().Json + "\n");
+                    }
+                    return;
                 case "/__host/shutdown":
                     XmCdpShutdown.ShutdownAll(TimeSpan.FromSeconds(5));
                     response.Write("shut down");

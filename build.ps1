@@ -1,0 +1,102 @@
+<#
+.SYNOPSIS
+    Windows build and packaging of XmCdp for a Sitecore XM 10.x site (IIS, .NET Framework 4.8, 64-bit).
+
+.DESCRIPTION
+    A thin wrapper: every step below is the Windows twin of a step `cargo xtask` runs and tests on Linux, so
+    nothing here is exercised only on Windows except `dotnet build` itself.
+
+    1. Native library (xtask: `cargo build -p xmcdp --lib`, packaged by `cargo xtask dist`):
+         cargo build --release -p xmcdp --lib --target x86_64-pc-windows-msvc
+       with RUSTFLAGS="-C target-feature=+crt-static", so xmcdp.dll links the C runtime statically and the
+       server needs no Visual C++ redistributable. 64-bit only: the app pool must not enable 32-bit applications.
+    2. Bindings freshness (xtask test step "bindings are fresh"): regenerates bindings/c/xmcdp.h and
+       bindings/csharp/Interop.cs with `cargo xtask bindings` and fails if they differ from the committed files
+       (a stale Interop.cs would fail the API-hash check at start-up with VersionMismatch).
+    3. C# (xtask: `mcs -sdk:4.8 -langversion:7.2` in xtask/src/dotnet.rs, the same sources): `dotnet build` of
+       dotnet/XmCdp/XmCdp.csproj and dotnet/XmCdp.Sitecore/XmCdp.Sitecore.csproj (net48, LangVersion 7.3).
+       Sitecore.Kernel comes from Sitecore's public NuGet feed (dotnet/nuget.config) as a build-time reference
+       only (runtime assets excluded): the site's own Sitecore.Kernel.dll is used, nothing from NuGet ships.
+    4. Package (xtask/src/dist.rs, `cargo xtask dist`): the layout copied onto the site root:
+         bin\XmCdp.dll, bin\XmCdp.Sitecore.dll, bin\x64\xmcdp.dll,
+         App_Config\Include\XmCdp\XmCdp.config, INSTALL.md (from xtask/src/dist_install.md)
+
+    Prerequisites: Rust (rustup target add x86_64-pc-windows-msvc), Visual Studio Build Tools (MSVC linker),
+    .NET SDK 6+ with the .NET Framework 4.8 targeting pack, git.
+
+.PARAMETER Configuration
+    Release (default) or Debug; applies to both the Rust and the C# build.
+
+.PARAMETER SitecoreVersion
+    Version of the Sitecore.Kernel NuGet package compiled against; use your site's version (default 10.3.0).
+
+.PARAMETER OutDir
+    Where the site layout is written (default .\dist); emptied first.
+
+.EXAMPLE
+    .\build.ps1 -SitecoreVersion 10.4.0 -OutDir C:\deploy\xmcdp
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Release', 'Debug')]
+    [string]$Configuration = 'Release',
+    [string]$SitecoreVersion = '10.3.0',
+    [string]$OutDir = (Join-Path $PSScriptRoot 'dist')
+)
+
+$ErrorActionPreference = 'Stop'
+Set-Location $PSScriptRoot
+
+function Invoke-Step([string]$Name, [scriptblock]$Body) {
+    Write-Host "== $Name"
+    & $Body
+    if ($LASTEXITCODE -ne 0) { throw "$Name failed (exit code $LASTEXITCODE)" }
+}
+
+$target = 'x86_64-pc-windows-msvc'
+$profileDir = if ($Configuration -eq 'Release') { 'release' } else { 'debug' }
+
+# 1. Native library, CRT linked statically.
+Invoke-Step 'native library (cargo build, +crt-static)' {
+    $env:RUSTFLAGS = '-C target-feature=+crt-static'
+    $cargoArgs = @('build', '-p', 'xmcdp', '--lib', '--target', $target)
+    if ($Configuration -eq 'Release') { $cargoArgs += '--release' }
+    cargo @cargoArgs
+    Remove-Item Env:\RUSTFLAGS
+}
+$nativeDll = Join-Path $PSScriptRoot "target\$target\$profileDir\xmcdp.dll"
+if (-not (Test-Path $nativeDll)) { throw "cargo did not produce $nativeDll" }
+
+# 2. The committed bindings match the library.
+Invoke-Step 'bindings are fresh (cargo xtask bindings + git diff)' {
+    cargo xtask bindings
+    if ($LASTEXITCODE -ne 0) { return }
+    git diff --exit-code -- bindings/c/xmcdp.h bindings/csharp/Interop.cs
+    if ($LASTEXITCODE -ne 0) { Write-Error 'bindings/ is stale: commit the regenerated files' }
+}
+
+# 3. C# assemblies (net48) against the real Sitecore.Kernel package.
+foreach ($project in 'dotnet\XmCdp\XmCdp.csproj', 'dotnet\XmCdp.Sitecore\XmCdp.Sitecore.csproj') {
+    Invoke-Step "dotnet build $project" {
+        dotnet build $project -c $Configuration "-p:SitecoreVersion=$SitecoreVersion" --configfile dotnet\nuget.config --nologo
+    }
+}
+$assemblies = Join-Path $PSScriptRoot "dotnet\XmCdp.Sitecore\bin\$Configuration\net48"
+
+# 4. The site layout (same as `cargo xtask dist`).
+Write-Host "== packaging into $OutDir"
+if (Test-Path $OutDir) { Remove-Item -Recurse -Force $OutDir }
+$bin = Join-Path $OutDir 'bin'
+$x64 = Join-Path $bin 'x64'
+$include = Join-Path $OutDir 'App_Config\Include\XmCdp'
+New-Item -ItemType Directory -Force -Path $x64, $include | Out-Null
+Copy-Item (Join-Path $assemblies 'XmCdp.dll') $bin
+Copy-Item (Join-Path $assemblies 'XmCdp.Sitecore.dll') $bin
+Copy-Item $nativeDll (Join-Path $x64 'xmcdp.dll')
+Copy-Item 'dotnet\XmCdp.Sitecore\App_Config\Include\XmCdp\XmCdp.config' $include
+Copy-Item 'xtask\src\dist_install.md' (Join-Path $OutDir 'INSTALL.md')
+# Sitecore.Kernel must not be copied: the site's own assembly is used (Private=false / runtime assets excluded).
+if (Test-Path (Join-Path $bin 'Sitecore.Kernel.dll')) { throw 'Sitecore.Kernel.dll must not ship' }
+
+Get-ChildItem -Recurse -File $OutDir | ForEach-Object { Write-Host "  $($_.FullName.Substring($OutDir.Length + 1))" }
+Write-Host "== $OutDir is ready to copy onto the site root; recycle the app pool after an upgrade (see INSTALL.md)"
