@@ -228,9 +228,13 @@ fn disk_cap_evicts_the_oldest_and_counts() {
     // What survives is the newest, still in order.
     let got = wait_for(Duration::from_secs(15), || Some(pages_of(&emu, &bid)).filter(|p| p.len() as u64 >= 2000 - evicted)).expect("rest replayed");
     let idx: Vec<usize> = got.iter().map(|p| p[1..p.find('-').unwrap()].parse().unwrap()).collect();
-    assert!(idx.windows(2).all(|w| w[0] < w[1]), "out of order");
+    assert!(idx.windows(2).all(|w| w[0] < w[1]), "out of order: {idx:?} {s}");
     assert_eq!(*idx.last().unwrap(), 1999);
-    assert_eq!(idx[0] as u64, evicted);
+    assert_eq!(idx.len() as u64, 2000 - evicted, "{idx:?}");
+    // The newest survive; the one exception is an outage probe that was in flight (never evicted) when the cap
+    // was enforced: it is older than the rest and is delivered first.
+    assert!(idx[1..].windows(2).all(|w| w[1] == w[0] + 1), "{idx:?}");
+    assert!(idx[0] as u64 == evicted || idx[0] + 1 < idx[1], "{idx:?}");
 }
 
 #[test]
@@ -265,4 +269,60 @@ fn without_a_directory_there_is_no_spool() {
     let emu = emulator();
     let c = Client::from_json(&json!({"clientKey": "ck_test", "targetUrl": emu.base_url(), "pointOfSale": "p"}).to_string()).unwrap();
     assert_eq!(spool_stats(&c), json!({"enabled": false}));
+}
+
+/// Replay throughput: `XMCDP_REPLAY_EVENTS` (default 5000) events over 100 visitors go to disk during an outage,
+/// then the CDP comes back and the spool drains. Prints a `FIGURE` line (events/s from the first replayed event
+/// to an empty spool, and from recovery, which includes the wait for the next outage probe). The rate is not
+/// asserted (machine-dependent); order, completeness and no duplicates are.
+#[test]
+fn replay_throughput() {
+    let n: usize = std::env::var("XMCDP_REPLAY_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
+    let emu = emulator();
+    let dir = temp_dir("rate");
+    let c = client(&emu, &dir, json!({"spoolCommitIntervalMs": 100, "queueCapacity": 10000}));
+    let bids: Vec<String> = (0..100).map(|_| new_browser(&emu)).collect();
+    set_faults(&emu, json!({"outage": true}));
+    for i in 0..n {
+        c.send(view(&bids[i % bids.len()], &format!("p{}", i / bids.len())), None).unwrap();
+        if i % 500 == 499 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let s = wait_for(Duration::from_secs(60), || Some(spool_stats(&c)).filter(|s| s["depth"] == n as u64 && s["waiting"] == 0))
+        .unwrap_or_else(|| panic!("all on disk: {}", spool_stats(&c)));
+    assert_eq!(s["dropped"], 0, "{s}");
+    let accepted_before = get_json(&format!("{}/__emulator/stats", emu.base_url()))["events"]["accepted"].as_u64().unwrap();
+    set_faults(&emu, json!({}));
+    let t0 = std::time::Instant::now();
+    let mut first = None;
+    let done = wait_for(Duration::from_secs(600), || {
+        let s = spool_stats(&c);
+        if first.is_none() && s["depth"].as_u64().unwrap() < n as u64 {
+            first = Some(t0.elapsed());
+        }
+        Some(()).filter(|_| s["depth"] == 0 && s["replays_in_flight"] == 0)
+    });
+    let total = t0.elapsed();
+    assert!(done.is_some(), "not drained: {}", spool_stats(&c));
+    let first = first.unwrap_or_default();
+    let st = get_json(&format!("{}/__emulator/stats", emu.base_url()));
+    let stored = st["events"]["accepted"].as_u64().unwrap() - accepted_before;
+    let s = spool_stats(&c);
+    eprintln!(
+        "FIGURE replay: {n} spooled events over 100 visitors drained in {:.2}s after recovery ({:.0} events/s; {:.0} events/s from the first replayed event, {:.2}s after recovery); {} commits in all; {stored} stored, {} duplicates",
+        total.as_secs_f64(),
+        n as f64 / total.as_secs_f64(),
+        n as f64 / (total - first).as_secs_f64().max(1e-3),
+        first.as_secs_f64(),
+        s["commits"],
+        st["events"]["duplicates"]
+    );
+    assert_eq!(stored, n as u64, "{st}");
+    // The emulator lists only a visitor's most recent events: what it lists must be the newest, in order.
+    for b in bids.iter().take(5) {
+        let got = pages_of(&emu, b);
+        assert!(!got.is_empty() && expected("p", n / bids.len()).ends_with(&got), "visitor {b}: {got:?}");
+    }
+    c.shutdown(Duration::from_secs(2));
 }

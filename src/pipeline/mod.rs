@@ -353,17 +353,9 @@ impl Pipeline {
         if !s.accepting.load(Acquire) {
             return Err(Error::new(ErrorKind::ShutDown, "the client is shutting down; the event was not accepted"));
         }
-        if s.overflow.divert(&env) {
-            // The visitor has older events in the spool: this one goes behind them (still no I/O here; the
-            // spool's writer thread does the disk work).
-            if s.overflow.spill(vec![env], SpillReason::BehindSpooled) {
-                s.stats.enqueued.fetch_add(1, Relaxed);
-                s.stats.spilled.fetch_add(1, Relaxed);
-                return Ok(());
-            }
-            s.stats.dropped_queue_full.fetch_add(1, Relaxed);
-            return Err(Error::new(ErrorKind::QueueFull, "the event queue and the spool are full; the event was dropped"));
-        }
+        // An event whose visitor has older events in the spool is not diverted here but at the head of its lane
+        // (`run_lane`): older events of the same visitor may still wait in that lane, and they reach the spool
+        // only when they reach its head. Spilling this one now would put it on disk ahead of them.
         let lane = &s.lanes[s.lane_of(env.browser_id())];
         let size = env.bytes;
         let depth = s.depth.fetch_add(1, AcqRel) + 1;
@@ -518,6 +510,7 @@ impl Shared {
                     }
                     // Checked when the event reaches the head of its lane, i.e. after every older event of
                     // the same visitor in this lane has finished: if one of them went to the spool, so does this.
+                    // The only place a live event is diverted (see `enqueue`).
                     if self.overflow.divert(&env) {
                         self.spill(env, SpillReason::BehindSpooled);
                         continue;

@@ -32,17 +32,18 @@ impl SpillReason {
 pub trait Overflow: Send + Sync + 'static {
     /// Takes events the pipeline could not deliver: all of them (`true`) or none (`false`, they are lost and
     /// the pipeline counts them). Must not block or touch the disk: it runs on delivery tasks and, for
-    /// `QueueFull` and `BehindSpooled`, on request threads.
+    /// `QueueFull`, on request threads.
     fn spill(&self, events: Vec<Envelope>, reason: SpillReason) -> bool;
 
     /// Whether a live event must go to the spool instead of the queue, to stay behind this visitor's spooled
     /// events; for a replayed event, whether it must go back (an older one of its visitor failed). Called on
-    /// request threads: cheap when the spool is empty.
+    /// delivery tasks when an event reaches the head of its lane: cheap when the spool is empty.
     fn divert(&self, _env: &Envelope) -> bool {
         false
     }
 
-    /// A replayed event ended for good (delivered, or rejected by a 4xx): the spool may forget it.
+    /// A replayed event ended for good (delivered, or rejected by a 4xx): the spool may forget it. Runs on a
+    /// delivery task: must not block.
     fn settled(&self, _env: &Envelope) {}
 
     /// Whether spilled events survive (enables outage mode: events go to disk rather than waiting in memory).

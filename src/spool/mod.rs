@@ -11,10 +11,13 @@
 //!   `spoolCommitIntervalMs`, or as soon as `spoolCommitMaxEvents` wait. Each commit is one durable redb
 //!   transaction (one fsync), so a hard kill loses at most what was accepted within the last commit interval
 //!   (plus what was only in memory: see RELIABILITY.md).
-//! - **Replay**, from the same thread, oldest first, in rounds: up to [`REPLAY_ROUND`] records are offered to the
-//!   pipeline, and the next round starts when all of them are settled. A record is deleted only once delivered
-//!   (or rejected by a 4xx), so a kill during replay loses nothing (the receiver drops the duplicate by its
-//!   `Idempotency-Key`). While the pipeline is in outage mode a round is a single probe per [`PROBE_INTERVAL`].
+//! - **Replay**, from the same thread, oldest first, pipelined: up to [`REPLAY_WINDOW`] records are in the
+//!   pipeline at once, and the window is topped up as they settle (a settle wakes the writer at once), reading on
+//!   from a cursor rather than from the start of the table. A record is deleted only once delivered (or rejected
+//!   by a 4xx), in the next regular commit, so a kill during replay loses nothing (the receiver drops the
+//!   duplicate by its `Idempotency-Key`). While the pipeline is in outage mode only a single probe is out, one per
+//!   [`PROBE_INTERVAL`]. When a replayed event comes back undelivered, nothing more is offered until every
+//!   replay already out has come back or landed; then reading starts again from the oldest record.
 //! - **Per-visitor order.** While the spool holds any event of a visitor, that visitor's new events are
 //!   diverted into the spool behind them (on enqueue and again at the head of the lane), so they replay in
 //!   acceptance order. When a replayed event fails, the replay epoch moves on and every replayed event still
@@ -41,8 +44,8 @@ use std::time::{Duration, Instant};
 const TABLE: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 const PREFIX: &str = "xmcdp-spool-";
 const EXT: &str = ".redb";
-/// Replayed events offered to the pipeline at once (and never more than half its free capacity).
-pub const REPLAY_ROUND: usize = 512;
+/// Replayed events in the pipeline at once (and never more than half its capacity: `ReplaySink::room`).
+pub const REPLAY_WINDOW: usize = 1024;
 /// While the CDP looks down, one spooled event is tried this often to find out whether it is back.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the directory is scanned for orphaned spools (a recycled sibling that exited after we started).
@@ -96,6 +99,8 @@ struct Stats {
 
 enum Msg {
     Spill(Vec<Envelope>),
+    /// Settles are waiting: replay can top up its window (sent at most once until the writer takes them).
+    Wake,
     Close(SyncSender<u64>),
 }
 
@@ -116,6 +121,8 @@ struct Inner {
     visitor_count: AtomicUsize,
     epoch: AtomicU64,
     settles: Mutex<Vec<Settle>>,
+    /// A `Msg::Wake` is in the channel (or the writer is about to take the settles anyway).
+    wake_sent: AtomicBool,
     sink: OnceLock<ReplaySink>,
     closed: AtomicBool,
     renderer: BodyRenderer,
@@ -123,6 +130,16 @@ struct Inner {
 }
 
 impl Inner {
+    /// Queues a settle and wakes the writer (once per batch of settles), so replay tops up without waiting out a
+    /// timeout. Runs on delivery tasks: no blocking, no I/O.
+    fn settle(&self, s: Settle) {
+        self.settles.lock().push(s);
+        if !self.wake_sent.swap(true, AcqRel) {
+            // Full channel: the writer has messages to take and will see the settles anyway.
+            let _ = self.tx.try_send(Msg::Wake);
+        }
+    }
+
     fn forget_visitor(&self, browser_id: &str, n: u32) {
         if browser_id.is_empty() {
             return;
@@ -156,7 +173,7 @@ impl Overflow for SpoolOverflow {
                 // must not overtake it, so the epoch moves on (they are sent back when they reach a lane's head).
                 Some(o) => {
                     inner.epoch.fetch_add(1, AcqRel);
-                    inner.settles.lock().push(Settle::Back { key: o.key });
+                    inner.settle(Settle::Back { key: o.key });
                 }
                 None => fresh.push(env),
             }
@@ -210,7 +227,7 @@ impl Overflow for SpoolOverflow {
 
     fn settled(&self, env: &Envelope) {
         if let Some(o) = env.origin {
-            self.0.settles.lock().push(Settle::Done { key: o.key, browser_id: env.browser_id().to_owned() });
+            self.0.settle(Settle::Done { key: o.key, browser_id: env.browser_id().to_owned() });
         }
     }
 
@@ -236,6 +253,7 @@ impl Spool {
             visitor_count: AtomicUsize::new(0),
             epoch: AtomicU64::new(0),
             settles: Mutex::new(Vec::new()),
+            wake_sent: AtomicBool::new(false),
             sink: OnceLock::new(),
             closed: AtomicBool::new(false),
             renderer,
@@ -404,7 +422,17 @@ struct Writer {
     bytes: u64,
     batch: Vec<Envelope>,
     batch_since: Option<Instant>,
+    /// Replays offered to the pipeline and not settled yet.
     in_flight: HashSet<u64>,
+    /// Replays delivered (or rejected by a 4xx), deleted by the next regular commit; since when some wait.
+    delivered: HashSet<u64>,
+    delivered_since: Option<Instant>,
+    /// Replay reads on from this key (records below it are in flight, delivered or deleted)...
+    cursor: u64,
+    /// ... unless a replay came back undelivered: then, once nothing is in flight, from the start again.
+    rewind: bool,
+    /// The replay epoch every replay in flight was offered in.
+    offer_epoch: u64,
     last_probe: Option<Instant>,
     last_adopt: Instant,
 }
@@ -420,6 +448,11 @@ impl Writer {
             batch: Vec::new(),
             batch_since: None,
             in_flight: HashSet::new(),
+            delivered: HashSet::new(),
+            delivered_since: None,
+            cursor: 0,
+            rewind: false,
+            offer_epoch: 0,
             last_probe: None,
             last_adopt: Instant::now(),
         }
@@ -565,14 +598,22 @@ impl Writer {
 
     fn run(&mut self, rx: Receiver<Msg>) {
         loop {
-            let timeout = match self.batch_since {
-                Some(t) => self.inner.cfg.commit_interval.saturating_sub(t.elapsed()),
-                None if !self.in_flight.is_empty() || self.count > 0 => Duration::from_millis(10),
+            let interval = self.inner.cfg.commit_interval;
+            let since = match (self.batch_since, self.delivered_since) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let timeout = match since {
+                Some(t) => interval.saturating_sub(t.elapsed()),
+                // Replay waiting for room in the pipeline or for the next probe: look again soon. Settles do not
+                // need this (they send a wake).
+                None if self.count > 0 => Duration::from_millis(10),
                 None => Duration::from_secs(1),
             };
             let mut close = None;
             match rx.recv_timeout(timeout) {
                 Ok(Msg::Spill(v)) => self.take(v),
+                Ok(Msg::Wake) => {}
                 Ok(Msg::Close(reply)) => close = Some(Some(reply)),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => close = Some(None),
@@ -581,14 +622,17 @@ impl Writer {
             while close.is_none() && self.batch.len() < self.inner.cfg.commit_max_events {
                 match rx.try_recv() {
                     Ok(Msg::Spill(v)) => self.take(v),
+                    Ok(Msg::Wake) => {}
                     Ok(Msg::Close(reply)) => close = Some(Some(reply)),
                     Err(_) => break,
                 }
             }
             if let Some(reply) = close {
                 // Spills sent before the close request are already in the channel ahead of it.
-                while let Ok(Msg::Spill(v)) = rx.try_recv() {
-                    self.take(v);
+                while let Ok(m) = rx.try_recv() {
+                    if let Msg::Spill(v) = m {
+                        self.take(v);
+                    }
                 }
                 self.commit();
                 let left = self.finish();
@@ -597,9 +641,12 @@ impl Writer {
                 }
                 return;
             }
-            let due = self.batch_since.is_some_and(|t| t.elapsed() >= self.inner.cfg.commit_interval)
-                || self.batch.len() >= self.inner.cfg.commit_max_events
-                || (self.batch.is_empty() && !self.inner.settles.lock().is_empty());
+            self.drain_settles();
+            let max = self.inner.cfg.commit_max_events;
+            let due = self.batch_since.is_some_and(|t| t.elapsed() >= interval)
+                || self.delivered_since.is_some_and(|t| t.elapsed() >= interval)
+                || self.batch.len() >= max
+                || self.delivered.len() >= max;
             if due {
                 self.commit();
             }
@@ -618,10 +665,35 @@ impl Writer {
         self.batch.extend(v);
     }
 
-    /// One durable transaction: the waiting batch, deletions of settled replays, the cap.
-    fn commit(&mut self) {
+    /// Takes the settles the delivery tasks left. A delivered replay stops holding its visitor at once (it can no
+    /// longer be overtaken) and waits for the next commit to be deleted; one that came back stops replay until
+    /// every replay out has settled (see `replay`).
+    fn drain_settles(&mut self) {
+        // Cleared before taking: a settle pushed after the take sends a new wake.
+        self.inner.wake_sent.store(false, Release);
         let settles = std::mem::take(&mut *self.inner.settles.lock());
-        if self.batch.is_empty() && settles.is_empty() {
+        for s in settles {
+            match s {
+                Settle::Done { key, browser_id } => {
+                    if self.in_flight.remove(&key) {
+                        self.inner.forget_visitor(&browser_id, 1);
+                        self.delivered.insert(key);
+                        self.delivered_since.get_or_insert_with(Instant::now);
+                    }
+                }
+                Settle::Back { key } => {
+                    if self.in_flight.remove(&key) {
+                        self.rewind = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One durable transaction: the waiting batch, deletions of delivered replays, the cap.
+    fn commit(&mut self) {
+        self.drain_settles();
+        if self.batch.is_empty() && self.delivered.is_empty() {
             return;
         }
         let t0 = Instant::now();
@@ -640,21 +712,10 @@ impl Writer {
             });
         }
         drop(batch);
-        let mut done: Vec<(u64, String)> = Vec::new();
-        for s in settles {
-            match s {
-                Settle::Done { key, browser_id } => {
-                    self.in_flight.remove(&key);
-                    done.push((key, browser_id));
-                }
-                Settle::Back { key } => {
-                    self.in_flight.remove(&key);
-                }
-            }
-        }
         let mut added = 0u64;
         let mut added_bytes = 0u64;
-        let mut removed = Vec::new();
+        let mut removed = 0u64;
+        let mut removed_bytes = 0u64;
         let r = (|| -> Result<(), redb::Error> {
             let txn = self.db.begin_write()?;
             {
@@ -665,9 +726,10 @@ impl Writer {
                     added += 1;
                     added_bytes += bytes.len() as u64;
                 }
-                for (key, bid) in &done {
+                for key in &self.delivered {
                     if let Some(v) = t.remove(*key)? {
-                        removed.push((v.value().len() as u64, bid.clone()));
+                        removed += 1;
+                        removed_bytes += v.value().len() as u64;
                     }
                 }
             }
@@ -680,17 +742,17 @@ impl Writer {
                 self.count += added;
                 self.bytes += added_bytes;
                 self.inner.stats.spooled.fetch_add(added, Relaxed);
-                for (len, bid) in &removed {
-                    self.count -= 1;
-                    self.bytes = self.bytes.saturating_sub(*len);
-                    self.inner.stats.replayed.fetch_add(1, Relaxed);
-                    self.inner.forget_visitor(bid, 1);
-                }
+                self.count = self.count.saturating_sub(removed);
+                self.bytes = self.bytes.saturating_sub(removed_bytes);
+                self.inner.stats.replayed.fetch_add(removed, Relaxed);
+                self.delivered.clear();
+                self.delivered_since = None;
                 self.inner.stats.commits.fetch_add(1, Relaxed);
                 self.inner.stats.last_commit_us.store(t0.elapsed().as_micros() as u64, Relaxed);
             }
             Err(e) => {
                 // The batch is lost; count it as dropped and release its visitors so they are not held forever.
+                // Delivered replays stay listed and are deleted by a later commit.
                 self.inner.stats.commit_errors.fetch_add(1, Relaxed);
                 self.inner.stats.dropped.fetch_add(records.len() as u64, Relaxed);
                 for rec in &records {
@@ -722,7 +784,7 @@ impl Writer {
                     if self.bytes - freed <= self.inner.cfg.max_bytes {
                         break;
                     }
-                    if self.in_flight.contains(&k.value()) {
+                    if self.in_flight.contains(&k.value()) || self.delivered.contains(&k.value()) {
                         continue;
                     }
                     let len = v.value().len() as u64;
@@ -750,18 +812,25 @@ impl Writer {
         }
     }
 
-    /// Offers the oldest records to the pipeline, one round at a time.
+    /// Keeps up to [`REPLAY_WINDOW`] of the oldest records in the pipeline, reading on from the cursor.
     fn replay(&mut self) {
-        if !self.in_flight.is_empty() {
-            // Settled replays are deleted at the next commit; until then the round is still open.
-            if !self.inner.settles.lock().is_empty() {
-                self.commit();
-            }
+        let epoch = self.inner.epoch.load(Acquire);
+        if epoch != self.offer_epoch && !self.in_flight.is_empty() {
+            // A replay is going back and its settle may not be here yet: offering younger records now could let
+            // them overtake it.
+            self.rewind = true;
+        }
+        if self.rewind {
+            // A replay came back undelivered and moved the epoch on: the ones still out are going back too (or
+            // landing). Only once all have settled is the order of what is left known again: re-read it from the
+            // start (delivered-but-not-yet-deleted records are skipped).
             if !self.in_flight.is_empty() {
                 return;
             }
+            self.rewind = false;
+            self.cursor = 0;
         }
-        if self.count == 0 {
+        if self.cursor >= self.next_key || self.count <= (self.in_flight.len() + self.delivered.len()) as u64 {
             return;
         }
         let Some(sink) = self.inner.sink.get().cloned() else { return };
@@ -769,48 +838,60 @@ impl Writer {
             return;
         }
         let n = if sink.in_outage() {
-            if self.last_probe.is_some_and(|t| t.elapsed() < PROBE_INTERVAL) {
+            if !self.in_flight.is_empty() || self.last_probe.is_some_and(|t| t.elapsed() < PROBE_INTERVAL) {
                 return;
             }
             self.last_probe = Some(Instant::now());
             1
         } else {
-            sink.room().min(REPLAY_ROUND)
+            REPLAY_WINDOW.saturating_sub(self.in_flight.len()).min(sink.room())
         };
         if n == 0 {
             return;
         }
-        let epoch = self.inner.epoch.load(Acquire);
+        self.offer_epoch = epoch;
         let mut bad = Vec::new();
         let mut offered = Vec::new();
+        let mut scanned_to = self.cursor;
         let r = (|| -> Result<(), redb::Error> {
             let read = self.db.begin_read()?;
             let t = read.open_table(TABLE)?;
-            for item in t.iter()? {
+            for item in t.range(self.cursor..)? {
                 if offered.len() >= n {
                     break;
                 }
                 let (k, v) = item?;
+                let k = k.value();
+                scanned_to = k + 1;
+                if self.in_flight.contains(&k) || self.delivered.contains(&k) {
+                    continue;
+                }
                 match Record::decode(v.value()) {
-                    Some(rec) => offered.push((k.value(), rec)),
-                    None => bad.push(k.value()),
+                    Some(rec) => offered.push((k, rec)),
+                    None => bad.push(k),
                 }
             }
             Ok(())
         })();
         if let Err(e) = r {
             log::emit_once("spool-read", log::Level::Error, format!("xmcdp: cannot read the spool ({e})"));
+            return;
         }
         if !bad.is_empty() {
             self.count = self.count.saturating_sub(bad.len() as u64);
             self.drop_bad(bad);
         }
+        self.cursor = scanned_to;
         for (key, rec) in offered {
             match sink.offer(rec.into_envelope(Origin { key, epoch })) {
                 Ok(()) => {
                     self.in_flight.insert(key);
                 }
-                Err(_) => break,
+                Err(_) => {
+                    // No room after all: read on from here next time.
+                    self.cursor = key;
+                    break;
+                }
             }
         }
         self.publish();
@@ -821,6 +902,7 @@ impl Writer {
         // Replays still out count as undelivered: they stay in the file.
         self.inner.settles.lock().clear();
         self.in_flight.clear();
+        self.delivered.clear();
         let left = self.count;
         self.publish();
         let path = self.inner.path.clone();
