@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 /// Seconds of fuzzing per target (plus its start-up), and a cap on executions so a fast target stops early.
-const SECONDS_PER_TARGET: u32 = 10;
+const SECONDS_PER_TARGET: u32 = 8;
 const MAX_RUNS: u32 = 300_000;
 
 fn cargo_fuzz_version() -> Option<String> {
