@@ -153,8 +153,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     );
     let mut bids = Vec::new();
     for _ in 0..64 {
-        let v: Value = serde_json::from_str(&http_get(&format!("{url}/v1.2/browser/create.json?client_key=ck_test&message={{}}"))?)
-            .map_err(|e| e.to_string())?;
+        let v: Value = serde_json::from_str(&http_get(&format!(
+            "{url}/v1.2/browser/create.json?client_key=ck_test&message={{}}"
+        ))?)
+        .map_err(|e| e.to_string())?;
         bids.push(v["ref"].as_str().ok_or("no ref")?.to_string());
     }
     let bids = bids.join(",");
@@ -179,13 +181,21 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let text = String::from_utf8_lossy(&out.stdout);
         let line = text.lines().rev().find(|l| l.trim_start().starts_with('{')).unwrap_or("");
         if !out.status.success() || line.is_empty() {
-            return Err(format!("{} {args:?} failed: {text} {}", program.display(), String::from_utf8_lossy(&out.stderr)));
+            return Err(format!(
+                "{} {args:?} failed: {text} {}",
+                program.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
         serde_json::from_str(line.trim()).map_err(|e| format!("{}: {e}: {line}", program.display()))
     };
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
-    let c_run = |mode: &str, n: u64, deadline_ms: u64| client(&exe, &s(&[mode, &url, &n.to_string(), &bids, &deadline_ms.to_string()]), None);
-    let dec_run = |mode: &str, n: u64, arg: u64| client(&scenarios, &s(&[mode, &url, &n.to_string(), &bid0, &arg.to_string()]), None);
+    let c_run = |mode: &str, n: u64, deadline_ms: u64| {
+        client(&exe, &s(&[mode, &url, &n.to_string(), &bids, &deadline_ms.to_string()]), None)
+    };
+    let dec_run = |mode: &str, n: u64, arg: u64| {
+        client(&scenarios, &s(&[mode, &url, &n.to_string(), &bid0, &arg.to_string()]), None)
+    };
     let node_run = |mode: &str, n: u64, arg: u64| -> Result<Value, String> {
         let dir = node.as_ref().ok_or("no node")?;
         let mut a = vec![dir.join("engage.js").display().to_string()];
@@ -200,7 +210,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     };
     let faults = |f: Value| http_request("PUT", &format!("{url}/__emulator/faults"), Some(&f.to_string())).map(|_| ());
     let accepted = || -> Result<u64, String> {
-        let v: Value = serde_json::from_str(&http_get(&format!("{url}/__emulator/stats"))?).map_err(|e| e.to_string())?;
+        let v: Value =
+            serde_json::from_str(&http_get(&format!("{url}/__emulator/stats"))?).map_err(|e| e.to_string())?;
         v["events"]["accepted"].as_u64().ok_or_else(|| "no events.accepted in /__emulator/stats".to_string())
     };
 
@@ -235,13 +246,39 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let xm = |k: &str| cs_x.as_ref().map(|v| v[k].clone()).unwrap_or(Value::Null);
     for (q, key) in [("p50", "p50_ns"), ("p99", "p99_ns")] {
-        t.add(&format!("page view request-thread cost, {q}: xmcdp C# wrapper vs Engage pageView"), "ns", xm(key),
-            en_pv.as_ref().map(|v| v["elapsed"][key].clone()), "@sitecore/engage 1.4.3 pageView (awaited, Node 20)", false);
-        t.add(&format!("page view request-thread cost, {q}: xmcdp C# wrapper vs C# HttpClient"), "ns", xm(key),
-            cs_http.as_ref().map(|v| v[key].clone()), "C# static HttpClient PostAsync().GetAwaiter().GetResult() (Mono)", false);
+        t.add(
+            &format!("page view request-thread cost, {q}: xmcdp C# wrapper vs Engage pageView"),
+            "ns",
+            xm(key),
+            en_pv.as_ref().map(|v| v["elapsed"][key].clone()),
+            "@sitecore/engage 1.4.3 pageView (awaited, Node 20)",
+            false,
+        );
+        t.add(
+            &format!("page view request-thread cost, {q}: xmcdp C# wrapper vs C# HttpClient"),
+            "ns",
+            xm(key),
+            cs_http.as_ref().map(|v| v[key].clone()),
+            "C# static HttpClient PostAsync().GetAwaiter().GetResult() (Mono)",
+            false,
+        );
     }
-    t.add("page view enqueue via C ABI, one call every 200 us (as requests arrive), p50", "ns", c_paced["p50_ns"].clone(), None, "", false);
-    t.add("page view enqueue via C ABI, one call every 200 us (as requests arrive), p99", "ns", c_paced["p99_ns"].clone(), None, "", false);
+    t.add(
+        "page view enqueue via C ABI, one call every 200 us (as requests arrive), p50",
+        "ns",
+        c_paced["p50_ns"].clone(),
+        None,
+        "",
+        false,
+    );
+    t.add(
+        "page view enqueue via C ABI, one call every 200 us (as requests arrive), p99",
+        "ns",
+        c_paced["p99_ns"].clone(),
+        None,
+        "",
+        false,
+    );
     t.add("page view enqueue via C ABI, back to back, p50", "ns", c_lat["p50_ns"].clone(), None, "", false);
     t.add("page view enqueue via C ABI, back to back, p99", "ns", c_lat["p99_ns"].clone(), None, "", false);
     if let Some(v) = &cs_sc {
@@ -266,10 +303,22 @@ pub fn run(args: &[String]) -> Result<(), String> {
         note("engage_throughput", &json!({"run": v, "accepted_per_s": eps.round()}));
     }
     println!("   xmcdp: {xm_acc} accepted by the emulator, {:.0}/s", xm_eps);
-    t.add("sustained delivery (emulator-accepted events/s)", "events/s", json!(xm_eps.round()),
-        en_thr.as_ref().map(|(_, e)| json!(e.round())), "@sitecore/engage 1.4.3 pageView, 32 awaited in flight", true);
-    t.add("peak RSS of the sending process during delivery", "KiB", thr["peak_rss_kb"].clone(),
-        en_thr.as_ref().map(|(v, _)| v["peak_rss_kb"].clone()), "Node 20 process running Engage", false);
+    t.add(
+        "sustained delivery (emulator-accepted events/s)",
+        "events/s",
+        json!(xm_eps.round()),
+        en_thr.as_ref().map(|(_, e)| json!(e.round())),
+        "@sitecore/engage 1.4.3 pageView, 32 awaited in flight",
+        true,
+    );
+    t.add(
+        "peak RSS of the sending process during delivery",
+        "KiB",
+        thr["peak_rss_kb"].clone(),
+        en_thr.as_ref().map(|(v, _)| v["peak_rss_kb"].clone()),
+        "Node 20 process running Engage",
+        false,
+    );
 
     // 6. Instructions per enqueue (before the outage cases, with the emulator answering normally).
     if util::have("valgrind") {
@@ -320,8 +369,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
             } else {
                 format!("decision overhead above the injected {lat} ms, {q}")
             };
-            t.add(&name, "ns", over(&xd["elapsed"], key), ed.as_ref().map(|v| over(&v["elapsed"], key)),
-                "@sitecore/engage 1.4.3 personalize (timeout 2000)", false);
+            t.add(
+                &name,
+                "ns",
+                over(&xd["elapsed"], key),
+                ed.as_ref().map(|v| over(&v["elapsed"], key)),
+                "@sitecore/engage 1.4.3 personalize (timeout 2000)",
+                false,
+            );
         }
     }
     faults(json!({"routes": {"callflows": {"latency_ms": DECISION_LATENCY_MS}}}))?;
@@ -332,11 +387,23 @@ pub fn run(args: &[String]) -> Result<(), String> {
         note("engage_prefetch", v);
     }
     for (q, key) in [("p50", "p50_ns"), ("p99", "p99_ns")] {
-        t.add(&format!("prefetched decision, wait seen by the rendering {ASK_AFTER_MS} ms later, {q}"), "ns", xp["wait"][key].clone(),
-            ep.as_ref().map(|v| v["wait"][key].clone()), "Engage personalize promise started at request begin", false);
+        t.add(
+            &format!("prefetched decision, wait seen by the rendering {ASK_AFTER_MS} ms later, {q}"),
+            "ns",
+            xp["wait"][key].clone(),
+            ep.as_ref().map(|v| v["wait"][key].clone()),
+            "Engage personalize promise started at request begin",
+            false,
+        );
     }
-    t.add("prefetch start (begin_decide) on the request thread, p50", "ns", xp["begin"]["p50_ns"].clone(),
-        ep.as_ref().map(|v| v["begin"]["p50_ns"].clone()), "Engage personalize() call until it returns its promise", false);
+    t.add(
+        "prefetch start (begin_decide) on the request thread, p50",
+        "ns",
+        xp["begin"]["p50_ns"].clone(),
+        ep.as_ref().map(|v| v["begin"]["p50_ns"].clone()),
+        "Engage personalize() call until it returns its promise",
+        false,
+    );
     faults(json!({}))?;
 
     // 4. First visit.
@@ -348,8 +415,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
         note("engage_handlecookie", v);
     }
     for (q, key) in [("p50", "p50_ns"), ("p99", "p99_ns")] {
-        t.add(&format!("first visit browser id, {q}"), "ns", xf["elapsed"][key].clone(),
-            ef.as_ref().map(|v| v["elapsed"][key].clone()), "@sitecore/engage 1.4.3 handleCookie (forceServerCookieMode)", false);
+        t.add(
+            &format!("first visit browser id, {q}"),
+            "ns",
+            xf["elapsed"][key].clone(),
+            ef.as_ref().map(|v| v["elapsed"][key].clone()),
+            "@sitecore/engage 1.4.3 handleCookie (forceServerCookieMode)",
+            false,
+        );
     }
 
     // 5. CDP down.
@@ -372,11 +445,22 @@ pub fn run(args: &[String]) -> Result<(), String> {
             note(&format!("engage_personalize_outage_{label}"), v);
         }
         faults(json!({}))?;
-        t.add(&format!("CDP down ({label}): page view request-thread cost, p50"), "ns", xo["p50_ns"].clone(),
+        t.add(
+            &format!("CDP down ({label}): page view request-thread cost, p50"),
+            "ns",
+            xo["p50_ns"].clone(),
             epv.as_ref().map(|v| v["elapsed"]["p50_ns"].clone()),
-            &format!("Engage pageView awaited (no timeout; capped at {PAGEVIEW_CAP_MS} ms)"), false);
-        t.add(&format!("CDP down ({label}): decision cost with the breaker open, p50"), "ns", xb["elapsed"]["p50_ns"].clone(),
-            epz.as_ref().map(|v| v["elapsed"]["p50_ns"].clone()), "Engage personalize, timeout 500 ms", false);
+            &format!("Engage pageView awaited (no timeout; capped at {PAGEVIEW_CAP_MS} ms)"),
+            false,
+        );
+        t.add(
+            &format!("CDP down ({label}): decision cost with the breaker open, p50"),
+            "ns",
+            xb["elapsed"]["p50_ns"].clone(),
+            epz.as_ref().map(|v| v["elapsed"]["p50_ns"].clone()),
+            "Engage personalize, timeout 500 ms",
+            false,
+        );
     }
 
     drop(emu);
@@ -394,7 +478,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "cases": t.rows,
         "raw": raw,
     });
-    std::fs::write(out_dir.join("results.json"), serde_json::to_string_pretty(&results).unwrap()).map_err(|e| e.to_string())?;
+    std::fs::write(out_dir.join("results.json"), serde_json::to_string_pretty(&results).unwrap())
+        .map_err(|e| e.to_string())?;
     t.print();
     println!(
         "\nratio = how many times better xmcdp is (peer/xmcdp for costs, xmcdp/peer for throughput)\nmachine: {machine}\nload average before/after: {load_before} / {}\nresults: {} ({} s in all, {} s after the build)",
@@ -424,7 +509,15 @@ struct Table {
 }
 
 impl Table {
-    fn add(&mut self, name: &str, unit: &str, xmcdp: Value, peer: Option<Value>, peer_name: &str, higher_is_better: bool) {
+    fn add(
+        &mut self,
+        name: &str,
+        unit: &str,
+        xmcdp: Value,
+        peer: Option<Value>,
+        peer_name: &str,
+        higher_is_better: bool,
+    ) {
         let peer = peer.unwrap_or(Value::Null);
         let ratio = match (xmcdp.as_f64(), peer.as_f64()) {
             (Some(x), Some(p)) if x > 0.0 && p > 0.0 => {
@@ -434,7 +527,9 @@ impl Table {
             _ => Value::Null,
         };
         let peer_name = if peer.is_null() { Value::Null } else { json!(peer_name) };
-        self.rows.push(json!({"name": name, "unit": unit, "xmcdp": xmcdp, "peer": peer, "peer_name": peer_name, "ratio": ratio}));
+        self.rows.push(
+            json!({"name": name, "unit": unit, "xmcdp": xmcdp, "peer": peer, "peer_name": peer_name, "ratio": ratio}),
+        );
     }
 
     fn print(&self) {
@@ -485,8 +580,14 @@ impl Emulator {
             }
             for _ in lines {}
         });
-        let line = rx.recv_timeout(Duration::from_secs(30)).map_err(|_| "the emulator did not report its address".to_string())?;
-        let url = line.strip_prefix("listening on ").ok_or_else(|| format!("unexpected emulator output: {line}"))?.trim().to_string();
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .map_err(|_| "the emulator did not report its address".to_string())?;
+        let url = line
+            .strip_prefix("listening on ")
+            .ok_or_else(|| format!("unexpected emulator output: {line}"))?
+            .trim()
+            .to_string();
         Ok(Emulator { child, url })
     }
 }
@@ -517,7 +618,14 @@ fn build_csharp(root: &Path, out: &Path, native: &Path) -> Result<PathBuf, Strin
     let mut xmcdp = cs_files(&dn.join("XmCdp"));
     xmcdp.push(root.join("bindings/csharp/Interop.cs"));
     mcs(out, "XmCdp.dll", "library", &xmcdp, &["System.Web.dll"], true)?;
-    mcs(out, "Sitecore.Kernel.dll", "library", &cs_files(&dn.join("tests/Sitecore.Kernel.Stub")), &["System.Web.dll", "System.Xml.dll", "System.Core.dll"], false)?;
+    mcs(
+        out,
+        "Sitecore.Kernel.dll",
+        "library",
+        &cs_files(&dn.join("tests/Sitecore.Kernel.Stub")),
+        &["System.Web.dll", "System.Xml.dll", "System.Core.dll"],
+        false,
+    )?;
     mcs(
         out,
         "XmCdp.Sitecore.dll",
@@ -531,7 +639,14 @@ fn build_csharp(root: &Path, out: &Path, native: &Path) -> Result<PathBuf, Strin
         "XmCdp.Bench.exe",
         "exe",
         &[root.join("benches/csharp/Bench.cs")],
-        &["XmCdp.dll", "XmCdp.Sitecore.dll", "Sitecore.Kernel.dll", "System.Web.dll", "System.Net.Http.dll", "System.Xml.dll"],
+        &[
+            "XmCdp.dll",
+            "XmCdp.Sitecore.dll",
+            "Sitecore.Kernel.dll",
+            "System.Web.dll",
+            "System.Net.Http.dll",
+            "System.Xml.dll",
+        ],
         false,
     )?;
     let native = std::fs::canonicalize(native).map_err(|e| format!("{}: {e}", native.display()))?;
@@ -543,7 +658,14 @@ fn build_csharp(root: &Path, out: &Path, native: &Path) -> Result<PathBuf, Strin
     Ok(out.to_path_buf())
 }
 
-fn mcs(out: &Path, name: &str, target: &str, sources: &[PathBuf], refs: &[&str], unsafe_code: bool) -> Result<(), String> {
+fn mcs(
+    out: &Path,
+    name: &str,
+    target: &str,
+    sources: &[PathBuf],
+    refs: &[&str],
+    unsafe_code: bool,
+) -> Result<(), String> {
     let mut cmd = Command::new("mcs");
     cmd.current_dir(out)
         .args(["-sdk:4.8", "-langversion:7.2", "-optimize+", "-nowarn:1591"])
@@ -559,7 +681,11 @@ fn mcs(out: &Path, name: &str, target: &str, sources: &[PathBuf], refs: &[&str],
     cmd.args(sources);
     let o = cmd.output().map_err(|e| format!("cannot start mcs: {e}"))?;
     if !o.status.success() {
-        return Err(format!("mcs failed for {name}: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)));
+        return Err(format!(
+            "mcs failed for {name}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ));
     }
     Ok(())
 }
@@ -598,13 +724,19 @@ fn prepare_node(root: &Path) -> Result<PathBuf, String> {
 }
 
 fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg").map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_default()
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 fn machine_description() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let mem = std::fs::read_to_string("/proc/meminfo")
@@ -613,7 +745,17 @@ fn machine_description() -> String {
         .map(|kb| format!("{} GiB", kb / 1024 / 1024))
         .unwrap_or_default();
     let tool = |c: &str, a: &str| {
-        Command::new(c).arg(a).output().ok().map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").trim().to_string()).unwrap_or_default()
+        Command::new(c)
+            .arg(a)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").trim().to_string())
+            .unwrap_or_default()
     };
-    format!("{cpu}, {cores} cores, {mem}, {}; node {}; {}", std::env::consts::OS, tool("node", "--version"), tool("mono", "--version"))
+    format!(
+        "{cpu}, {cores} cores, {mem}, {}; node {}; {}",
+        std::env::consts::OS,
+        tool("node", "--version"),
+        tool("mono", "--version")
+    )
 }
