@@ -48,6 +48,9 @@ const EXT: &str = ".redb";
 pub const REPLAY_WINDOW: usize = 1024;
 /// While the CDP looks down, one spooled event is tried this often to find out whether it is back.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+/// redb's page cache per open spool file (its default is 1 GiB, which a long outage would fill with pages of a
+/// file that is only appended to and read once, front to back).
+pub const CACHE_BYTES: usize = 8 << 20;
 /// How often the directory is scanned for orphaned spools (a recycled sibling that exited after we started).
 pub const ADOPT_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -380,7 +383,9 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, OpenError>) -> Result<T, OpenError> 
 }
 
 fn open_db(path: &Path, create: bool) -> Result<Database, OpenError> {
-    let r = if create { Database::create(path) } else { Database::open(path) };
+    let mut b = Database::builder();
+    b.set_cache_size(CACHE_BYTES);
+    let r = if create { b.create(path) } else { b.open(path) };
     let db = r.map_err(|e| match e {
         DatabaseError::DatabaseAlreadyOpen => OpenError::Locked,
         e => OpenError::Bad(e.to_string()),
