@@ -81,7 +81,8 @@ pub struct Settings {
     pub delivery_concurrency: usize,
     pub retry: RetryPolicy,
     pub forward_user_agent: bool,
-    pub proxy: Option<String>,
+    /// May carry credentials (`http://user:pass@proxy`), so it is a [`Secret`] too.
+    pub proxy: Option<Secret>,
     pub allow_insecure_http: bool,
     pub worker_threads: usize,
     pub api_token: Option<Secret>,
@@ -307,7 +308,7 @@ impl Settings {
                 if !matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h") || url.host_str().is_none() {
                     return Err(Error::new(ErrorKind::ConfigInvalidUrl, "\"proxy\" must be an http://, https:// or socks5:// URL with a host"));
                 }
-                Some(p)
+                Some(Secret::new(p))
             }
             None => None,
         };
@@ -586,6 +587,13 @@ mod tests {
         assert_eq!((s.spool.directory.as_deref(), s.spool.max_bytes, s.spool.commit_interval), (Some("/var/spool/x"), 2097152, Duration::from_millis(20)));
         assert_eq!(kind(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","spoolDirectory":""}"#), ErrorKind::ConfigInvalid);
         assert_eq!(kind(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","spoolMaxBytes":10}"#), ErrorKind::ConfigInvalid);
+    }
+
+    #[test]
+    fn proxy_credentials_never_show() {
+        let s = Settings::from_json(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","proxy":"http://user:pr0xy-pass@proxy.corp:8080"}"#).unwrap();
+        assert!(!format!("{s:?}").contains("pr0xy-pass"));
+        assert_eq!(s.proxy.as_ref().unwrap().expose(), "http://user:pr0xy-pass@proxy.corp:8080");
     }
 
     #[test]

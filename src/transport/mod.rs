@@ -70,7 +70,7 @@ impl Transport {
             .redirect(reqwest::redirect::Policy::none());
         builder = match &settings.proxy {
             Some(p) => builder.proxy(
-                reqwest::Proxy::all(p.as_str()).map_err(|_| Error::new(ErrorKind::ConfigInvalidUrl, "\"proxy\" is not usable"))?,
+                reqwest::Proxy::all(p.expose()).map_err(|_| Error::new(ErrorKind::ConfigInvalidUrl, "\"proxy\" is not usable"))?,
             ),
             None => builder.no_proxy(),
         };
