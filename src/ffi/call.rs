@@ -88,11 +88,13 @@ pub fn ffi_value<T>(name: &'static str, fallback: T, f: impl FnOnce() -> T) -> T
     }
 }
 
+/// Only literal panic messages are repeated: a formatted one (`String` payload) may quote the data being
+/// processed, and this text reaches logs and `xmcdp_last_error`.
 fn panic_message(payload: &(dyn Any + Send)) -> &str {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         s
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s
+    } else if payload.is::<String>() {
+        "formatted panic message withheld (it may quote data)"
     } else {
         "non-string panic payload"
     }
@@ -112,5 +114,8 @@ mod tests {
         assert_eq!(s, xmcdp_status_t::XMCDP_STATUS_PANIC);
         with_last_error(|m| assert_eq!(m, "xmcdp_test: internal panic: boom"));
         assert_eq!(ffi_value("t", 7u32, || panic!("x")), 7);
+        let secret = "jane@example.com";
+        assert_eq!(ffi_call("xmcdp_test", || panic!("bad value {secret}")), xmcdp_status_t::XMCDP_STATUS_PANIC);
+        with_last_error(|m| assert!(!m.contains(secret), "{m}"));
     }
 }
