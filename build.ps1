@@ -75,10 +75,11 @@ Invoke-Step 'bindings are fresh (cargo xtask bindings + git diff)' {
     if ($LASTEXITCODE -ne 0) { Write-Error 'bindings/ is stale: commit the regenerated files' }
 }
 
-# 3. C# assemblies (net48) against the real Sitecore.Kernel package.
+# 3. C# assemblies (net48) against the real Sitecore.Kernel package; restore finds the Sitecore feed in
+#    dotnet\nuget.config (NuGet walks up from each project folder).
 foreach ($project in 'dotnet\XmCdp\XmCdp.csproj', 'dotnet\XmCdp.Sitecore\XmCdp.Sitecore.csproj') {
     Invoke-Step "dotnet build $project" {
-        dotnet build $project -c $Configuration "-p:SitecoreVersion=$SitecoreVersion" --configfile dotnet\nuget.config --nologo
+        dotnet build $project -c $Configuration "-p:SitecoreVersion=$SitecoreVersion" --nologo
     }
 }
 $assemblies = Join-Path $PSScriptRoot "dotnet\XmCdp.Sitecore\bin\$Configuration\net48"
