@@ -19,8 +19,8 @@
 //!   [`PROBE_INTERVAL`]. When a replayed event comes back undelivered, nothing more is offered until every
 //!   replay already out has come back or landed; then reading starts again from the oldest record.
 //! - **Per-visitor order.** While the spool holds any event of a visitor, that visitor's new events are
-//!   diverted into the spool behind them (on enqueue and again at the head of the lane), so they replay in
-//!   acceptance order. When a replayed event fails, the replay epoch moves on and every replayed event still
+//!   diverted into the spool behind them (at the head of their lane, after any older ones queued there), so
+//!   they replay in acceptance order. When a replayed event fails, the replay epoch moves on and every replayed event still
 //!   queued goes back instead of overtaking it.
 //! - **Cap.** Beyond `spoolMaxBytes` of records the oldest are evicted and counted.
 
@@ -929,7 +929,6 @@ fn placeholder_db() -> Database {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
 
     #[test]
     fn event_ids_look_like_uuids_and_are_unique() {
