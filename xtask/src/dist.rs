@@ -83,7 +83,12 @@ pub fn assemble(root: &Path, out: &Path, assemblies: &[PathBuf], native: &Path) 
     if !native.is_file() {
         return Err(format!("native library {} is missing", native.display()));
     }
-    copy(native, &x64.join(native_name))?;
+    let shipped = x64.join(native_name);
+    copy(native, &shipped)?;
+    // The release profile keeps debug info for profiling (tens of MB); the shipped copy doesn't need it.
+    if util::have("strip") {
+        let _ = std::process::Command::new("strip").arg("--strip-debug").arg(&shipped).status();
+    }
     let include = out.join("App_Config").join("Include").join("XmCdp");
     fs::create_dir_all(&include).map_err(|e| e.to_string())?;
     copy(

@@ -13,7 +13,8 @@ mod util;
 
 const USAGE: &str = "usage: cargo xtask <command>
   test       run every test layer (Rust, C smoke, bindings freshness, C# compile, .NET on Mono); prints `N passed, N failed`
-  demo       start the local CDP emulator and drive a scripted visit through xmcdp; print what the CDP received
+  demo       start the emulator and an xsp4-hosted site with the shipped config, drive scripted visitors; print what CDP received
+  dist       the site layout (bin/, bin/x64/, App_Config/Include/XmCdp/, INSTALL.md) in dist/ (--verify runs the .NET tests on it)
   bench      benchmarks (add --quick for a short smoke run); results in target/bench/results.json and BENCHMARKS.md
   bindings   regenerate bindings/c/xmcdp.h and bindings/csharp/Interop.cs
   soak       long fault tests (60 s outage, kill -9 under load) with XMCDP_SOAK=1; prints the measured figures";
