@@ -21,3 +21,9 @@ pub mod transport;
 
 pub use client::Client;
 pub use error::{Error, ErrorKind, Result};
+
+// The request thread allocates each event's strings and a runtime thread frees them; mimalloc's free lists
+// make that cross-thread hand-off cheap where glibc's arenas contend. Applies to this library's Rust code only,
+// never to the host process.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
