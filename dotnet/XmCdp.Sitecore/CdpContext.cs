@@ -53,8 +53,11 @@ namespace XmCdp.Sitecore
         public CdpStatus? IdentityStatus { get; internal set; }
 
         private readonly object _gate = new object();
-        private readonly Dictionary<string, DecisionTicket> _tickets = new Dictionary<string, DecisionTicket>(StringComparer.Ordinal);
-        private readonly List<DecisionResult> _served = new List<DecisionResult>();
+        // Created on first use: most pages neither prefetch nor decide, and this object is made on every tracked request.
+        private Dictionary<string, DecisionTicket> _ticketsOrNull;
+        private List<DecisionResult> _servedOrNull;
+        private Dictionary<string, DecisionTicket> _tickets => _ticketsOrNull ?? (_ticketsOrNull = new Dictionary<string, DecisionTicket>(StringComparer.Ordinal));
+        private List<DecisionResult> _served => _servedOrNull ?? (_servedOrNull = new List<DecisionResult>());
 
         /// <summary>Starts a decision for this visitor unless one is already running (TrackVisitor calls it for the configured flows).</summary>
         public void Prefetch(string friendlyId)
@@ -83,13 +86,13 @@ namespace XmCdp.Sitecore
         /// <summary>Friendly ids prefetched for this request.</summary>
         public IList<string> Prefetched
         {
-            get { lock (_gate) return new List<string>(_tickets.Keys); }
+            get { lock (_gate) return _ticketsOrNull == null ? new List<string>() : new List<string>(_ticketsOrNull.Keys); }
         }
 
         /// <summary>Decisions answered for this request so far (for diagnostics and the VIEW of the next page).</summary>
         public IList<DecisionResult> Served
         {
-            get { lock (_gate) return new List<DecisionResult>(_served); }
+            get { lock (_gate) return _servedOrNull == null ? new List<DecisionResult>() : new List<DecisionResult>(_servedOrNull); }
         }
 
         /// <summary>

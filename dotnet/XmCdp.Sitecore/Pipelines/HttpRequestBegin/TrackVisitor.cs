@@ -24,7 +24,14 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
         private HashSet<string> _ignoredSites = Csv("shell,login,admin,service,modules_shell,modules_website,scheduler,system,publisher");
         private string[] _ignoredPrefixes = CsvArray("/sitecore/,/-/,/~/,/api/,/layouts/,/_dev/");
         private HashSet<string> _consentValues = Csv("1,true,yes,granted,all");
-        private readonly List<string> _botPatterns = new List<string>();
+        // Bot patterns, lower-cased once: ASCII ones are found by one pass over the User-Agent (first-character
+        // bitmask, then an in-place compare); any other pattern is searched with OrdinalIgnoreCase.
+        private string[] _asciiBots = new string[0];
+        private string[] _otherBots = new string[0];
+        private ulong _botFirstLo, _botFirstHi;
+        private string[] _lowerPrefixes = LowerPrefixes(CsvArray("/sitecore/,/-/,/~/,/api/,/layouts/,/_dev/"));
+        // Language name -> CDP language code, copy on write (a site has a handful of languages).
+        private volatile Dictionary<string, string> _languageCodes = new Dictionary<string, string>(StringComparer.Ordinal);
 
         /// <summary>Master switch (e.g. patched off per environment).</summary>
         public bool Enabled { get; set; } = true;
@@ -40,13 +47,30 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
         public string IgnoredPathPrefixes
         {
             get { return string.Join(",", _ignoredPrefixes); }
-            set { _ignoredPrefixes = CsvArray(value); }
+            set
+            {
+                var prefixes = CsvArray(value);
+                _lowerPrefixes = LowerPrefixes(prefixes);
+                _ignoredPrefixes = prefixes;
+            }
         }
 
         /// <summary>Config factory hook: <c>&lt;botUserAgents hint="list:AddBotUserAgent"&gt;</c>, case-insensitive substrings.</summary>
         public void AddBotUserAgent(string pattern)
         {
-            if (!string.IsNullOrWhiteSpace(pattern)) _botPatterns.Add(pattern.Trim());
+            if (string.IsNullOrWhiteSpace(pattern)) return;
+            var p = pattern.Trim().ToLowerInvariant();
+            if (AsciiText.IsAscii(p))
+            {
+                _asciiBots = Append(_asciiBots, p);
+                int c = p[0];
+                if (c < 64) _botFirstLo |= 1UL << c;
+                else _botFirstHi |= 1UL << (c - 64);
+            }
+            else
+            {
+                _otherBots = Append(_otherBots, p);
+            }
         }
 
         /// <summary>When set, track only visitors whose cookie of this name holds one of <see cref="ConsentValues"/>.</summary>
@@ -122,7 +146,12 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
                 return;
             }
             var browserId = id.BrowserId;
-            foreach (var setCookie in id.SetCookieHeaders) http.Response.AppendHeader("Set-Cookie", setCookie);
+            var setCookies = id.SetCookieHeaders;
+            if (setCookies.Length > 0)
+            {
+                var response = http.Response;
+                for (int i = 0; i < setCookies.Length; i++) response.AppendHeader("Set-Cookie", setCookies[i]);
+            }
 
             var language = LanguageCode();
             var ctx = new CdpContext(binding, browserId, language, item.Name, userAgent);
@@ -150,24 +179,33 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
         /// <summary>Starts the decisions configured for this site and item; renderings claim them via CdpContext.Decide.</summary>
         private static void Prefetch(SiteBinding binding, CdpContext ctx, string itemPath)
         {
-            foreach (var friendlyId in binding.Decisions.FlowsFor(itemPath)) ctx.Prefetch(friendlyId);
+            var flows = binding.Decisions.FlowsFor(itemPath);
+            for (int i = 0; i < flows.Count; i++) ctx.Prefetch(flows[i]);
         }
 
         private bool IsIgnoredPath(string path)
         {
             if (string.IsNullOrEmpty(path)) return false;
-            foreach (var prefix in _ignoredPrefixes)
+            var prefixes = _lowerPrefixes;
+            for (int i = 0; i < prefixes.Length; i++)
             {
-                if (path.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)) return true;
+                var prefix = prefixes[i];
+                if (prefix != null)
+                {
+                    if (AsciiText.RegionEqualsIgnoreCase(path, 0, prefix)) return true;
+                }
+                else if (path.StartsWith(_ignoredPrefixes[i], StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
             }
             // Static files ("/styles/site.css", "/robots.txt"): any extension except page handlers.
             int slash = path.LastIndexOf('/');
             int dot = path.LastIndexOf('.');
             if (dot > slash)
             {
-                var ext = path.Substring(dot);
-                return !ext.Equals(".aspx", StringComparison.OrdinalIgnoreCase)
-                    && !ext.Equals(".html", StringComparison.OrdinalIgnoreCase);
+                int extLength = path.Length - dot;
+                return !(extLength == 5 && (AsciiText.RegionEqualsIgnoreCase(path, dot, ".aspx") || AsciiText.RegionEqualsIgnoreCase(path, dot, ".html")));
             }
             return false;
         }
@@ -175,7 +213,35 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
         private bool IsBot(string userAgent)
         {
             if (string.IsNullOrWhiteSpace(userAgent)) return true;
-            foreach (var p in _botPatterns)
+            var ascii = _asciiBots;
+            bool nonAscii = false;
+            if (ascii.Length > 0)
+            {
+                ulong lo = _botFirstLo, hi = _botFirstHi;
+                for (int i = 0; i < userAgent.Length; i++)
+                {
+                    int c = userAgent[i];
+                    if (c >= 128)
+                    {
+                        nonAscii = true;
+                        continue;
+                    }
+                    if (c >= 'A' && c <= 'Z') c |= 0x20;
+                    if (c < 64 ? ((lo >> c) & 1) == 0 : ((hi >> (c - 64)) & 1) == 0) continue;
+                    for (int k = 0; k < ascii.Length; k++)
+                    {
+                        var p = ascii[k];
+                        if (p[0] == c && AsciiText.RegionEqualsIgnoreCase(userAgent, i, p)) return true;
+                    }
+                }
+                // A non-ASCII character may equal an ASCII one under OrdinalIgnoreCase (e.g. U+0131 and 'I'): ask the BCL.
+                if (nonAscii)
+                {
+                    foreach (var p in ascii)
+                        if (userAgent.IndexOf(p, StringComparison.OrdinalIgnoreCase) >= 0) return true;
+                }
+            }
+            foreach (var p in _otherBots)
             {
                 if (userAgent.IndexOf(p, StringComparison.OrdinalIgnoreCase) >= 0) return true;
             }
@@ -185,14 +251,32 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
         private bool HasConsent(HttpRequestBase request)
         {
             if (string.IsNullOrEmpty(ConsentCookieName)) return true;
-            var c = request.Cookies[ConsentCookieName];
-            return c != null && c.Value != null && _consentValues.Contains(c.Value.Trim());
+            // The raw header, not Request.Cookies (which parses every cookie into HttpCookie objects).
+            var value = AsciiText.CookieValue(request.Headers["Cookie"], ConsentCookieName);
+            return value != null && _consentValues.Contains(value);
         }
 
-        private static string LanguageCode()
+        private string LanguageCode()
         {
             var lang = global::Sitecore.Context.Language;
             if (lang == null) return null;
+            var name = lang.Name;
+            if (name == null) return ComputeLanguageCode(lang);
+            var cache = _languageCodes;
+            string code;
+            if (cache.TryGetValue(name, out code)) return code;
+            code = ComputeLanguageCode(lang);
+            if (cache.Count < 256)
+            {
+                var copy = new Dictionary<string, string>(cache, StringComparer.Ordinal);
+                copy[name] = code;
+                _languageCodes = copy;
+            }
+            return code;
+        }
+
+        private static string ComputeLanguageCode(global::Sitecore.Globalization.Language lang)
+        {
             try
             {
                 var two = lang.CultureInfo.TwoLetterISOLanguageName;
@@ -201,9 +285,9 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
             catch (CultureNotFoundException)
             {
             }
-            var name = lang.Name ?? string.Empty;
-            int dash = name.IndexOf('-');
-            var primary = dash > 0 ? name.Substring(0, dash) : name;
+            var langName = lang.Name ?? string.Empty;
+            int dash = langName.IndexOf('-');
+            var primary = dash > 0 ? langName.Substring(0, dash) : langName;
             return primary.Length == 2 ? primary.ToUpperInvariant() : null;
         }
 
@@ -240,8 +324,8 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
 
             var marker = Marker(binding.ClientKey, ctx.BrowserId, user.Name);
             var cookieName = IdentityCookiePrefix + binding.ClientKey;
-            var existing = http.Request.Cookies[cookieName];
-            if (existing != null && existing.Value == marker) return;
+            var existing = AsciiText.CookieValue(http.Request.Headers["Cookie"], cookieName);
+            if (existing == marker) return;
 
             var identity = new IdentityEvent
             {
@@ -269,6 +353,23 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
                 for (int i = 0; i < 16; i++) sb.Append(hash[i].ToString("x2", CultureInfo.InvariantCulture));
                 return sb.ToString();
             }
+        }
+
+        private static string[] Append(string[] array, string value)
+        {
+            var copy = new string[array.Length + 1];
+            Array.Copy(array, copy, array.Length);
+            copy[array.Length] = value;
+            return copy;
+        }
+
+        /// <summary>Lower-case copies of ASCII prefixes (compared in place); null marks a non-ASCII prefix (BCL compare).</summary>
+        private static string[] LowerPrefixes(string[] prefixes)
+        {
+            var lower = new string[prefixes.Length];
+            for (int i = 0; i < prefixes.Length; i++)
+                lower[i] = AsciiText.IsAscii(prefixes[i]) ? prefixes[i].ToLowerInvariant() : null;
+            return lower;
         }
 
         private static HashSet<string> Csv(string value) => new HashSet<string>(CsvArray(value), StringComparer.OrdinalIgnoreCase);
