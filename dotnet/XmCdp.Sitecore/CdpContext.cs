@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Threading;
 using System.Web;
 using XmCdp.Decisions;
 using XmCdp.Events;
@@ -58,6 +59,94 @@ namespace XmCdp.Sitecore
         private List<DecisionResult> _servedOrNull;
         private Dictionary<string, DecisionTicket> _tickets => _ticketsOrNull ?? (_ticketsOrNull = new Dictionary<string, DecisionTicket>(StringComparer.Ordinal));
         private List<DecisionResult> _served => _servedOrNull ?? (_servedOrNull = new List<DecisionResult>());
+
+        private PageView _pendingView;
+
+        /// <summary>True while this request's VIEW waits for the end of the request (<c>httpRequestEnd</c>).</summary>
+        public bool ViewPending => Volatile.Read(ref _pendingView) != null;
+
+        internal void DeferView(PageView view) => Volatile.Write(ref _pendingView, view);
+
+        /// <summary>The deferred VIEW, once (null when none is pending or it was already taken).</summary>
+        internal PageView TakePendingView() => Interlocked.Exchange(ref _pendingView, null);
+
+        /// <summary>
+        /// Queues the pending VIEW now (before another event of this request, so CDP sees the VIEW first); its variant
+        /// is what is known so far. No-op when nothing is pending. Never throws.
+        /// </summary>
+        internal void FlushPendingView()
+        {
+            var view = TakePendingView();
+            if (view != null) SendView(view);
+        }
+
+        /// <summary>Queues a (deferred) VIEW of this request, filling the variant from the decisions served so far.</summary>
+        internal void SendView(PageView view)
+        {
+            if (string.IsNullOrEmpty(view.PageVariantId)) view.PageVariantId = ServedVariantIds();
+            CdpStatus status;
+            try
+            {
+                status = Site.Client.TryPageView(view);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The app pool is shutting down and the client is gone.
+                status = CdpStatus.ShutDown;
+            }
+            catch (Exception e)
+            {
+                XmCdpLog.SingleError("queueing the VIEW failed and it was skipped: " + XmCdpLog.Describe(e));
+                status = CdpStatus.Internal;
+            }
+            ViewStatus = status;
+            if (status != CdpStatus.Ok)
+                XmCdpLog.SingleWarn("VIEW for site '" + Site.SiteName + "' was not queued: status " + (int)status + " (" + status + ")");
+        }
+
+        /// <summary>
+        /// The <c>variantId</c> of each decision served so far (answered Ok), comma-separated in the order served;
+        /// null when none carried one.
+        /// </summary>
+        internal string ServedVariantIds()
+        {
+            string result = null;
+            lock (_gate)
+            {
+                if (_servedOrNull == null) return null;
+                foreach (var r in _servedOrNull)
+                {
+                    if (!r.IsOk) continue;
+                    var id = VariantId(r.Json);
+                    if (id == null) continue;
+                    result = result == null ? id : result + "," + id;
+                }
+            }
+            return result;
+        }
+
+        /// <summary>The string value of the first <c>"variantId"</c> member of a decision's JSON; null when absent or escaped.</summary>
+        internal static string VariantId(string json)
+        {
+            if (string.IsNullOrEmpty(json)) return null;
+            const string Key = "\"variantId\"";
+            int i = json.IndexOf(Key, StringComparison.Ordinal);
+            if (i < 0) return null;
+            i += Key.Length;
+            while (i < json.Length && char.IsWhiteSpace(json[i])) i++;
+            if (i >= json.Length || json[i] != ':') return null;
+            i++;
+            while (i < json.Length && char.IsWhiteSpace(json[i])) i++;
+            if (i >= json.Length || json[i] != '"') return null;
+            int start = ++i;
+            while (i < json.Length && json[i] != '"')
+            {
+                if (json[i] == '\\' || json[i] < ' ') return null;
+                i++;
+            }
+            if (i >= json.Length || i == start || i - start > 256) return null;
+            return json.Substring(start, i - start);
+        }
 
         /// <summary>Starts a decision for this visitor unless one is already running (TrackVisitor calls it for the configured flows).</summary>
         public void Prefetch(string friendlyId)
@@ -154,6 +243,7 @@ namespace XmCdp.Sitecore
         {
             if (customEvent == null) throw new ArgumentNullException(nameof(customEvent));
             Fill(customEvent);
+            FlushPendingView();
             try
             {
                 return Site.Client.TryEvent(customEvent);
@@ -170,6 +260,7 @@ namespace XmCdp.Sitecore
         {
             if (identity == null) throw new ArgumentNullException(nameof(identity));
             Fill(identity);
+            FlushPendingView();
             try
             {
                 return Site.Client.TryIdentity(identity);

@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Web;
 using Sitecore.Pipelines.HttpRequest;
+using XmCdp.Sitecore.Pipelines.HttpRequestEnd;
 using XmCdp.Events;
 
 namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
@@ -98,6 +99,13 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
         /// </summary>
         public int BrowserIdBudgetMs { get; set; } = 300;
 
+        /// <summary>
+        /// Queue the VIEW at the end of the request (by <see cref="SendPageView"/> in <c>httpRequestEnd</c>) instead of
+        /// here, so it carries the variant the renderings served; the cookie is still set here. Without a configured
+        /// SendPageView the VIEW is sent here regardless.
+        /// </summary>
+        public bool DeferView { get; set; }
+
         /// <summary>Send an IDENTITY event the first time a logged-in user is seen on a browser.</summary>
         public bool TrackIdentity { get; set; } = true;
 
@@ -167,10 +175,18 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
                 PageVariantId = PageVariant(http),
                 UserAgent = userAgent,
             };
-            var status = binding.Client.TryPageView(view);
-            ctx.ViewStatus = status;
-            if (status != CdpStatus.Ok)
-                XmCdpLog.SingleWarn("VIEW for site '" + binding.SiteName + "' was not queued: status " + (int)status + " (" + status + ")");
+            if (DeferView && SendPageView.Configured)
+            {
+                // Queued by SendPageView (httpRequestEnd) once renderings have decided, with the served variant.
+                ctx.DeferView(view);
+            }
+            else
+            {
+                var status = binding.Client.TryPageView(view);
+                ctx.ViewStatus = status;
+                if (status != CdpStatus.Ok)
+                    XmCdpLog.SingleWarn("VIEW for site '" + binding.SiteName + "' was not queued: status " + (int)status + " (" + status + ")");
+            }
 
             if (TrackIdentity) Identify(http, binding, ctx);
             Prefetch(binding, ctx, item.Paths != null ? item.Paths.FullPath : null);
@@ -336,6 +352,8 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
                 Email = email,
             };
             identity.Identifiers.Add(new CdpIdentifier(IdentityProvider, email));
+            // CDP must see this page's VIEW before the IDENTITY: a deferred VIEW goes now (once per login).
+            ctx.FlushPendingView();
             var status = binding.Client.TryIdentity(identity);
             ctx.IdentityStatus = status;
             if (status == CdpStatus.Ok)

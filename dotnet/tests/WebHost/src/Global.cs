@@ -16,6 +16,7 @@ namespace XmCdp.TestHost
     public class Global : HttpApplication
     {
         private static Pipeline s_begin;
+        private static Pipeline s_end;
         private static ConfigReplay s_config;
 
         internal static ConfigReplay Config => s_config;
@@ -39,6 +40,7 @@ namespace XmCdp.TestHost
 
             config.BuildPipeline("initialize").Run(new PipelineArgs());
             s_begin = config.BuildPipeline("httpRequestBegin");
+            s_end = config.BuildPipeline("httpRequestEnd");
             s_config = config;
         }
 
@@ -46,6 +48,13 @@ namespace XmCdp.TestHost
         {
             if (Request.Path.StartsWith("/__host/", StringComparison.Ordinal)) return;
             s_begin.Run(new HttpRequestArgs(new HttpContextWrapper(Context)));
+        }
+
+        // Like Sitecore's HTTP module: httpRequestEnd runs in EndRequest, after the page (the "renderings") was written.
+        protected void Application_EndRequest(object sender, EventArgs e)
+        {
+            if (Request.Path.StartsWith("/__host/", StringComparison.Ordinal)) return;
+            s_end.Run(new HttpRequestArgs(new HttpContextWrapper(Context)));
         }
 
         protected void Application_End(object sender, EventArgs e)
@@ -109,12 +118,15 @@ namespace XmCdp.TestHost
             sb.Append(" tracked=").Append(cdp != null ? "yes" : "no");
             if (cdp != null)
             {
-                sb.Append(" view=").Append(cdp.ViewStatus);
+                sb.Append(" view=").Append(cdp.ViewStatus.HasValue ? cdp.ViewStatus.ToString() : cdp.ViewPending ? "AtRequestEnd" : "none");
                 sb.Append(" identity=").Append(cdp.IdentityStatus.HasValue ? cdp.IdentityStatus.ToString() : "none");
                 Goal(context, cdp, sb);
             }
             Decisions(context, cdp, sb);
             response.Write(sb.ToString());
+            // ?status=404|500: the page item renders but the response ends with that status (no VIEW is sent).
+            var status = context.Request.QueryString["status"];
+            if (status == "404" || status == "500") response.StatusCode = int.Parse(status);
         }
 
         /// <summary>

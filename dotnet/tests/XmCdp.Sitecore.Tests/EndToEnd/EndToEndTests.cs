@@ -73,7 +73,7 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
                 new Dictionary<string, string> { { "Referer", "https://www.google.com/search?q=bikes" } });
 
             Assert.That(r.Status, Is.EqualTo(200), r.Body);
-            Assert.That(r.Body, Is.EqualTo("page=about tracked=yes view=Ok identity=none"));
+            Assert.That(r.Body, Is.EqualTo("page=about tracked=yes view=AtRequestEnd identity=none"));
             Assert.That(r.SetCookieHeaders.Where(h => h.StartsWith("bid_")), Is.Empty, "the cookie is right: nothing to emit");
 
             var events = _emulator.WaitForEvents(bid, 1, TimeSpan.FromSeconds(10));
@@ -95,11 +95,43 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
         {
             var bid = _emulator.CreateBrowserId();
             var r = _host.Get("/products/bike?sc_lang=da-DK&variantid=exp1-b", Bid(bid));
-            Assert.That(r.Body, Is.EqualTo("page=bike tracked=yes view=Ok identity=none"));
+            Assert.That(r.Body, Is.EqualTo("page=bike tracked=yes view=AtRequestEnd identity=none"));
 
             var body = EmulatorClient.Body(_emulator.WaitForEvents(bid, 1, TimeSpan.FromSeconds(10)).Single());
             Assert.That(body["language"], Is.EqualTo("DA"));
             Assert.That(((Dictionary<string, object>)body["ext"])["pageVariantId"], Is.EqualTo("exp1-b"));
+        }
+
+        [Test]
+        public void DecisionServedByTheRendering_IsThePageVariantOfTheView()
+        {
+            var bid = _emulator.CreateBrowserId();
+            var r = _host.Get("/products/bike?decide=hero_experiment&budget=2000", Bid(bid));
+            var lines = r.Body.Split('\n');
+            Assert.That(lines[0], Is.EqualTo("page=bike tracked=yes view=AtRequestEnd identity=none"), r.Body);
+            var served = System.Text.RegularExpressions.Regex.Match(lines[1], "^decision hero_experiment Ok .*\\{\"variantId\":\"(hero-[ab])\"\\}$");
+            Assert.That(served.Success, Is.True, r.Body);
+
+            var events = _emulator.WaitForEvents(bid, 1, TimeSpan.FromSeconds(10));
+            Assert.That(events.Count, Is.EqualTo(1));
+            var body = EmulatorClient.Body(events[0]);
+            Assert.That(body["type"], Is.EqualTo("VIEW"));
+            Assert.That(body["page"], Is.EqualTo("bike"));
+            Assert.That(((Dictionary<string, object>)body["ext"])["pageVariantId"], Is.EqualTo(served.Groups[1].Value));
+        }
+
+        [Test]
+        public void PagesEndingWith404Or500_SendNoView()
+        {
+            var bid = _emulator.CreateBrowserId();
+            Assert.That(_host.Get("/cart?status=404", Bid(bid)).Status, Is.EqualTo(404));
+            Assert.That(_host.Get("/checkout?status=500", Bid(bid)).Status, Is.EqualTo(500));
+            Assert.That(_host.Get("/about", Bid(bid)).Status, Is.EqualTo(200));
+
+            _emulator.WaitForEvents(bid, 1, TimeSpan.FromSeconds(10));
+            System.Threading.Thread.Sleep(300);
+            var pages = _emulator.Events(bid).Select(e => EmulatorClient.Body(e)["page"]).ToList();
+            Assert.That(pages, Is.EqualTo(new object[] { "about" }));
         }
 
         [Test]
@@ -124,7 +156,7 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
 
             // Events of one visitor are delivered in order: once this one arrives, any earlier one would have too.
             var last = _host.Get("/products/bike", Bid(bid));
-            Assert.That(last.Body, Is.StringStarting("page=bike tracked=yes view=Ok"));
+            Assert.That(last.Body, Is.StringStarting("page=bike tracked=yes view=AtRequestEnd"));
             var events = _emulator.WaitForEvents(bid, 1, TimeSpan.FromSeconds(10));
             Assert.That(events.Count, Is.EqualTo(1));
             Assert.That(EmulatorClient.Body(events[0])["page"], Is.EqualTo("bike"));
@@ -141,7 +173,7 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
             Assert.That(marker.Value, Is.Not.StringContaining("jane"));
 
             var second = _host.Get("/about", Bid(bid, "stub_user", "jane", "xmcdp_idn_ck_test", marker.Value));
-            Assert.That(second.Body, Is.EqualTo("page=about tracked=yes view=Ok identity=none"));
+            Assert.That(second.Body, Is.EqualTo("page=about tracked=yes view=AtRequestEnd identity=none"));
 
             var events = _emulator.WaitForEvents(bid, 3, TimeSpan.FromSeconds(10));
             var types = events.Select(e => (string)EmulatorClient.Body(e)["type"]).ToList();
@@ -158,7 +190,7 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
         {
             var r = _host.Get("/about");
             Assert.That(r.Status, Is.EqualTo(200));
-            Assert.That(r.Body, Is.EqualTo("page=about tracked=yes view=Ok identity=none"));
+            Assert.That(r.Body, Is.EqualTo("page=about tracked=yes view=AtRequestEnd identity=none"));
             var set = r.SetCookieHeaders.Where(h => h.StartsWith("bid_ck_test=")).ToList();
             Assert.That(set.Count, Is.EqualTo(1), string.Join(" | ", r.SetCookieHeaders));
             Assert.That(set[0], Is.StringMatching("^bid_ck_test=[A-Za-z0-9._-]+; Max-Age=63072000; SameSite=None; Secure; Path=/$"));
@@ -179,7 +211,7 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
         {
             var bid = _emulator.CreateBrowserId();
             var r = _host.Get("/about", new Dictionary<string, string> { { "BID_ck_test", bid } });
-            Assert.That(r.Body, Is.EqualTo("page=about tracked=yes view=Ok identity=none"));
+            Assert.That(r.Body, Is.EqualTo("page=about tracked=yes view=AtRequestEnd identity=none"));
             Assert.That(r.SetCookieHeaders, Has.Some.StringStarting("bid_ck_test=" + bid + ";"));
             Assert.That(r.SetCookieHeaders, Has.Some.StringStarting("BID_ck_test="));
             Assert.That(_emulator.WaitForEvents(bid, 1, TimeSpan.FromSeconds(10)).Count, Is.EqualTo(1));
@@ -217,7 +249,7 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
             var r = _host.Get("/products/bike?decide=home_page_banner,hero_experiment,no_such_flow&budget=2000", Bid(bid));
             Assert.That(r.Status, Is.EqualTo(200));
             var lines = r.Body.Split('\n');
-            Assert.That(lines[0], Is.EqualTo("page=bike tracked=yes view=Ok identity=none"));
+            Assert.That(lines[0], Is.EqualTo("page=bike tracked=yes view=AtRequestEnd identity=none"));
             Assert.That(lines[1], Is.StringMatching("^decision home_page_banner Ok prefetched=yes ms=\\d+ \\{\"variantId\":\"banner-[a-z]+\",\"guestRef\":\"" + guest + "\"\\}$"), r.Body);
             Assert.That(lines[2], Is.StringMatching("^decision hero_experiment Ok prefetched=yes ms=\\d+ \\{\"variantId\":\"hero-[ab]\"\\}$"), r.Body);
             Assert.That(lines[3], Is.StringMatching("^decision no_such_flow FlowNotFound prefetched=no ms=\\d+ \\{\"variantId\":\"default\"\\}$"), r.Body);
@@ -231,8 +263,8 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
         public void Goals_FromCSharp_ReachCdpInTheVisitorsSession()
         {
             var bid = _emulator.CreateBrowserId();
-            Assert.That(_host.Get("/cart?add=SKU-X1", Bid(bid)).Body, Is.EqualTo("page=cart tracked=yes view=Ok identity=none goal=ADD:Ok"));
-            Assert.That(_host.Get("/checkout?order=ORDER-1", Bid(bid)).Body, Is.EqualTo("page=checkout tracked=yes view=Ok identity=none goal=CHECKOUT:Ok"));
+            Assert.That(_host.Get("/cart?add=SKU-X1", Bid(bid)).Body, Is.EqualTo("page=cart tracked=yes view=AtRequestEnd identity=none goal=ADD:Ok"));
+            Assert.That(_host.Get("/checkout?order=ORDER-1", Bid(bid)).Body, Is.EqualTo("page=checkout tracked=yes view=AtRequestEnd identity=none goal=CHECKOUT:Ok"));
             var types = _emulator.WaitForEvents(bid, 4, TimeSpan.FromSeconds(10)).Select(e => (string)EmulatorClient.Body(e)["type"]).ToList();
             Assert.That(types, Is.EqualTo(new[] { "VIEW", "ADD", "VIEW", "CHECKOUT" }));
         }
@@ -271,7 +303,7 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
                     var sw = System.Diagnostics.Stopwatch.StartNew();
                     var r = host.Get("/about", new Dictionary<string, string> { { "bid_ck_test", bid } });
                     sw.Stop();
-                    Assert.That(r.Body, Is.EqualTo("page=about tracked=yes view=Ok identity=none"));
+                    Assert.That(r.Body, Is.EqualTo("page=about tracked=yes view=AtRequestEnd identity=none"));
                     Assert.That(sw.ElapsedMilliseconds, Is.LessThan(1000), "the request thread waited on CDP");
                     Assert.That(emulator.Events(bid), Is.Empty, "delivered before the injected latency elapsed");
                     var events = emulator.WaitForEvents(bid, 1, TimeSpan.FromSeconds(15));
@@ -306,7 +338,7 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
 
                         Assert.That(known.Status, Is.EqualTo(200), faults);
                         var lines = known.Body.Split('\n');
-                        Assert.That(lines[0], Is.EqualTo("page=bike tracked=yes view=Ok identity=none"), faults);
+                        Assert.That(lines[0], Is.EqualTo("page=bike tracked=yes view=AtRequestEnd identity=none"), faults);
                         Assert.That(lines[1], Is.StringStarting("decision home_page_banner ").And.StringEnding("{\"variantId\":\"default\"}"), faults);
                         Assert.That(lines[2], Is.StringEnding("{\"variantId\":\"default\"}"), faults);
                         Assert.That(known_ms, Is.LessThan(1500), faults + ": the decision budget was not honoured");
