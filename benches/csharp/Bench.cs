@@ -7,8 +7,10 @@
 //   xmcdp       XmCdp.CdpClient.TryPageView (the shipped wrapper over the native library), a new PageView per call
 //   httpclient  a static HttpClient, PostAsync(...).GetAwaiter().GetResult() per event (sync over async, as community
 //               modules do), body built by string concatenation
-//   sitecore    the shipped httpRequestBegin processor (TrackVisitor) against the TEST-ONLY Sitecore.Kernel stand-in,
-//               returning visitors (bid_ cookie present), the native client created by the shipped InitializeXmCdp
+//   sitecore    the shipped httpRequestBegin processor (TrackVisitor, DeferView as shipped) plus the httpRequestEnd
+//               processor that queues the VIEW (SendPageView), timed together, against the TEST-ONLY Sitecore.Kernel
+//               stand-in, returning visitors (bid_ cookie present), the native client created by the shipped
+//               InitializeXmCdp; XMCDP_BENCH_VIEW_AT_BEGIN=1 times TrackVisitor alone queueing the VIEW at begin
 //
 // Each call is timed with Stopwatch.GetTimestamp (Mono on Linux: 100 ns ticks, so p50/p99 are quantised to 100 ns;
 // mean_ns is total/n and not quantised). Calls arrive one at a time, 5,000 a second (a busy web server): the
@@ -28,6 +30,7 @@ using XmCdp;
 using XmCdp.Events;
 using XmCdp.Sitecore;
 using XmCdp.Sitecore.Pipelines.HttpRequestBegin;
+using XmCdp.Sitecore.Pipelines.HttpRequestEnd;
 using XmCdp.Sitecore.Pipelines.Initialize;
 
 namespace XmCdp.Bench
@@ -110,7 +113,11 @@ namespace XmCdp.Bench
                 Console.Error.WriteLine("InitializeXmCdp did not register the site");
                 return 1;
             }
-            var processor = new TrackVisitor();
+            // As shipped: the VIEW is prepared at httpRequestBegin and queued at httpRequestEnd (SendPageView); both
+            // processors are timed. XMCDP_BENCH_VIEW_AT_BEGIN=1 times the former shape (VIEW queued at begin, no end step).
+            bool atBegin = Environment.GetEnvironmentVariable("XMCDP_BENCH_VIEW_AT_BEGIN") == "1";
+            var end = atBegin ? null : new SendPageView();
+            var processor = new TrackVisitor { DeferView = !atBegin };
             processor.AddBotUserAgent("bot");
             processor.AddBotUserAgent("spider");
             processor.AddBotUserAgent("crawler");
@@ -132,6 +139,7 @@ namespace XmCdp.Bench
                 var args = new global::Sitecore.Pipelines.HttpRequest.HttpRequestArgs(http);
                 long t0 = Stopwatch.GetTimestamp();
                 processor.Process(args);
+                if (end != null) end.Process(args);
                 long dt = Stopwatch.GetTimestamp() - t0;
                 if (i >= 0)
                 {
@@ -238,6 +246,7 @@ namespace XmCdp.Bench
         public override HttpCookieCollection Cookies => _cookies;
         public override NameValueCollection Headers => _headers;
         public override void AppendHeader(string name, string value) => _headers.Add(name, value);
+        public override int StatusCode { get; set; } = 200;
     }
 
     internal sealed class BenchHttpContext : HttpContextBase
