@@ -50,6 +50,7 @@ namespace XmCdp.Sitecore.Tests
         private readonly HttpCookieCollection _cookies = new HttpCookieCollection();
         public override HttpCookieCollection Cookies => _cookies;
         public List<string> SetCookieHeaders { get; } = new List<string>();
+        public override int StatusCode { get; set; } = 200;
 
         public override void AppendHeader(string name, string value)
         {

@@ -8,6 +8,7 @@ using Sitecore.Configuration;
 using Sitecore.Pipelines;
 using Sitecore.Pipelines.HttpRequest;
 using XmCdp.Sitecore.Pipelines.HttpRequestBegin;
+using XmCdp.Sitecore.Pipelines.HttpRequestEnd;
 using XmCdp.Sitecore.Pipelines.Initialize;
 using Context = Sitecore.Context;
 using Log = Sitecore.Diagnostics.Log;
@@ -112,6 +113,12 @@ namespace XmCdp.Sitecore.Tests
             Assert.That(tracker.IgnoredPathPrefixes.Split(','), Has.Member("/-/"));
             Assert.That(tracker.PageVariantQueryParameter, Is.EqualTo("variantid"));
             Assert.That(tracker.HonorDoNotTrack, Is.False);
+            Assert.That(tracker.DeferView, Is.True);
+            // The VIEW is queued at httpRequestEnd, where the shipped file puts SendPageView.
+            var end = Replay("Standalone").BuildPipeline("httpRequestEnd");
+            var sender = (SendPageView)end.Steps.Single(s => s.Instance is SendPageView).Instance;
+            Assert.That(sender.SkipNotFound, Is.True);
+            Assert.That(sender.SkipServerErrors, Is.True);
 
             // The bot list of the shipped file is in effect.
             var client = new RecordingClient("ck_test");
@@ -122,8 +129,10 @@ namespace XmCdp.Sitecore.Tests
             var bot = new FakeHttpContext("http://www.example.com/").WithCookie("bid_ck_test", "b-1")
                 .WithHeader("User-Agent", "Mozilla/5.0 (compatible; bingbot/2.0)");
             tracker.Process(new HttpRequestArgs(bot));
+            end.Run(new HttpRequestArgs(bot));
             var human = new FakeHttpContext("http://www.example.com/").WithCookie("bid_ck_test", "b-1");
             tracker.Process(new HttpRequestArgs(human));
+            end.Run(new HttpRequestArgs(human));
             Assert.That(client.Views.Count, Is.EqualTo(1));
         }
 
