@@ -17,7 +17,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   dist       the site layout (bin/, bin/x64/, App_Config/Include/XmCdp/, INSTALL.md) in dist/ (--verify runs the .NET tests on it)
   bench      benchmarks (add --quick for a short smoke run); results in target/bench/results.json and BENCHMARKS.md
   bindings   regenerate bindings/c/xmcdp.h and bindings/csharp/Interop.cs
-  soak       long fault tests (60 s outage, kill -9 under load) with XMCDP_SOAK=1; prints the measured figures";
+  soak       long fault tests (60 s outage, kill -9 under load), release build (--debug for debug); prints the figures";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
