@@ -88,7 +88,18 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
         public bool HonorDoNotTrack { get; set; }
 
         /// <summary>Query parameter naming the served variant when no earlier processor put one in HttpContext.Items.</summary>
-        public string PageVariantQueryParameter { get; set; } = "variantid";
+        public string PageVariantQueryParameter
+        {
+            get { return _variantParameter; }
+            set
+            {
+                _variantParameterLower = string.IsNullOrEmpty(value) || !AsciiText.IsAscii(value) ? null : value.ToLowerInvariant();
+                _variantParameter = value;
+            }
+        }
+
+        private string _variantParameter = "variantid";
+        private string _variantParameterLower = "variantid";
 
         /// <summary>Send the Referer only when it points to another host (internal navigation says nothing new).</summary>
         public bool ExternalReferrerOnly { get; set; } = true;
@@ -165,14 +176,15 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
             var ctx = new CdpContext(binding, browserId, language, item.Name, userAgent);
             http.Items[CdpContext.ItemsKey] = ctx;
 
+            var url = request.Url != null ? request.Url.PathAndQuery : request.Path;
             var view = new PageView
             {
                 BrowserId = browserId,
                 Language = language,
                 Page = item.Name,
-                Url = request.Url != null ? request.Url.PathAndQuery : request.Path,
+                Url = url,
                 Referrer = Referrer(request),
-                PageVariantId = PageVariant(http),
+                PageVariantId = PageVariant(http, url),
                 UserAgent = userAgent,
             };
             if (DeferView && SendPageView.Configured)
@@ -318,11 +330,14 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
             return string.Equals(uri.Host, host, StringComparison.OrdinalIgnoreCase) ? null : referrer;
         }
 
-        private string PageVariant(HttpContextBase http)
+        private string PageVariant(HttpContextBase http, string url)
         {
             var fromItems = http.Items[PageVariantItemsKey] as string;
             if (!string.IsNullOrEmpty(fromItems)) return fromItems;
             if (string.IsNullOrEmpty(PageVariantQueryParameter)) return null;
+            // QueryString is a NameValueCollection (culture-aware case-insensitive hashing, slow on Mono): ask it only when
+            // the query can hold the parameter (its name appears literally, or the query has %-escapes).
+            if (url != null && !MayHaveQueryParameter(url, _variantParameterLower)) return null;
             var q = http.Request.QueryString[PageVariantQueryParameter];
             return string.IsNullOrEmpty(q) ? null : q;
         }
@@ -371,6 +386,19 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
                 for (int i = 0; i < 16; i++) sb.Append(hash[i].ToString("x2", CultureInfo.InvariantCulture));
                 return sb.ToString();
             }
+        }
+
+        /// <param name="lower">The parameter name in lower case; null (non-ASCII name) means "maybe".</param>
+        private static bool MayHaveQueryParameter(string url, string lower)
+        {
+            int q = url.IndexOf('?');
+            if (q < 0) return false;
+            if (lower == null || url.IndexOf('%', q) >= 0) return true;
+            for (int i = q + 1; i + lower.Length <= url.Length; i++)
+            {
+                if (AsciiText.RegionEqualsIgnoreCase(url, i, lower)) return true;
+            }
+            return false;
         }
 
         private static string[] Append(string[] array, string value)
