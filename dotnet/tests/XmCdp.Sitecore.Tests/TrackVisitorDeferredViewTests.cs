@@ -84,6 +84,16 @@ namespace XmCdp.Sitecore.Tests
             Assert.That(_client.Views[0].PageVariantId, Is.EqualTo("from-query"));
         }
 
+        [TestCase("http://www.example.com/home?VariantID=v-1", "v-1")]
+        [TestCase("http://www.example.com/home?x=1&%76ariantid=v-2", "v-2")]
+        [TestCase("http://www.example.com/home?x=1", null)]
+        [TestCase("http://www.example.com/home", null)]
+        public void QueryVariant_IsFoundAsQueryStringFindsIt(string url, string expected)
+        {
+            End(Begin(url));
+            Assert.That(_client.Views[0].PageVariantId, Is.EqualTo(expected));
+        }
+
         [TestCase(404)]
         [TestCase(500)]
         [TestCase(503)]
