@@ -4,7 +4,7 @@
 //! Cases (see BENCHMARKS.md for how each peer is driven):
 //! 1. request-thread cost of a page view: xmcdp through the C# wrapper on Mono vs Engage `pageView` awaited vs a
 //!    C# `HttpClient` POST (sync over async); also the C ABI alone (back to back, and one call every 200 µs, which
-//!    usually has to wake the idle delivery task) and the Sitecore `httpRequestBegin` processor;
+//!    usually has to wake the idle delivery task) and the Sitecore processors of a page view;
 //! 2. sustained delivery (events/s the emulator accepted, from `/__emulator/stats`) and peak RSS, 32 in flight;
 //! 3. decisions with 20 ms injected on `callflows` (xmcdp through the C ABI, `benches/c/scenarios.c`): overhead
 //!    above it, and the wait a rendering sees when a prefetch started at request begin is claimed 30 ms later;
@@ -282,8 +282,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     t.add("page view enqueue via C ABI, back to back, p50", "ns", c_lat["p50_ns"].clone(), None, "", false);
     t.add("page view enqueue via C ABI, back to back, p99", "ns", c_lat["p99_ns"].clone(), None, "", false);
     if let Some(v) = &cs_sc {
-        t.add("Sitecore httpRequestBegin processor (TrackVisitor), p50", "ns", v["p50_ns"].clone(), None, "", false);
-        t.add("Sitecore httpRequestBegin processor (TrackVisitor), p99", "ns", v["p99_ns"].clone(), None, "", false);
+        t.add("Sitecore processors per page view (TrackVisitor at begin + SendPageView at end), p50", "ns", v["p50_ns"].clone(), None, "", false);
+        t.add("Sitecore processors per page view (TrackVisitor at begin + SendPageView at end), p99", "ns", v["p99_ns"].clone(), None, "", false);
     }
 
     // 2. Sustained delivery.
