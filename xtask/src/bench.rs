@@ -20,10 +20,9 @@
 
 use crate::util::{self, cargo, http_get, http_request};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
 /// Sizes of one run; `--quick` keeps the whole bench (after the first build) under two minutes.
 struct Sizes {
@@ -143,7 +142,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
         p
     };
-    let emu = Emulator::start(&release.join("xmcdp-emulator"), &prefix(&emu_core))?;
+    let emu = util::EmulatorProcess::start_with_prefix(&release.join("xmcdp-emulator"), &prefix(&emu_core), &[])?;
     let url = emu.url.clone();
     let run_started = Instant::now();
     println!(
@@ -548,65 +547,6 @@ impl Table {
     }
 }
 
-/// The emulator, optionally pinned with taskset, stopped on drop.
-struct Emulator {
-    child: Child,
-    url: String,
-}
-
-impl Emulator {
-    fn start(bin: &Path, prefix: &[String]) -> Result<Emulator, String> {
-        let mut cmd = match prefix.first() {
-            Some(first) => {
-                let mut t = Command::new(first);
-                t.args(&prefix[1..]).arg(bin);
-                t
-            }
-            None => Command::new(bin),
-        };
-        let mut child = cmd
-            .args(["--listen", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(first)) = lines.next() {
-                let _ = tx.send(first);
-            }
-            for _ in lines {}
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .map_err(|_| "the emulator did not report its address".to_string())?;
-        let url = line
-            .strip_prefix("listening on ")
-            .ok_or_else(|| format!("unexpected emulator output: {line}"))?
-            .trim()
-            .to_string();
-        Ok(Emulator { child, url })
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Compiles the shipped C# wrapper and Sitecore processors (same sources as `xtask test`), the TEST-ONLY
 /// Sitecore.Kernel stand-in and `benches/csharp/Bench.cs` with Mono's mcs; maps `xmcdp` to the release library.
 fn build_csharp(root: &Path, out: &Path, native: &Path) -> Result<PathBuf, String> {
@@ -658,36 +598,8 @@ fn build_csharp(root: &Path, out: &Path, native: &Path) -> Result<PathBuf, Strin
     Ok(out.to_path_buf())
 }
 
-fn mcs(
-    out: &Path,
-    name: &str,
-    target: &str,
-    sources: &[PathBuf],
-    refs: &[&str],
-    unsafe_code: bool,
-) -> Result<(), String> {
-    let mut cmd = Command::new("mcs");
-    cmd.current_dir(out)
-        .args(["-sdk:4.8", "-langversion:7.2", "-optimize+", "-nowarn:1591"])
-        .arg(format!("-target:{target}"))
-        .arg(format!("-out:{}", out.join(name).display()))
-        .arg(format!("-lib:{}", out.display()));
-    if unsafe_code {
-        cmd.arg("-unsafe");
-    }
-    for r in refs {
-        cmd.arg(format!("-r:{r}"));
-    }
-    cmd.args(sources);
-    let o = cmd.output().map_err(|e| format!("cannot start mcs: {e}"))?;
-    if !o.status.success() {
-        return Err(format!(
-            "mcs failed for {name}: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ));
-    }
-    Ok(())
+fn mcs(out: &Path, name: &str, target: &str, sources: &[PathBuf], refs: &[&str], unsafe_code: bool) -> Result<(), String> {
+    crate::dotnet::mcs_with(out, name, target, sources, refs, unsafe_code, &["-optimize+"])
 }
 
 fn cs_files(dir: &Path) -> Vec<PathBuf> {

@@ -377,7 +377,7 @@ impl XspSite {
         let text = String::from_utf8_lossy(&raw).to_string();
         let (head, body) = text.split_once("\r\n\r\n").ok_or("malformed HTTP response")?;
         let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
-        let body = if chunked { dechunk(body) } else { body.to_string() };
+        let body = if chunked { util::dechunk(body) } else { body.to_string() };
         let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
         let set_cookies: Vec<String> = head
             .lines()
@@ -431,18 +431,4 @@ impl Drop for XspSite {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn dechunk(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || after.len() < n {
-            break;
-        }
-        out.push_str(&after[..n]);
-        rest = after[n..].trim_start_matches("\r\n");
-    }
-    out
 }

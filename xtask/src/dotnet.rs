@@ -249,6 +249,19 @@ fn field(line: &str, name: &str) -> Option<u32> {
 }
 
 fn mcs(out: &Path, name: &str, target: &str, sources: &[PathBuf], refs: &[&str], unsafe_code: bool) -> Result<(), String> {
+    mcs_with(out, name, target, sources, refs, unsafe_code, &["-debug"])
+}
+
+/// One `mcs -sdk:4.8` compile into `out` (which is also the reference search path), with extra `flags`.
+pub fn mcs_with(
+    out: &Path,
+    name: &str,
+    target: &str,
+    sources: &[PathBuf],
+    refs: &[&str],
+    unsafe_code: bool,
+    flags: &[&str],
+) -> Result<(), String> {
     if sources.is_empty() {
         return Err(format!("{name}: no sources"));
     }
@@ -257,7 +270,7 @@ fn mcs(out: &Path, name: &str, target: &str, sources: &[PathBuf], refs: &[&str],
         .arg("-sdk:4.8")
         .arg(format!("-langversion:{LANGVERSION}"))
         .arg(format!("-target:{target}"))
-        .arg("-debug")
+        .args(flags)
         .arg("-nowarn:1591")
         .arg(format!("-out:{}", out.join(name).display()))
         .arg(format!("-lib:{}", out.display()));

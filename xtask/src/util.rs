@@ -73,9 +73,23 @@ impl EmulatorProcess {
     }
 
     pub fn start_bin(bin: &Path, extra_args: &[&str]) -> Result<EmulatorProcess, String> {
-        let mut child = Command::new(bin)
+        Self::start_with_prefix(bin, &[], extra_args)
+    }
+
+    /// Starts it behind a command prefix such as `taskset -c 1` or `chrt -f 10` (benchmarks).
+    pub fn start_with_prefix(bin: &Path, prefix: &[String], extra_args: &[&str]) -> Result<EmulatorProcess, String> {
+        let mut cmd = match prefix.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let mut child = cmd
             .args(["--listen", "127.0.0.1:0"])
             .args(extra_args)
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -146,7 +160,8 @@ pub fn http_request(method: &str, url: &str, body: Option<&str>) -> Result<Strin
     Ok(body)
 }
 
-fn dechunk(s: &str) -> String {
+/// Decodes an HTTP/1.1 chunked body.
+pub fn dechunk(s: &str) -> String {
     let mut out = String::new();
     let mut rest = s;
     while let Some((size, after)) = rest.split_once("\r\n") {
