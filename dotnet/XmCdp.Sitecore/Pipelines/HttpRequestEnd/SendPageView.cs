@@ -72,6 +72,8 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestEnd
             }
             catch (NotImplementedException)
             {
+                // HttpResponseBase's own members throw this; a wrapper that doesn't override StatusCode
+                // (some test and proxy contexts) must not cost the page its VIEW.
                 return 200;
             }
         }
