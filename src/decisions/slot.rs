@@ -51,7 +51,9 @@ impl<T: Clone> Slot<T> {
 }
 
 /// Runs `fut` on the client's runtime and blocks the calling (host) thread for at most `budget`. The future is
-/// cancelled at the same deadline, so nothing outlives the call.
+/// cancelled at the same deadline, so nothing outlives the call. When the runtime drops the task instead
+/// (the client shut down mid-call, or before the task could start), the waiter hears `ShutDown` at once
+/// rather than waiting out its budget.
 pub(crate) fn run_within<T, F>(rt: &tokio::runtime::Handle, budget: Duration, what: &str, fut: F) -> Result<T>
 where
     T: Clone + Send + 'static,
@@ -59,16 +61,28 @@ where
 {
     let deadline = Instant::now() + budget;
     let slot: Arc<Slot<Result<T>>> = Slot::new();
-    let s2 = slot.clone();
-    let what2 = what.to_string();
+    let guard = FillOnDrop { slot: slot.clone(), what: what.to_string() };
     rt.spawn(async move {
         let r = match tokio::time::timeout(budget, fut).await {
             Ok(r) => r,
-            Err(_) => Err(timeout_error(&what2, budget)),
+            Err(_) => Err(timeout_error(&guard.what, budget)),
         };
-        s2.set(r);
+        guard.slot.set(r);
     });
     slot.wait_until(deadline).unwrap_or_else(|| Err(timeout_error(what, budget)))
+}
+
+/// Owned by the task: dropping it unfilled means the runtime dropped the task (shutdown).
+struct FillOnDrop<T: Clone> {
+    slot: Arc<Slot<Result<T>>>,
+    what: String,
+}
+
+impl<T: Clone> Drop for FillOnDrop<T> {
+    fn drop(&mut self) {
+        // `set` keeps the first value, so after a normal completion this is a no-op.
+        self.slot.set(Err(Error::new(ErrorKind::ShutDown, format!("the client shut down during {}", self.what))));
+    }
 }
 
 pub(crate) fn timeout_error(what: &str, budget: Duration) -> Error {

@@ -56,15 +56,19 @@ impl Cache {
 /// A prefetch's shared answer and the moment its ticket expires.
 type TicketEntry = (Arc<Slot<Outcome>>, Instant);
 
+/// Ticket ids come from one counter for the whole process, so no two clients ever hold the same id: a
+/// ticket handed to the wrong client is unknown there whatever else the ticket carries (issue 17: per-client
+/// counters let client B claim client A's id 1 as its own).
+static NEXT_TICKET: AtomicU64 = AtomicU64::new(1);
+
 pub(crate) struct Tickets {
     map: Mutex<HashMap<u64, TicketEntry>>,
-    next: AtomicU64,
     max: usize,
 }
 
 impl Tickets {
     pub(crate) fn new(max: usize) -> Tickets {
-        Tickets { map: Mutex::new(HashMap::new()), next: AtomicU64::new(1), max: max.max(1) }
+        Tickets { map: Mutex::new(HashMap::new()), max: max.max(1) }
     }
 
     pub(crate) fn insert(&self, slot: Arc<Slot<Outcome>>, expires: Instant) -> Option<u64> {
@@ -76,7 +80,7 @@ impl Tickets {
                 return None;
             }
         }
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let id = NEXT_TICKET.fetch_add(1, Ordering::Relaxed);
         m.insert(id, (slot, expires));
         Some(id)
     }

@@ -82,7 +82,11 @@ pub extern "C" fn xmcdp_client_shutdown(client: xmcdp_client_t, deadline_ms: u32
 #[no_mangle]
 pub extern "C" fn xmcdp_client_delete(client: xmcdp_client_t) -> xmcdp_status_t {
     ffi_call("xmcdp_client_delete", || {
-        drop(CLIENTS.remove(client)?);
+        let c = CLIENTS.remove(client)?;
+        // Drain here, on the deleting thread: left to `Drop`, the drain would run on whichever thread lets
+        // go of the last reference, i.e. a request thread still inside a call. Idempotent after a shutdown.
+        c.shutdown(crate::client::DEFAULT_SHUTDOWN_DEADLINE);
+        drop(c);
         Ok(())
     })
 }

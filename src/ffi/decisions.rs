@@ -63,8 +63,9 @@ pub struct xmcdp_decision_request_t {
 pub type xmcdp_ticket_t = u64;
 
 // A ticket is `tag | client check | core id`: the tag tells a ticket from a client handle (0x01), the 16-bit
-// check rejects a ticket passed to another client (whose own ids would otherwise match), and 40 bits of id
-// outlast any process (10^12 prefetches).
+// check turns most tickets passed to another client away early, and 40 bits of id outlast any process
+// (10^12 prefetches). The check alone cannot tell clients apart (it folds the handle to 16 bits, so clients
+// share it); what makes a ticket unknown to every other client is that core ids are unique per process.
 const TICKET_TAG: u64 = 0x02 << 56;
 const TICKET_ID_BITS: u32 = 40;
 const TICKET_ID_MASK: u64 = (1 << TICKET_ID_BITS) - 1;

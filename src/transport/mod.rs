@@ -44,6 +44,11 @@ impl FailureReason {
     }
 }
 
+/// Hosts never reached through the proxy. Plain http:// is allowed only to loopback (config, guests), on the
+/// grounds that the bytes never leave the machine; sent through a proxy they would (a plain-http proxy sees
+/// the Guest API's `Authorization` header in clear). Same set as `config::is_loopback`.
+const LOOPBACK: &str = "localhost,127.0.0.0/8,::1";
+
 #[derive(Clone)]
 pub struct Transport {
     http: reqwest::Client,
@@ -70,7 +75,9 @@ impl Transport {
             .redirect(reqwest::redirect::Policy::none());
         builder = match &settings.proxy {
             Some(p) => builder.proxy(
-                reqwest::Proxy::all(p.expose()).map_err(|_| Error::new(ErrorKind::ConfigInvalidUrl, "\"proxy\" is not usable"))?,
+                reqwest::Proxy::all(p.expose())
+                    .map_err(|_| Error::new(ErrorKind::ConfigInvalidUrl, "\"proxy\" is not usable"))?
+                    .no_proxy(reqwest::NoProxy::from_string(LOOPBACK)),
             ),
             None => builder.no_proxy(),
         };
