@@ -8,6 +8,8 @@ use serde_json::{Map, Value};
 use std::fmt;
 use std::time::Duration;
 
+mod strict;
+
 /// A secret string whose `Debug`/`Display` never show the value.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -181,6 +183,8 @@ pub const KEYS: &[(&str, &str)] = &[
 ];
 
 const MAX_STRING: usize = 1024;
+/// `bid_` + this stays within the 128-character cookie name limit.
+const MAX_CLIENT_KEY: usize = 100;
 
 impl Settings {
     pub fn from_json(json: &str) -> Result<Settings> {
@@ -191,12 +195,23 @@ impl Settings {
         let Value::Object(map) = value else {
             return Err(Error::new(ErrorKind::ConfigInvalidJson, "settings must be a JSON object"));
         };
-        for key in map.keys() {
+        // "Unknown keys are an error" means a repeated one is too: the parsed map keeps only the last value.
+        if let Some((setting, inner)) = strict::first_duplicate(json) {
+            let msg = match inner {
+                None => format!("setting {setting} is given more than once"),
+                Some(key) => format!("setting {setting} has the key {key} more than once"),
+            };
+            return Err(Error::new(ErrorKind::ConfigInvalid, msg));
+        }
+        for (i, key) in map.keys().enumerate() {
             if !KEYS.iter().any(|(k, _)| k == key) {
-                let shown: String = key.chars().take(64).collect();
                 return Err(Error::new(
                     ErrorKind::ConfigUnknownKey,
-                    format!("unknown setting \"{shown}\" (known settings: {})", KEYS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ")),
+                    format!(
+                        "unknown setting {} (known settings: {})",
+                        strict::shown_key(key, i + 1),
+                        KEYS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ")
+                    ),
                 ));
             }
         }
@@ -204,6 +219,11 @@ impl Settings {
 
         let client_key = r.req_str("clientKey")?;
         check_token_chars("clientKey", &client_key)?;
+        // The default cookie names embed it (`bid_{clientKey}`, at most 128 characters): a longer key must be
+        // reported as itself, not as a cookieName the user never set. Real client keys have 32 characters.
+        if client_key.len() > MAX_CLIENT_KEY {
+            return Err(Error::new(ErrorKind::ConfigInvalid, format!("\"clientKey\" is longer than {MAX_CLIENT_KEY} characters")));
+        }
         let allow_insecure_http = r.bool("allowInsecureHttp", false)?;
 
         let target = r.opt_str("targetUrl")?;
@@ -223,7 +243,13 @@ impl Settings {
                 }
                 Endpoint::Classic { target_url: base_url("targetUrl", &t, allow_insecure_http)? }
             }
-            (None, Some(e)) => Endpoint::Edge {
+            (None, Some(e)) => {
+                // Edge bodies carry no point of sale (the site name selects it): accepting one would silently
+                // ignore it, so it is refused as contextId/siteName are in classic mode.
+                if map.contains_key("pointOfSale") {
+                    return Err(Error::new(ErrorKind::ConfigInvalid, "\"pointOfSale\" only applies in classic mode (targetUrl); on Edge, siteName selects it"));
+                }
+                Endpoint::Edge {
                 edge_url: base_url("edgeUrl", &e, allow_insecure_http)?,
                 context_id: {
                     let c = r.req_str("contextId")?;
@@ -231,7 +257,8 @@ impl Settings {
                     c
                 },
                 site_name: r.req_str("siteName")?,
-            },
+                }
+            }
         };
 
         let point_of_sale = match (&endpoint, r.opt_str("pointOfSale")?) {
