@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::error::{err, ModelError, ModelErrorKind};
-use super::flatten::{approx_value_bytes, Ext, MAX_EXT_DEPTH};
+use super::flatten::{Ext, MAX_EXT_DEPTH};
 use super::query::engage_params;
 use super::validate::{
     check_date, check_email, check_len, check_no_control, check_short, now_iso8601, MAX_EVENT_TYPE, MAX_SHORT, MAX_TEXT,
@@ -296,27 +296,26 @@ impl Event {
         }
     }
 
-    /// Cheap estimate of the memory this event holds, for a byte-bounded queue.
+    /// What this event holds in memory beyond its own `size_of`, for the byte-bounded queue: string
+    /// capacities, JSON slots and map entries, allocator overhead (see `footprint`).
     pub fn approx_bytes(&self) -> usize {
-        fn o(s: &Option<String>) -> usize {
-            s.as_ref().map_or(0, |s| s.len())
-        }
+        use super::footprint::{alloc, map, opt, string};
         let c = self.common();
-        let common = c.browser_id.len() + o(&c.channel) + o(&c.currency) + o(&c.language) + o(&c.page) + o(&c.point_of_sale);
+        let common = string(&c.browser_id, c.browser_id.capacity()) + opt(&c.channel) + opt(&c.currency) + opt(&c.language) + opt(&c.page) + opt(&c.point_of_sale);
         let own = match self {
-            Event::View(v) => o(&v.url) + o(&v.referrer) + o(&v.page_variant_id) + v.ext.approx_bytes(),
+            Event::View(v) => opt(&v.url) + opt(&v.referrer) + opt(&v.page_variant_id) + v.ext.approx_bytes(),
             Event::Identity(i) => {
                 [&i.email, &i.first_name, &i.last_name, &i.dob, &i.gender, &i.mobile, &i.phone, &i.city, &i.state, &i.country, &i.postal_code, &i.title]
                     .iter()
-                    .map(|s| o(s))
+                    .map(|s| opt(s))
                     .sum::<usize>()
-                    + i.street.iter().map(|s| s.len() + 24).sum::<usize>()
-                    + i.identifiers.iter().map(|x| x.provider.len() + x.id.len() + o(&x.expiry_date) + 80).sum::<usize>()
+                    + alloc(i.street.capacity() * std::mem::size_of::<String>())
+                    + i.street.iter().map(|s| string(s, s.capacity())).sum::<usize>()
+                    + alloc(i.identifiers.capacity() * std::mem::size_of::<Identifier>())
+                    + i.identifiers.iter().map(|x| string(&x.provider, x.provider.capacity()) + string(&x.id, x.id.capacity()) + opt(&x.expiry_date)).sum::<usize>()
                     + i.ext.approx_bytes()
             }
-            Event::Custom(c) => {
-                c.event_type.len() + c.data.iter().map(|(k, v)| k.len() + 24 + approx_value_bytes(v)).sum::<usize>() + c.ext.approx_bytes()
-            }
+            Event::Custom(c) => string(&c.event_type, c.event_type.capacity()) + map(&c.data) + c.ext.approx_bytes(),
         };
         std::mem::size_of::<Event>() + common + own
     }

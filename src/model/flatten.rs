@@ -129,9 +129,9 @@ impl Ext {
         self.0
     }
 
-    /// Rough heap size, for the byte-bounded queue.
+    /// Heap held by the flattened map, for the byte-bounded queue.
     pub fn approx_bytes(&self) -> usize {
-        self.0.iter().map(|(k, v)| k.len() + 16 + approx_value_bytes(v)).sum()
+        super::footprint::map(&self.0)
     }
 
     fn check(&self) -> Result<(), ModelError> {
@@ -152,15 +152,6 @@ impl Ext {
             }
         }
         Ok(())
-    }
-}
-
-pub(crate) fn approx_value_bytes(v: &Value) -> usize {
-    match v {
-        Value::Null | Value::Bool(_) | Value::Number(_) => 16,
-        Value::String(s) => 24 + s.len(),
-        Value::Array(a) => 24 + a.iter().map(approx_value_bytes).sum::<usize>(),
-        Value::Object(o) => 48 + o.iter().map(|(k, v)| 24 + k.len() + approx_value_bytes(v)).sum::<usize>(),
     }
 }
 

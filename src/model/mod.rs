@@ -7,6 +7,7 @@ mod error;
 mod event;
 mod flatten;
 mod flows;
+pub(crate) mod footprint;
 pub mod query;
 pub mod validate;
 

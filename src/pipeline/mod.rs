@@ -100,6 +100,10 @@ pub struct Origin {
     pub epoch: u64,
 }
 
+/// What one queued envelope costs in its lane's `VecDeque` (envelopes live inline, `Event` included): a
+/// deque grows by doubling and keeps its capacity, so up to two slots per envelope.
+const ENVELOPE_SLOT: usize = 2 * std::mem::size_of::<Envelope>();
+
 /// One accepted event and what travels with it outside the body.
 #[derive(Debug)]
 pub struct Envelope {
@@ -117,7 +121,7 @@ pub struct Envelope {
 
 impl Envelope {
     pub fn new(event: Event, user_agent: Option<String>) -> Envelope {
-        let bytes = std::mem::size_of::<Envelope>() + event.approx_bytes() + user_agent.as_ref().map_or(0, |u| u.len());
+        let bytes = ENVELOPE_SLOT + event.approx_bytes() + user_agent.as_ref().map_or(0, |u| crate::model::footprint::alloc(u.capacity()));
         Envelope {
             payload: Payload::Event(event),
             user_agent,
@@ -131,7 +135,7 @@ impl Envelope {
 
     /// A pre-rendered event coming back from the spool.
     pub fn replay(r: Rendered, user_agent: Option<String>, id: EventId, accepted_unix_ms: u64, origin: Origin) -> Envelope {
-        let bytes = std::mem::size_of::<Envelope>()
+        let bytes = ENVELOPE_SLOT
             + r.body.len()
             + r.event_type.len()
             + r.browser_id.len()
