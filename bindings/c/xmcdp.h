@@ -42,7 +42,7 @@
 
 /* The API hash this header was generated from. Compare with xmcdp_api_guard() after loading the
    library; a difference means header and library do not match. */
-#define XMCDP_API_HASH UINT64_C(12368675522582637258)
+#define XMCDP_API_HASH UINT64_C(7581801906356112450)
 
 
 // Longest single string field accepted, in bytes.
@@ -426,8 +426,10 @@ enum xmcdp_status_t xmcdp_client_decision_wait(xmcdp_client_t client,
 
 // Releases a client handle; the handle is dead afterwards and deleting it again returns
 // `XMCDP_STATUS_INVALID_HANDLE` (never undefined behaviour). If the client was not shut down, this
-// shuts it down with a 2 s deadline first (blocking up to that long). Calls already running on other
-// threads finish normally; the client is freed when the last one returns.
+// shuts it down with a 2 s deadline first, on the calling thread (blocking up to that long; never on a
+// thread that is still inside another call). Calls already running on other threads finish normally, or
+// return `XMCDP_STATUS_SHUT_DOWN` when the runtime stops under them; the client is freed when the last one
+// returns.
 enum xmcdp_status_t xmcdp_client_delete(xmcdp_client_t client);
 
 // Queues a custom event (any type but VIEW and IDENTITY). Validates on the calling thread and never
@@ -563,7 +565,7 @@ enum xmcdp_status_t xmcdp_client_guest_get(xmcdp_client_t client,
 enum xmcdp_status_t xmcdp_client_identity(xmcdp_client_t client, const struct xmcdp_identity_t *identity);
 
 // Creates a client (its own runtime, transport and delivery queue) from settings JSON (camelCase keys,
-// unknown keys rejected; at least `clientKey`, `targetUrl`, `pointOfSale`) and writes its handle to
+// unknown or repeated keys rejected; at least `clientKey`, `targetUrl`, `pointOfSale`) and writes its handle to
 // `*out_client`.
 //
 // `settings_json` (at most 1 MiB) and `out_client` are borrowed for the duration of the call. The
@@ -571,7 +573,8 @@ enum xmcdp_status_t xmcdp_client_identity(xmcdp_client_t client, const struct xm
 // `xmcdp_client_shutdown` to flush). On failure `*out_client` is set to 0 and no handle exists.
 // Fails with the 20s configuration statuses, `XMCDP_STATUS_INVALID_UTF8`, `XMCDP_STATUS_TOO_LARGE`,
 // `XMCDP_STATUS_NULL_POINTER`.
-enum xmcdp_status_t xmcdp_client_new(struct xmcdp_str_t settings_json, xmcdp_client_t *out_client);
+enum xmcdp_status_t xmcdp_client_new(struct xmcdp_str_t settings_json,
+                                     xmcdp_client_t *out_client);
 
 // Queues a VIEW event for delivery. Validates on the calling thread and never blocks.
 //

@@ -20,9 +20,9 @@ namespace XmCdp.Native
         static Interop()
         {
             var api_version = Interop.xmcdp_api_guard();
-            if (api_version != 12368675522582637258ul)
+            if (api_version != 7581801906356112450ul)
             {
-                throw new TypeLoadException($"API reports hash {api_version} which differs from hash in bindings (12368675522582637258). You probably forgot to update / copy either the bindings or the library.");
+                throw new TypeLoadException($"API reports hash {api_version} which differs from hash in bindings (7581801906356112450). You probably forgot to update / copy either the bindings or the library.");
             }
         }
 
@@ -81,7 +81,7 @@ namespace XmCdp.Native
         public static extern xmcdp_status_t xmcdp_result_take(IntPtr buf, ulong cap, out ulong out_len);
 
         /// Creates a client (its own runtime, transport and delivery queue) from settings JSON (camelCase keys,
-        /// unknown keys rejected; at least `clientKey`, `targetUrl`, `pointOfSale`) and writes its handle to
+        /// unknown or repeated keys rejected; at least `clientKey`, `targetUrl`, `pointOfSale`) and writes its handle to
         /// `*out_client`.
         ///
         /// `settings_json` (at most 1 MiB) and `out_client` are borrowed for the duration of the call. The
@@ -104,8 +104,10 @@ namespace XmCdp.Native
 
         /// Releases a client handle; the handle is dead afterwards and deleting it again returns
         /// `XMCDP_STATUS_INVALID_HANDLE` (never undefined behaviour). If the client was not shut down, this
-        /// shuts it down with a 2 s deadline first (blocking up to that long). Calls already running on other
-        /// threads finish normally; the client is freed when the last one returns.
+        /// shuts it down with a 2 s deadline first, on the calling thread (blocking up to that long; never on a
+        /// thread that is still inside another call). Calls already running on other threads finish normally, or
+        /// return `XMCDP_STATUS_SHUT_DOWN` when the runtime stops under them; the client is freed when the last one
+        /// returns.
         [DllImport(NativeLib, CallingConvention = CallingConvention.Cdecl, EntryPoint = "xmcdp_client_delete")]
         public static extern xmcdp_status_t xmcdp_client_delete(ulong client);
 

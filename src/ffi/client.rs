@@ -30,7 +30,7 @@ pub(crate) fn with_client<R>(handle: xmcdp_client_t, f: impl FnOnce(&Client) -> 
 }
 
 /// Creates a client (its own runtime, transport and delivery queue) from settings JSON (camelCase keys,
-/// unknown keys rejected; at least `clientKey`, `targetUrl`, `pointOfSale`) and writes its handle to
+/// unknown or repeated keys rejected; at least `clientKey`, `targetUrl`, `pointOfSale`) and writes its handle to
 /// `*out_client`.
 ///
 /// `settings_json` (at most 1 MiB) and `out_client` are borrowed for the duration of the call. The
@@ -76,8 +76,10 @@ pub extern "C" fn xmcdp_client_shutdown(client: xmcdp_client_t, deadline_ms: u32
 
 /// Releases a client handle; the handle is dead afterwards and deleting it again returns
 /// `XMCDP_STATUS_INVALID_HANDLE` (never undefined behaviour). If the client was not shut down, this
-/// shuts it down with a 2 s deadline first (blocking up to that long). Calls already running on other
-/// threads finish normally; the client is freed when the last one returns.
+/// shuts it down with a 2 s deadline first, on the calling thread (blocking up to that long; never on a
+/// thread that is still inside another call). Calls already running on other threads finish normally, or
+/// return `XMCDP_STATUS_SHUT_DOWN` when the runtime stops under them; the client is freed when the last one
+/// returns.
 #[ffi_function]
 #[no_mangle]
 pub extern "C" fn xmcdp_client_delete(client: xmcdp_client_t) -> xmcdp_status_t {
