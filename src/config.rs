@@ -136,12 +136,12 @@ pub struct DecisionSettings {
 
 /// Every accepted key, with a one-line description (kept next to the parser so docs and code agree).
 pub const KEYS: &[(&str, &str)] = &[
-    ("clientKey", "CDP client key (required)"),
+    ("clientKey", "CDP client key (required; at most 100 characters)"),
     ("targetUrl", "classic Stream API base URL, e.g. https://api-engage-eu.sitecorecloud.io"),
     ("edgeUrl", "Edge proxy base URL (Edge mode; needs contextId and siteName)"),
     ("contextId", "Sitecore Edge context id (Edge mode)"),
     ("siteName", "site name sent as siteId (Edge mode)"),
-    ("pointOfSale", "point of sale (required in classic mode)"),
+    ("pointOfSale", "point of sale (classic mode only, and required there)"),
     ("channel", "default channel, WEB"),
     ("currency", "default ISO 4217 currency"),
     ("language", "default language (upper-case two letters)"),

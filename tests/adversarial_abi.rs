@@ -97,6 +97,27 @@ fn shutdown_ends_in_flight_browser_creates_and_guest_calls_with_shut_down() {
     let mut n = 0usize;
     assert_eq!(xmcdp_client_guest_get(c, s("g"), 0, 10_000, buf.as_mut_ptr(), buf.len(), &mut n), XMCDP_STATUS_SHUT_DOWN);
     assert_eq!(xmcdp_client_delete(c), XMCDP_STATUS_OK);
+
+    // The same for decisions (a direct call and a prefetch claimed while its call hangs), which did it already.
+    let c = new_client(&format!(r#"{{"clientKey":"ck_test","targetUrl":"{hole}","pointOfSale":"p","decisionTimeoutMs":10000}}"#));
+    let (status, took) = shutdown_during(c, move || {
+        let req = decision_request("home_page_banner");
+        let mut buf = [0u8; 2048];
+        let mut n = 0usize;
+        xmcdp_client_decide(c, &req, 10_000, buf.as_mut_ptr(), buf.len(), &mut n)
+    });
+    assert_eq!((status, took < Duration::from_secs(2)), (XMCDP_STATUS_SHUT_DOWN, true), "decide: {status:?} after {took:?}");
+    assert_eq!(xmcdp_client_delete(c), XMCDP_STATUS_OK);
+    let c = new_client(&format!(r#"{{"clientKey":"ck_test","targetUrl":"{hole}","pointOfSale":"p","decisionTimeoutMs":10000}}"#));
+    let mut ticket = 0;
+    assert_eq!(xmcdp_client_decision_begin(c, &decision_request("other_flow"), &mut ticket), XMCDP_STATUS_OK);
+    let (status, took) = shutdown_during(c, move || {
+        let mut buf = [0u8; 2048];
+        let mut n = 0usize;
+        xmcdp_client_decision_wait(c, ticket, 10_000, buf.as_mut_ptr(), buf.len(), &mut n)
+    });
+    assert_eq!((status, took < Duration::from_secs(2)), (XMCDP_STATUS_SHUT_DOWN, true), "ticket wait: {status:?} after {took:?}");
+    assert_eq!(xmcdp_client_delete(c), XMCDP_STATUS_OK);
 }
 
 fn decision_request(friendly_id: &str) -> xmcdp_decision_request_t {
