@@ -250,13 +250,13 @@ impl Settings {
                     return Err(Error::new(ErrorKind::ConfigInvalid, "\"pointOfSale\" only applies in classic mode (targetUrl); on Edge, siteName selects it"));
                 }
                 Endpoint::Edge {
-                edge_url: base_url("edgeUrl", &e, allow_insecure_http)?,
-                context_id: {
-                    let c = r.req_str("contextId")?;
-                    check_token_chars("contextId", &c)?;
-                    c
-                },
-                site_name: r.req_str("siteName")?,
+                    edge_url: base_url("edgeUrl", &e, allow_insecure_http)?,
+                    context_id: {
+                        let c = r.req_str("contextId")?;
+                        check_token_chars("contextId", &c)?;
+                        c
+                    },
+                    site_name: r.req_str("siteName")?,
                 }
             }
         };
