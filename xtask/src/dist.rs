@@ -99,9 +99,11 @@ pub fn assemble(root: &Path, out: &Path, assemblies: &[PathBuf], native: &Path) 
     let shipped = x64.join(native_name);
     copy(native, &shipped)?;
     // The release profile keeps debug info for profiling (tens of MB); the shipped copy doesn't need it.
-    let strip = if shipped.extension().is_some_and(|e| e == "dll") { format!("{}-strip", crate::windows::MINGW) } else { "strip".into() };
-    if util::have(&strip) {
-        let _ = std::process::Command::new(&strip).arg("--strip-debug").arg(&shipped).status();
+    if shipped.extension().is_some_and(|e| e == "dll") {
+        // The cross-built DLL: stripped exactly as the copy `cargo xtask windows` tests under Wine.
+        crate::windows::strip_dll(native, &shipped)?;
+    } else if util::have("strip") {
+        let _ = std::process::Command::new("strip").arg("--strip-debug").arg(&shipped).status();
     }
     let include = out.join("App_Config").join("Include").join("XmCdp");
     fs::create_dir_all(&include).map_err(|e| e.to_string())?;

@@ -27,9 +27,10 @@ pub const MINGW: &str = "x86_64-w64-mingw32";
 pub const WINE: &str = "/usr/lib/wine/wine64";
 
 /// DLLs the release DLL may import: each ships with Windows Server 2016 / Windows 10 1607 and later.
-/// `bcryptprimitives.dll` (Rust std's `ProcessPrng`, std ≥ 1.78) is there since Windows 8 / Server 2012;
-/// `msvcrt.dll` is the system C runtime of the gnu target (present on every Windows since NT 4).
-/// `api-ms-win-core-synch-l1-2-0.dll` is an API set (std's `WaitOnAddress`), resolved by the loader since Windows 8.
+/// `bcryptprimitives.dll` exists since Windows 7, but its `ProcessPrng` export (Rust std ≥ 1.78) only since
+/// Windows 10 / Server 2016: that export sets the floor, which is also std's own. `msvcrt.dll` is the system
+/// C runtime the gnu target links (in every Windows). `api-ms-win-core-synch-l1-2-0.dll` is an API set (std's
+/// `WaitOnAddress`) that the loader resolves to kernelbase since Windows 8.
 pub const SYSTEM_DLLS: [&str; 12] = [
     "kernel32.dll",
     "ntdll.dll",
@@ -87,7 +88,9 @@ pub fn test_layer() -> Result<(u64, u64), String> {
     util::run(cargo().args(["build", "--quiet", "-p", "xmcdp-emulator", "--bin", "xmcdp-emulator"]))?;
 
     let mut tally = Checks::default();
-    let dll = dll_path();
+    // Everything below looks at the stripped DLL, the bytes `cargo xtask dist --windows` ships.
+    let dll = work_dir().join("xmcdp-stripped.dll");
+    strip_dll(&dll_path(), &dll)?;
     let objdump = command_output(Command::new(format!("{MINGW}-objdump")).arg("-p").arg(&dll))?;
     let header = std::fs::read_to_string(util::repo_root().join("bindings/c/xmcdp.h")).map_err(|e| e.to_string())?;
     let want = header_functions(&header);
@@ -141,9 +144,22 @@ fn ensure_apt_packages() -> Result<(), String> {
     }
     println!("== windows: installing {} (apt-get)", missing.join(" "));
     let hint = "the Windows layer needs them; run as root on Debian 12 (bookworm with bookworm-security)";
-    util::run(Command::new("apt-get").args(["update", "-qq"])).map_err(|e| format!("{e} ({hint})"))?;
-    util::run(Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive"))
-        .map_err(|e| format!("{e} ({hint})"))
+    util::run(apt_get().args(["update", "-qq"])).map_err(|e| format!("{e} ({hint})"))?;
+    util::run(apt_get().args(["install", "-y", "-qq"]).args(&missing)).map_err(|e| format!("{e} ({hint})"))
+}
+
+/// `apt-get`, through `sudo` for a developer who is not root (CI runs as root).
+fn apt_get() -> Command {
+    let root = command_output(Command::new("id").arg("-u")).is_ok_and(|u| u.trim() == "0");
+    let mut c = if !root && util::have("sudo") {
+        let mut c = Command::new("sudo");
+        c.args(["DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+        c
+    } else {
+        Command::new("apt-get")
+    };
+    c.env("DEBIAN_FRONTEND", "noninteractive");
+    c
 }
 
 /// Debian's toolchain unpacked (not installed) into the cache folder; a marker file says it is complete.
@@ -158,7 +174,8 @@ fn ensure_toolchain() -> Result<PathBuf, String> {
     std::fs::create_dir_all(&debs).map_err(|e| e.to_string())?;
     println!("== windows: unpacking Debian rustc-web {DEBIAN_RUST} into {}", root.display());
     let pinned: Vec<String> = DEBIAN_RUST_DEBS.iter().map(|p| format!("{p}={DEBIAN_RUST}")).collect();
-    util::run(Command::new("apt-get").arg("download").args(&pinned).current_dir(&debs))
+    // As root, apt's download sandbox user cannot write into target/; root downloads (no other effect).
+    util::run(Command::new("apt-get").args(["-o", "APT::Sandbox::User=root", "download"]).args(&pinned).current_dir(&debs))
         .map_err(|e| format!("{e} (is {DEBIAN_RUST} still in bookworm-security? `apt-cache policy rustc-web`; update DEBIAN_RUST)"))?;
     for entry in std::fs::read_dir(&debs).map_err(|e| e.to_string())? {
         let path = entry.map_err(|e| e.to_string())?.path();
@@ -194,6 +211,11 @@ pub fn debian_cargo(tc: &Path) -> Command {
 pub fn build_dll(tc: &Path) -> Result<(), String> {
     println!("== windows: cargo build --release --locked --target {TARGET} -Zbuild-std (Debian rustc {DEBIAN_RUST})");
     util::run(debian_cargo(tc).args(["build", "--release", "--locked", "-p", "xmcdp", "--lib", "--target", TARGET, "-Zbuild-std"]))
+}
+
+/// The shipped form of the DLL: no symbols or debug info (8 MB instead of 70 MB); exports are untouched.
+pub fn strip_dll(from: &Path, to: &Path) -> Result<(), String> {
+    util::run(Command::new(format!("{MINGW}-strip")).arg("--strip-all").arg("-o").arg(to).arg(from))
 }
 
 pub fn command_output(cmd: &mut Command) -> Result<String, String> {

@@ -52,7 +52,7 @@ fn mingw_gcc(args: &[&str], inputs: &[PathBuf], out: &Path, libs: &[&str]) -> Re
 fn build_programs(ctx: &Ctx) -> Result<(), String> {
     let root = util::repo_root();
     std::fs::create_dir_all(&ctx.bin).map_err(|e| e.to_string())?;
-    let dll = crate::windows::dll_path();
+    let dll = crate::windows::work_dir().join("xmcdp-stripped.dll");
     std::fs::copy(&dll, ctx.bin.join("xmcdp.dll")).map_err(|e| format!("copy {}: {e}", dll.display()))?;
     let inc = format!("-I{}", root.join("bindings/c").display());
     let link = [format!("-L{}", ctx.bin.display()), "-lxmcdp".into(), "-Wl,-Bstatic".into(), "-lpthread".into()];
