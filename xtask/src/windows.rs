@@ -101,7 +101,7 @@ pub fn test_layer() -> Result<(u64, u64), String> {
         format!("missing {:?}, extra {:?}", want.difference(&got).collect::<Vec<_>>(), got.difference(&want).collect::<Vec<_>>()),
     );
     let imports = dll_imports(&objdump);
-    let foreign: Vec<&String> = imports.iter().filter(|d| !SYSTEM_DLLS.contains(&d.as_str())).collect();
+    let foreign = non_system(&imports);
     println!("windows: xmcdp.dll imports {}", imports.iter().cloned().collect::<Vec<_>>().join(", "));
     tally.check("imports only system DLLs of Windows Server 2016+", foreign.is_empty() && !imports.is_empty(), format!("non-system imports: {foreign:?}"));
 
@@ -254,6 +254,11 @@ pub fn dll_imports(objdump: &str) -> BTreeSet<String> {
     objdump.lines().filter_map(|l| l.trim().strip_prefix("DLL Name:")).map(|n| n.trim().to_ascii_lowercase()).collect()
 }
 
+/// Imports that are not in [`SYSTEM_DLLS`] (a mingw runtime DLL such as `libgcc_s_seh-1.dll` would be one).
+pub fn non_system(imports: &BTreeSet<String>) -> Vec<&String> {
+    imports.iter().filter(|d| !SYSTEM_DLLS.contains(&d.as_str())).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,5 +271,7 @@ mod tests {
         let dump = "\tDLL Name: KERNEL32.dll\n\tvma: x\n\tDLL Name: msvcrt.dll\n[Ordinal/Name Pointer] Table\n\t[   0] xmcdp_client_new\n\t[   1] xmcdp_status_name\n\t[   2] xmcdp_version\n\nThe Function Table\n";
         assert_eq!(dll_exports(dump), want);
         assert_eq!(dll_imports(dump).into_iter().collect::<Vec<_>>(), ["kernel32.dll", "msvcrt.dll"]);
+        let with_runtime = dll_imports("\tDLL Name: KERNEL32.dll\n\tDLL Name: libwinpthread-1.dll\n\tDLL Name: libgcc_s_seh-1.dll\n");
+        assert_eq!(non_system(&with_runtime), ["libgcc_s_seh-1.dll", "libwinpthread-1.dll"]);
     }
 }

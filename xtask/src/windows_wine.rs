@@ -15,8 +15,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const SHUTDOWN_INCOMPLETE: i64 = 43;
-/// Shutdown may overrun its deadline by the runtime's stop and the spool's last commit: "about" the deadline.
-const DEADLINE_SLACK_MS: u64 = 500;
+/// What `Client::shutdown` (src/client.rs) may add to the caller's deadline: after the pipeline's deadline the
+/// spool commits what it was handed and lets go of the file (bounded at 2 s), then the runtime stops (200 ms).
+/// A contract bound, not a performance figure: the measured overrun is printed.
+const SHUTDOWN_AFTER_DEADLINE_MS: u64 = 2000 + 200;
 
 struct Ctx {
     bin: PathBuf,
@@ -359,7 +361,7 @@ fn graceful(ctx: &Ctx, t: &mut Checks) -> Result<(), String> {
         let (status, ms) = shutdown_line(&p);
         let s = p.stats();
         let spooled = s["spool"]["spooled"].as_u64().unwrap_or(0) as usize;
-        let in_time = ms <= deadline + DEADLINE_SLACK_MS;
+        let in_time = ms <= deadline + SHUTDOWN_AFTER_DEADLINE_MS;
         let mut delivered_by = "the shutdown itself";
         if outage {
             set_outage(&base, false)?;
