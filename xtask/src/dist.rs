@@ -4,13 +4,16 @@
 //! ```text
 //! dist/
 //!   bin/XmCdp.dll, bin/XmCdp.Sitecore.dll        the C# assemblies (mcs -sdk:4.8 here; build.ps1 on Windows)
-//!   bin/x64/libxmcdp.so                          the native library, release build (Windows: xmcdp.dll from build.ps1)
+//!   bin/x64/libxmcdp.so                          the native library, release build (Windows: xmcdp.dll from build.ps1,
+//!                                                or cross-built here with `--windows`)
 //!   App_Config/Include/XmCdp/XmCdp.config        the shipped patch file, byte for byte
 //!   INSTALL.md                                   the short install note
 //! ```
 //!
 //! `--debug` packages the debug native library (quick local runs); `--verify` then runs the .NET suites
 //! (`xtask/src/dotnet.rs`) against the packaged native library. build.ps1 produces the same layout on Windows.
+//! `--windows` packages `bin/x64/xmcdp.dll` cross-built with mingw-w64 (`xtask/src/windows.rs`, tested there under
+//! Wine) instead of the Linux library, for a Windows user without Rust; build.ps1 stays the MSVC path.
 
 use crate::dotnet;
 use crate::util::{self, cargo};
@@ -24,24 +27,34 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut out = root.join("dist");
     let mut release = true;
     let mut verify = false;
+    let mut windows = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--out" => out = PathBuf::from(it.next().ok_or("--out needs a directory")?),
             "--debug" => release = false,
             "--verify" => verify = true,
-            other => return Err(format!("dist: unknown argument `{other}` (expected --out DIR, --debug, --verify)")),
+            "--windows" => windows = true,
+            other => return Err(format!("dist: unknown argument `{other}` (expected --out DIR, --debug, --verify, --windows)")),
         }
     }
-    let profile = if release { "release" } else { "debug" };
-    println!("== building the native library ({profile})");
-    let mut build = cargo();
-    build.args(["build", "--quiet", "-p", "xmcdp", "--lib"]);
-    if release {
-        build.arg("--release");
+    if windows && (verify || !release) {
+        return Err("dist --windows: release only, and without --verify (the .NET suites run on Mono against the Linux library; `cargo xtask windows` tests the DLL under Wine)".into());
     }
-    util::run(&mut build)?;
-    let native = util::target_dir().join(profile).join(crate::test::native_lib_name());
+    let profile = if release { "release" } else { "debug" };
+    let native = if windows {
+        println!("== cross-building xmcdp.dll (x86_64-pc-windows-gnu, release)");
+        crate::windows::build_release()?
+    } else {
+        println!("== building the native library ({profile})");
+        let mut build = cargo();
+        build.args(["build", "--quiet", "-p", "xmcdp", "--lib"]);
+        if release {
+            build.arg("--release");
+        }
+        util::run(&mut build)?;
+        util::target_dir().join(profile).join(crate::test::native_lib_name())
+    };
     let staging = util::target_dir().join("dist-build");
     println!("== compiling XmCdp.dll and XmCdp.Sitecore.dll (mcs -sdk:4.8)");
     let assemblies = dotnet::build_shipped(&root, &staging)?;
@@ -86,7 +99,10 @@ pub fn assemble(root: &Path, out: &Path, assemblies: &[PathBuf], native: &Path) 
     let shipped = x64.join(native_name);
     copy(native, &shipped)?;
     // The release profile keeps debug info for profiling (tens of MB); the shipped copy doesn't need it.
-    if util::have("strip") {
+    if shipped.extension().is_some_and(|e| e == "dll") {
+        // The cross-built DLL: stripped exactly as the copy `cargo xtask windows` tests under Wine.
+        crate::windows::strip_dll(native, &shipped)?;
+    } else if util::have("strip") {
         let _ = std::process::Command::new("strip").arg("--strip-debug").arg(&shipped).status();
     }
     let include = out.join("App_Config").join("Include").join("XmCdp");

@@ -1,4 +1,4 @@
-//! The build driver: `cargo xtask test | demo | bench | bindings | dist`.
+//! The build driver: `cargo xtask test | demo | bench | bindings | dist | soak | windows`.
 
 mod bench;
 mod bindings;
@@ -10,13 +10,17 @@ mod fuzz;
 mod soak;
 mod test;
 mod util;
+mod windows;
+mod windows_wine;
 
 const USAGE: &str = "usage: cargo xtask <command>
-  test       run every test layer (Rust, C smoke, bindings freshness, C# compile, .NET on Mono); prints `N passed, N failed`
+  test       run every test layer (Rust, C smoke, bindings freshness, C# compile, .NET on Mono, the Windows DLL under Wine); prints `N passed, N failed`
   demo       start the emulator and an xsp4-hosted site with the shipped config, drive scripted visitors; print what CDP received
-  dist       the site layout (bin/, bin/x64/, App_Config/Include/XmCdp/, INSTALL.md) in dist/ (--verify runs the .NET tests on it)
+  dist       the site layout (bin/, bin/x64/, App_Config/Include/XmCdp/, INSTALL.md) in dist/ (--verify runs the .NET tests on it;
+             --windows packages bin/x64/xmcdp.dll cross-built as by `windows`)
   bench      benchmarks (add --quick for a short smoke run); results in target/bench/results.json and BENCHMARKS.md
   bindings   regenerate bindings/c/xmcdp.h and bindings/csharp/Interop.cs
+  windows    cross-build xmcdp.dll (x86_64-pc-windows-gnu) and test it under Wine (installs mingw-w64, Wine, Debian's rustc-web)
   soak       long fault tests (60 s outage, kill -9 under load), release build (--debug for debug); prints the figures";
 
 fn main() {
@@ -28,6 +32,7 @@ fn main() {
         Some("dist") => dist::run(rest),
         Some("bench") => bench::run(rest),
         Some("soak") => soak::run(rest),
+        Some("windows") => windows::run(rest),
         Some("bindings") => bindings::generate(&util::repo_root()),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");

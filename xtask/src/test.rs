@@ -77,6 +77,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
         // 4. .NET wrapper and Sitecore processors on Mono against the real native library and the emulator.
         tally.step(".NET tests (NUnit on Mono)", dotnet_tests(&root));
+
+        // 5. The Windows DLL, cross-built and run under Wine. Installs what it needs; when it cannot, the step
+        //    fails (never a silent skip).
+        tally.step("Windows DLL under Wine (cargo xtask windows)", crate::windows::test_layer());
     }
 
     println!();
