@@ -117,6 +117,13 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
         /// </summary>
         public bool DeferView { get; set; }
 
+        /// <summary>
+        /// Name of a request header set by a trusted TLS-terminating load balancer (e.g. <c>X-Forwarded-Proto</c>) whose
+        /// value <c>https</c> makes cookies Secure although the connection to this server is plain http. Empty (the
+        /// default): only the connection counts, since any client can send the header to a server reached directly.
+        /// </summary>
+        public string ForwardedProtoHeader { get; set; }
+
         /// <summary>Send an IDENTITY event the first time a logged-in user is seen on a browser.</summary>
         public bool TrackIdentity { get; set; } = true;
 
@@ -165,12 +172,8 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
                 return;
             }
             var browserId = id.BrowserId;
-            var setCookies = id.SetCookieHeaders;
-            if (setCookies.Length > 0)
-            {
-                var response = http.Response;
-                for (int i = 0; i < setCookies.Length; i++) response.AppendHeader("Set-Cookie", setCookies[i]);
-            }
+            var cookies = id.Cookies;
+            if (cookies.Length > 0) ResponseCookies.SetBrowserCookies(http.Response, cookies, ResponseCookies.IsSecure(request, ForwardedProtoHeader));
 
             var language = LanguageCode();
             var ctx = new CdpContext(binding, browserId, language, item.Name, userAgent);
@@ -372,7 +375,7 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
             var status = binding.Client.TryIdentity(identity);
             ctx.IdentityStatus = status;
             if (status == CdpStatus.Ok)
-                http.Response.Cookies.Set(new HttpCookie(cookieName, marker) { Path = "/", HttpOnly = true, Secure = http.Request.IsSecureConnection });
+                ResponseCookies.SetSessionCookie(http.Response, cookieName, marker, ResponseCookies.IsSecure(http.Request, ForwardedProtoHeader), httpOnly: true);
             else
                 XmCdpLog.SingleWarn("IDENTITY for site '" + binding.SiteName + "' was not queued: status " + (int)status + " (" + status + ")");
         }

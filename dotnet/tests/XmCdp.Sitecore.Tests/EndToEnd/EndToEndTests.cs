@@ -193,7 +193,13 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
             Assert.That(r.Body, Is.EqualTo("page=about tracked=yes view=AtRequestEnd identity=none"));
             var set = r.SetCookieHeaders.Where(h => h.StartsWith("bid_ck_test=")).ToList();
             Assert.That(set.Count, Is.EqualTo(1), string.Join(" | ", r.SetCookieHeaders));
-            Assert.That(set[0], Is.StringMatching("^bid_ck_test=[A-Za-z0-9._-]+; Max-Age=63072000; SameSite=None; Secure; Path=/$"));
+            // Through Response.Cookies (it survives the late rebuild the host models): a 2-year expiry, readable by the
+            // Engage browser tag (no HttpOnly), SameSite=Lax, not Secure over plain http.
+            Assert.That(set[0], Is.StringMatching("^bid_ck_test=[A-Za-z0-9._-]+; ").And.StringContaining("path=/").And.StringContaining("expires="));
+            Assert.That(set[0], Is.StringContaining("SameSite=Lax").And.Not.StringContaining("HttpOnly").And.Not.StringContaining("ecure"));
+            var cookie = r.Cookie("bid_ck_test");
+            Assert.That(cookie, Is.Not.Null, string.Join(" | ", r.SetCookieHeaders));
+            Assert.That(cookie.Expires.ToUniversalTime(), Is.EqualTo(DateTime.UtcNow.AddSeconds(63072000)).Within(TimeSpan.FromMinutes(5)));
             var bid = set[0].Substring("bid_ck_test=".Length, set[0].IndexOf(';') - "bid_ck_test=".Length);
 
             var events = _emulator.WaitForEvents(bid, 1, TimeSpan.FromSeconds(10));
