@@ -124,9 +124,12 @@ namespace XmCdp.TestHost
             }
             Decisions(context, cdp, sb);
             response.Write(sb.ToString());
-            // ?status=404|500: the page item renders but the response ends with that status (no VIEW is sent).
+            // ?status=404|500|304: the page item renders but the response ends with that status (no VIEW is sent);
+            // 301|302: a rendering redirects, as Response.Redirect / RedirectPermanent do (httpRequestEnd still runs).
             var status = context.Request.QueryString["status"];
-            if (status == "404" || status == "500") response.StatusCode = int.Parse(status);
+            if (status == "404" || status == "500" || status == "304") response.StatusCode = int.Parse(status);
+            else if (status == "302") response.Redirect("/about", false);
+            else if (status == "301") response.RedirectPermanent("/about", false);
         }
 
         /// <summary>

@@ -121,11 +121,15 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
         }
 
         [Test]
-        public void PagesEndingWith404Or500_SendNoView()
+        public void PagesEndingWithRedirectNotModified404Or500_SendNoView()
         {
             var bid = _emulator.CreateBrowserId();
             Assert.That(_host.Get("/cart?status=404", Bid(bid)).Status, Is.EqualTo(404));
             Assert.That(_host.Get("/checkout?status=500", Bid(bid)).Status, Is.EqualTo(500));
+            // Response.Redirect / RedirectPermanent from a rendering or a redirect module, and a conditional GET.
+            Assert.That(_host.Get("/cart?status=302", Bid(bid)).Status, Is.EqualTo(302));
+            Assert.That(_host.Get("/checkout?status=301", Bid(bid)).Status, Is.EqualTo(301));
+            Assert.That(_host.Get("/cart?status=304", Bid(bid)).Status, Is.EqualTo(304));
             Assert.That(_host.Get("/about", Bid(bid)).Status, Is.EqualTo(200));
 
             _emulator.WaitForEvents(bid, 1, TimeSpan.FromSeconds(10));
