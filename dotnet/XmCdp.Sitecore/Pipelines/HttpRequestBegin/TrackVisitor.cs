@@ -11,7 +11,7 @@ using XmCdp.Events;
 namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
 {
     /// <summary>
-    /// <c>httpRequestBegin</c> processor, patched after <c>ItemResolver</c>: for a real page request of a tracked
+    /// <c>httpRequestBegin</c> processor, patched before <c>LayoutResolver</c> (after MVC's <c>TransferRoutedRequest</c>): for a real page request of a tracked
     /// site it makes sure the visitor has a browser id cookie, enqueues a VIEW event, once per login an IDENTITY
     /// event, and starts the decisions configured for the site/item (prefetch). Nothing here waits on the network,
     /// except a first visit when the native browser-id pool is empty (at most BrowserIdBudgetMs). It returns early on every guard, never
@@ -112,8 +112,10 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
 
         /// <summary>
         /// Queue the VIEW at the end of the request (by <see cref="SendPageView"/> in <c>httpRequestEnd</c>) instead of
-        /// here, so it carries the variant the renderings served; the cookie is still set here. Without a configured
-        /// SendPageView the VIEW is sent here regardless.
+        /// here, so it carries the variant the renderings served; the cookie is still set here. The pending VIEW lives
+        /// in the request's <see cref="CdpContext"/>. Explicit on purpose: the config factory creates a pipeline's
+        /// processors when that pipeline first runs, so whether SendPageView exists cannot be known from here; the
+        /// shipped config sets this together with SendPageView.
         /// </summary>
         public bool DeferView { get; set; }
 
@@ -190,7 +192,7 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
                 PageVariantId = PageVariant(http, url),
                 UserAgent = userAgent,
             };
-            if (DeferView && SendPageView.Configured)
+            if (DeferView)
             {
                 // Queued by SendPageView (httpRequestEnd) once renderings have decided, with the served variant.
                 ctx.DeferView(view);

@@ -17,19 +17,6 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestEnd
     /// </summary>
     public class SendPageView : HttpRequestProcessor
     {
-        private static volatile bool s_configured;
-
-        /// <summary>
-        /// The config factory created this processor: deferred VIEWs will be sent. Until then TrackVisitor sends the VIEW
-        /// at request begin, so removing this processor from the config can never lose VIEWs.
-        /// </summary>
-        internal static bool Configured => s_configured;
-
-        public SendPageView()
-        {
-            s_configured = true;
-        }
-
         /// <summary>Send no VIEW when the response ends with 404 (a "not found" page item); false sends one.</summary>
         public bool SkipNotFound { get; set; } = true;
 

@@ -41,13 +41,15 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
         }
 
         [Test]
-        public void ShippedConfig_PutsTrackVisitorRightAfterItemResolver()
+        public void ShippedConfig_PutsTrackVisitorAfterTransferRoutedRequestRightBeforeLayoutResolver()
         {
             var steps = _host.Get("/__host/pipeline?name=httpRequestBegin").Body.Split('\n').ToList();
-            int item = steps.IndexOf("Sitecore.Pipelines.HttpRequest.ItemResolver, Sitecore.Kernel");
+            int transfer = steps.IndexOf("Sitecore.Mvc.Pipelines.HttpRequest.TransferRoutedRequest, Sitecore.Mvc");
             int ours = steps.IndexOf("XmCdp.Sitecore.Pipelines.HttpRequestBegin.TrackVisitor, XmCdp.Sitecore");
-            Assert.That(item, Is.GreaterThanOrEqualTo(0), string.Join("\n", steps));
-            Assert.That(ours, Is.EqualTo(item + 1), string.Join("\n", steps));
+            int layout = steps.IndexOf("Sitecore.Pipelines.HttpRequest.LayoutResolver, Sitecore.Kernel");
+            Assert.That(transfer, Is.GreaterThanOrEqualTo(0), string.Join("\n", steps));
+            Assert.That(ours, Is.GreaterThan(transfer), string.Join("\n", steps));
+            Assert.That(layout, Is.EqualTo(ours + 1), string.Join("\n", steps));
 
             var init = _host.Get("/__host/pipeline?name=initialize").Body;
             Assert.That(init, Is.StringContaining("XmCdp.Sitecore.Pipelines.Initialize.InitializeXmCdp, XmCdp.Sitecore"));
@@ -136,6 +138,18 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
             System.Threading.Thread.Sleep(300);
             var pages = _emulator.Events(bid).Select(e => EmulatorClient.Body(e)["page"]).ToList();
             Assert.That(pages, Is.EqualTo(new object[] { "about" }));
+        }
+
+        [Test]
+        public void RoutedMvcRequest_WhoseUrlAlsoResolvesAnItem_IsNotTracked()
+        {
+            var bid = _emulator.CreateBrowserId();
+            var routed = _host.Get("/products/compare", Bid(bid));
+            Assert.That(routed.Body, Is.EqualTo("page=compare tracked=no"), "TransferRoutedRequest aborted the pipeline first");
+            Assert.That(_host.Get("/about", Bid(bid)).Status, Is.EqualTo(200));
+            _emulator.WaitForEvents(bid, 1, TimeSpan.FromSeconds(10));
+            System.Threading.Thread.Sleep(300);
+            Assert.That(_emulator.Events(bid).Select(e => EmulatorClient.Body(e)["page"]).ToList(), Is.EqualTo(new object[] { "about" }));
         }
 
         [Test]

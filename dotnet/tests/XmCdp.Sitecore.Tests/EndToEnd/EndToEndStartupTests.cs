@@ -1,0 +1,28 @@
+using System;
+using System.Collections.Generic;
+using NUnit.Framework;
+using XmCdp.TestSupport;
+
+namespace XmCdp.Sitecore.Tests.EndToEnd
+{
+    /// <summary>A fresh site: the config factory creates each pipeline's processors when that pipeline first runs.</summary>
+    [TestFixture]
+    public class EndToEndStartupTests
+    {
+        [Test]
+        public void FirstRequestAfterStartup_DefersTheViewLikeEveryOther()
+        {
+            var emulator = EmulatorClient.FromEnvironment();
+            using (var host = XspHost.Start(emulator.BaseUrl))
+            {
+                var bid = emulator.CreateBrowserId();
+                // httpRequestBegin's processors exist, httpRequestEnd's (SendPageView) not yet.
+                var first = host.Get("/about", new Dictionary<string, string> { { "bid_ck_test", bid } });
+                Assert.That(first.Body, Is.EqualTo("page=about tracked=yes view=AtRequestEnd identity=none"));
+                var events = emulator.WaitForEvents(bid, 1, TimeSpan.FromSeconds(10));
+                Assert.That(events.Count, Is.EqualTo(1));
+                Assert.That(EmulatorClient.Body(events[0])["page"], Is.EqualTo("about"));
+            }
+        }
+    }
+}
