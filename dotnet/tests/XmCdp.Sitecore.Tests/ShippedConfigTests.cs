@@ -154,7 +154,7 @@ namespace XmCdp.Sitecore.Tests
             Assert.That(s.PointOfSale, Is.EqualTo("myretailsite/ireland"));
             Assert.That(s.Channel, Is.EqualTo("WEB"));
             Assert.That(s.Currency, Is.EqualTo("EUR"));
-            Assert.That(s.TargetUrl, Is.EqualTo("http://127.0.0.1:9"), "appSetting XmCdp.website.targetUrl overrides the attribute");
+            Assert.That(s.GetNative("targetUrl"), Is.EqualTo("http://127.0.0.1:9"), "appSetting XmCdp.website.targetUrl overrides the attribute");
             Assert.That(s.ApiToken, Is.EqualTo("tok_UNIT_SECRET"));
 
             var binding = XmCdpSites.Find("website");

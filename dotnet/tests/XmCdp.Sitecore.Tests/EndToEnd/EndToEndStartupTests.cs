@@ -24,5 +24,19 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
                 Assert.That(EmulatorClient.Body(events[0])["page"], Is.EqualTo("about"));
             }
         }
+
+        [Test]
+        public void ShippedConfig_SpoolsUnderTheSitesDataFolderAndSaysWhere()
+        {
+            var emulator = EmulatorClient.FromEnvironment();
+            using (var host = XspHost.Start(emulator.BaseUrl))
+            {
+                var log = host.Get("/__host/log").Body;
+                var spool = System.IO.Path.Combine(host.WorkDir, "site", "App_Data", "XmCdp", "website");
+                Assert.That(log, Is.StringContaining("INFO XmCdp: tracking site 'website' with CdpSettings(").And.StringContaining("spool=" + spool + ")"), log);
+                Assert.That(System.IO.Directory.Exists(spool), Is.True, "the native spool opened its folder");
+                Assert.That(host.Get("/__host/stats").Body, Is.StringContaining("\"spool\":{").And.Not.StringContaining("\"enabled\":false"));
+            }
+        }
     }
 }
