@@ -104,6 +104,14 @@ namespace XmCdp.Sitecore.Tests
         }
 
         [Test]
+        public void LogLines_AreNamedAfterXmCdpNotSystemRuntimeType()
+        {
+            XmCdpLog.Info("hello");
+            XmCdpLog.SingleWarn("once");
+            Assert.That(Log.Loggers(), Is.EqualTo(new[] { "XmCdp.Sitecore.XmCdpLog", "XmCdp.Sitecore.XmCdpLog" }));
+        }
+
+        [Test]
         public void ShippedConfig_EnablesTheSpoolUnderTheDataFolderOneSubfolderPerSite()
         {
             var testOut = Environment.GetEnvironmentVariable("XMCDP_TEST_OUT");

@@ -431,9 +431,11 @@ namespace XmCdp.Sitecore.Tests
             Assert.That(marker.HttpOnly, Is.True);
             Assert.That(marker.Value, Is.Not.StringContaining("jane"));
 
-            // The browser comes back with the marker: no second IDENTITY.
+            // The browser comes back with the marker: no second IDENTITY, and the profile is not even loaded.
+            user.ProfileReads = 0;
             Run(Visitor().WithCookie(marker.Name, marker.Value));
             Assert.That(_client.Identities.Count, Is.EqualTo(1));
+            Assert.That(user.ProfileReads, Is.EqualTo(0), "the marker cookie is checked before user.Profile");
             Assert.That(_client.Views.Count, Is.EqualTo(2));
 
             // Another user on the same browser is a new login.

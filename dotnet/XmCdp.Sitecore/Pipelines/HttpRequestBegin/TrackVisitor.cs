@@ -355,13 +355,15 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
         {
             var user = global::Sitecore.Context.User;
             if (user == null || !user.IsAuthenticated) return;
-            var email = user.Profile != null ? user.Profile.Email : null;
-            if (string.IsNullOrEmpty(email)) return;
-
+            // The marker first: on every later page of the login it answers without loading the user's profile.
             var marker = Marker(binding.ClientKey, ctx.BrowserId, user.Name);
             var cookieName = IdentityCookiePrefix + binding.ClientKey;
             var existing = AsciiText.CookieValue(http.Request.Headers["Cookie"], cookieName);
             if (existing == marker) return;
+
+            var profile = user.Profile;
+            var email = profile != null ? profile.Email : null;
+            if (string.IsNullOrEmpty(email)) return;
 
             var identity = new IdentityEvent
             {
