@@ -104,6 +104,29 @@ namespace XmCdp.Sitecore.Tests
         }
 
         [Test]
+        public void PointOfSaleByLanguage_PicksTheLanguagesPointOfSaleElseTheSiteDefault()
+        {
+            WithSite("<site name='shop' clientKey='ck_shop' pointOfSale='brand/ireland' targetUrl='https://cdp.example.com' "
+                + "pointOfSaleByLanguage='de=brand/germany; fr-CA=brand/quebec' />").Process(new PipelineArgs());
+
+            var b = XmCdpSites.Find("shop");
+            Assert.That(b.PointOfSaleFor("de-AT"), Is.EqualTo("brand/germany"), "primary subtag");
+            Assert.That(b.PointOfSaleFor("fr-CA"), Is.EqualTo("brand/quebec"));
+            Assert.That(b.PointOfSaleFor("fr-FR"), Is.Null, "the site default, sent by the native side");
+            Assert.That(b.PointOfSaleFor("en"), Is.Null);
+            Assert.That(_created.Single().ToJson(), Is.Not.StringContaining("pointOfSaleByLanguage"));
+        }
+
+        [Test]
+        public void PointOfSaleByLanguage_Malformed_DisablesTheSite()
+        {
+            WithSite("<site name='shop' clientKey='ck_shop' pointOfSale='p' targetUrl='https://cdp.example.com' pointOfSaleByLanguage='de' />")
+                .Process(new PipelineArgs());
+            Assert.That(XmCdpSites.Find("shop"), Is.Null);
+            Assert.That(Log.Entries(), Has.Some.StringStarting("ERROR XmCdp: site 'shop' is not tracked: pointOfSaleByLanguage must be"));
+        }
+
+        [Test]
         public void LogLines_AreNamedAfterXmCdpNotSystemRuntimeType()
         {
             XmCdpLog.Info("hello");

@@ -411,6 +411,27 @@ namespace XmCdp.Sitecore.Tests
         }
 
         [Test]
+        public void Process_PointOfSaleOfTheLanguage_IsOnTheViewIdentityAndEvents()
+        {
+            XmCdpSites.Register(new SiteBinding("website", new CdpSettings { ClientKey = "ck_test", PointOfSale = "brand/ireland" }, _client,
+                SiteDecisions.None, "de=brand/germany"));
+            var user = new global::Sitecore.Security.Accounts.User("extranet\\jane", true);
+            user.Profile.Email = "jane.doe@example.com";
+            Context.SetUser(user);
+            Context.Language = global::Sitecore.Globalization.Language.Parse("de-DE");
+            var http = Visitor();
+            Run(http);
+            CdpContext.From(http).TrackEvent(new CustomEvent("ADD"));
+            Assert.That(_client.Views.Single().PointOfSale, Is.EqualTo("brand/germany"));
+            Assert.That(_client.Identities.Single().PointOfSale, Is.EqualTo("brand/germany"));
+            Assert.That(_client.Events.Single().PointOfSale, Is.EqualTo("brand/germany"));
+
+            Context.Language = global::Sitecore.Globalization.Language.Parse("en-GB");
+            Run(Visitor());
+            Assert.That(_client.Views[1].PointOfSale, Is.Null, "the site's default point of sale");
+        }
+
+        [Test]
         public void Process_LoggedInUser_SendsIdentityOncePerLogin()
         {
             var user = new global::Sitecore.Security.Accounts.User("extranet\\jane", true);

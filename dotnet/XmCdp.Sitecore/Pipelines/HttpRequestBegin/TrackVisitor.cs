@@ -179,6 +179,8 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
 
             var language = LanguageCode();
             var ctx = new CdpContext(binding, browserId, language, item.Name, userAgent);
+            var contextLanguage = global::Sitecore.Context.Language;
+            ctx.PointOfSale = binding.PointOfSaleFor(contextLanguage != null ? contextLanguage.Name : null);
             http.Items[CdpContext.ItemsKey] = ctx;
 
             var url = request.Url != null ? request.Url.PathAndQuery : request.Path;
@@ -191,6 +193,7 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
                 Referrer = Referrer(request),
                 PageVariantId = PageVariant(http, url),
                 UserAgent = userAgent,
+                PointOfSale = ctx.PointOfSale,
             };
             if (DeferView)
             {
@@ -372,6 +375,7 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
                 Page = ctx.Page,
                 UserAgent = ctx.UserAgent,
                 Email = email,
+                PointOfSale = ctx.PointOfSale,
             };
             identity.Identifiers.Add(new CdpIdentifier(IdentityProvider, email));
             // CDP must see this page's VIEW before the IDENTITY: a deferred VIEW goes now (once per login).

@@ -83,7 +83,11 @@ namespace XmCdp.Sitecore.Pipelines.Initialize
                     var settings = ReadSettings(siteName, node);
                     var decisions = ReadDecisions(siteName, node);
                     var client = XmCdpSites.ClientFactory(settings);
-                    XmCdpSites.Register(new SiteBinding(siteName, settings, client, decisions));
+                    var posMap = Values(siteName, node);
+                    string byLanguage;
+                    posMap.TryGetValue("pointOfSaleByLanguage", out byLanguage);
+                    SiteBinding.ParsePointOfSaleMap(byLanguage);
+                    XmCdpSites.Register(new SiteBinding(siteName, settings, client, decisions, byLanguage));
                     created++;
                     XmCdpLog.Info("tracking site '" + siteName + "' with " + settings);
                 }
