@@ -163,7 +163,8 @@ impl App {
     pub fn advance_clock(&self, ms: i64) -> bool {
         self.clock_offset_ms
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |off| {
-                off.checked_add(ms).filter(|n| (0..=MAX_CLOCK_OFFSET_MS).contains(n))
+                off.checked_add(ms)
+                    .filter(|n| (0..=MAX_CLOCK_OFFSET_MS).contains(n))
             })
             .is_ok()
     }

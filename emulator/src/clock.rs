@@ -43,7 +43,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,6 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-
 /// `POST /v2/callFlows` (and the Edge forms): runs one flow for one guest and answers the template output.
 pub async fn call_flows(
     State(app): State<Arc<App>>,

@@ -12,7 +12,6 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-
 /// `GET /v1.2/browser/create.json`: a new browser id and its (new, anonymous) guest.
 pub async fn browser_create(State(app): State<Arc<App>>, req: Caller) -> Out {
     let app = &*app;
@@ -136,11 +135,7 @@ fn event(app: &App, req: &Caller, text: &str, via: &'static str) -> Out {
                     "malformed_json"
                 },
             );
-            return stream_error(
-                400,
-                req.client_key(),
-                &format!("Malformed event: {e}"),
-            );
+            return stream_error(400, req.client_key(), &format!("Malformed event: {e}"));
         }
     };
     let body_ck = head.client_key.as_deref().unwrap_or("");
@@ -241,11 +236,7 @@ pub async fn events_post(
 }
 
 /// `GET /v1.2/event/create.json?message={...}`: the legacy form, message raw or percent-encoded.
-pub async fn event_get(
-    State(app): State<Arc<App>>,
-    req: Caller,
-    RawQuery(raw): RawQuery,
-) -> Out {
+pub async fn event_get(State(app): State<Arc<App>>, req: Caller, RawQuery(raw): RawQuery) -> Out {
     match extract_message(raw.as_deref().unwrap_or("")) {
         Some(m) => event(&app, &req, &m, "get"),
         None => {

@@ -95,25 +95,47 @@ fn clock_advance_rejects_values_that_would_wrap_or_are_not_finite() {
         )
         .unwrap()
     };
-    for bad in ["1e20", "9223372036854775807", "inf", "-inf", "infinity", "NaN", "nan", "-1", "-0.5"] {
+    for bad in [
+        "1e20",
+        "9223372036854775807",
+        "inf",
+        "-inf",
+        "infinity",
+        "NaN",
+        "nan",
+        "-1",
+        "-0.5",
+    ] {
         let r = advance(bad);
         assert_eq!(r.status, 400, "seconds={bad}: {}", r.text());
         let msg = r.json()["developerMessage"].as_str().unwrap().to_string();
         assert!(msg.contains("seconds"), "seconds={bad}: {msg}");
     }
     let c = admin(&b, "/__emulator/clock");
-    assert_eq!(c["offset_seconds"], 0.0, "a rejected advance must not move the clock");
+    assert_eq!(
+        c["offset_seconds"], 0.0,
+        "a rejected advance must not move the clock"
+    );
 
     // Ninety years is accepted; the total may not pass a hundred, so twenty more years are refused.
     let ninety_years = (90u64 * 365 * 86_400).to_string();
-    let c = admin_post(&b, &format!("/__emulator/clock/advance?seconds={ninety_years}"));
+    let c = admin_post(
+        &b,
+        &format!("/__emulator/clock/advance?seconds={ninety_years}"),
+    );
     let now = c["now"].as_str().unwrap();
     assert!(now.len() == 24 && now.starts_with('2'), "{now}");
     let r = advance(&(20u64 * 365 * 86_400).to_string());
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.json()["developerMessage"].as_str().unwrap().contains("ahead"));
+    assert!(r.json()["developerMessage"]
+        .as_str()
+        .unwrap()
+        .contains("ahead"));
     let c = admin(&b, "/__emulator/clock");
-    assert_eq!(c["offset_seconds"].as_f64().unwrap(), 90.0 * 365.0 * 86_400.0);
+    assert_eq!(
+        c["offset_seconds"].as_f64().unwrap(),
+        90.0 * 365.0 * 86_400.0
+    );
 }
 
 #[test]

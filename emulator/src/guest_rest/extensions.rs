@@ -61,7 +61,10 @@ pub async fn read(
         return e;
     }
     let g = &st.guests[&gref];
-    Out::json(200, &ext_json(g, &name, &g.extensions[&name], &app.base_url))
+    Out::json(
+        200,
+        &ext_json(g, &name, &g.extensions[&name], &app.base_url),
+    )
 }
 
 /// `PUT` (replace all keys) / `PATCH` (merge; null removes) `/v2.1/guests/{ref}/extensions/{name}`.
@@ -122,7 +125,10 @@ pub async fn delete_fields(
     }
     e.modified_at = now;
     let g = &st.guests[&gref];
-    Out::json(200, &ext_json(g, &name, &g.extensions[&name], &app.base_url))
+    Out::json(
+        200,
+        &ext_json(g, &name, &g.extensions[&name], &app.base_url),
+    )
 }
 
 fn list_extensions(st: &Store, q: &Params, gref: &str, base: &str) -> Out {

@@ -47,7 +47,10 @@ pub async fn read(
     if let Err(e) = check_path(&st, &t, &gref, None) {
         return e;
     }
-    Out::json(200, &st.guest_json(&st.guests[&gref], &app.base_url, expand(&q)))
+    Out::json(
+        200,
+        &st.guest_json(&st.guests[&gref], &app.base_url, expand(&q)),
+    )
 }
 
 /// `PUT` (replace) / `PATCH` (merge; null removes) `/v2.1/guests/{ref}`.
@@ -69,7 +72,11 @@ pub async fn update(
 }
 
 /// `DELETE /v2.1/guests/{ref}`: 200, cascades to browsers, sessions and extensions.
-pub async fn delete(State(app): State<Arc<App>>, Authed(t): Authed, Path(gref): Path<String>) -> Out {
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    Authed(t): Authed,
+    Path(gref): Path<String>,
+) -> Out {
     let mut st = app.store.lock();
     if let Err(e) = check_path(&st, &t, &gref, None) {
         return e;

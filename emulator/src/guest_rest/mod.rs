@@ -15,6 +15,7 @@ use axum::http::{Method, Uri};
 use bytes::Bytes;
 use serde_json::{Map, Value};
 use std::convert::Infallible;
+use std::future::{ready, Ready};
 use std::sync::Arc;
 
 const DEFAULT_LIMIT: usize = 10;
@@ -144,21 +145,21 @@ fn check_path(st: &Store, t: &Tenant, gref: &str, ext: Option<&str>) -> Result<(
 /// Method fallback of `/v2.1/guests`: authenticated, then 405.
 pub fn not_allowed_here(
     allow: &'static str,
-) -> impl Fn(Authed, Method, Uri) -> std::future::Ready<Out> + Clone + Send + Sync + 'static {
+) -> impl Fn(Authed, Method, Uri) -> Ready<Out> + Clone + Send + Sync + 'static {
     move |_auth: Authed, method: Method, uri: Uri| {
-        std::future::ready(method_not_allowed(&method, uri.path(), allow))
+        ready(method_not_allowed(&method, uri.path(), allow))
     }
 }
+
+/// The path parameters of a route under one guest: `[gref]` or `[gref, extension name]`.
+type GuestPath = Path<Vec<String>>;
 
 /// Method fallback of a route under one guest (`[gref, ext name]` in the path): authenticated, the path
 /// checked, then 405.
 pub fn not_allowed_on_guest(
     allow: &'static str,
-) -> impl Fn(State<Arc<App>>, Authed, Path<Vec<String>>, Method, Uri) -> std::future::Ready<Out>
-       + Clone
-       + Send
-       + Sync
-       + 'static {
+) -> impl Fn(State<Arc<App>>, Authed, GuestPath, Method, Uri) -> Ready<Out> + Clone + Send + Sync + 'static
+{
     move |State(app): State<Arc<App>>,
           Authed(t): Authed,
           Path(p): Path<Vec<String>>,
@@ -169,7 +170,7 @@ pub fn not_allowed_on_guest(
             Err(e) => e,
             Ok(()) => method_not_allowed(&method, uri.path(), allow),
         };
-        std::future::ready(out)
+        ready(out)
     }
 }
 

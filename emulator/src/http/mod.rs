@@ -62,7 +62,8 @@ impl Out {
 impl IntoResponse for Out {
     fn into_response(self) -> Response {
         let mut r = Response::new(axum::body::Body::from(self.body));
-        *r.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        *r.status_mut() =
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let h = r.headers_mut();
         if !self.ctype.is_empty() {
             h.insert(

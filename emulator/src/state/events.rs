@@ -6,8 +6,10 @@ use crate::ids::uuid_v4;
 use serde_json::json;
 
 impl Store {
+    /// Accepts one Stream event (already parsed; `client_key`/`pos` already resolved by the caller).
     /// `ev` is the fully parsed event; it is only needed (and only parsed by the caller) for event types that
     /// carry data the emulator interprets (identity, cart) or when `session_data` is present.
+    #[allow(clippy::too_many_arguments)]
     pub fn accept_event(
         &mut self,
         t: &Tenant,

@@ -120,5 +120,4 @@ impl Store {
         self.stats.flow_executions += 1;
         response
     }
-
 }

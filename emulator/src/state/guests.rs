@@ -229,7 +229,6 @@ impl Store {
     }
 
     // ----- sessions ------------------------------------------------------------------------------------
-
 }
 
 pub fn ext_json(g: &Guest, name: &str, e: &Extension, base: &str) -> Value {

@@ -5,7 +5,14 @@ use serde_json::json;
 
 impl Store {
     /// Runs the tenant's identity rules for an IDENTITY event; returns the surviving guest.
-    pub(super) fn identify(&mut self, t: &Tenant, guest: &str, bid: &str, ev: &Value, now: i64) -> String {
+    pub(super) fn identify(
+        &mut self,
+        t: &Tenant,
+        guest: &str,
+        bid: &str,
+        ev: &Value,
+        now: i64,
+    ) -> String {
         let mut ids: Vec<Identifier> = Vec::new();
         if let Some(Value::Array(arr)) = ev.get("identifiers") {
             for i in arr {
@@ -149,7 +156,6 @@ impl Store {
     }
 
     // ----- flows ---------------------------------------------------------------------------------------
-
 }
 
 fn copy_pii(g: &mut Guest, ev: &Value) {

@@ -263,4 +263,3 @@ const PII_MAP: &[(&str, &str)] = &[
     ("country", "country"),
     ("postal_code", "postCode"),
 ];
-

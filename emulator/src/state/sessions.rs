@@ -195,10 +195,6 @@ impl Store {
         sref
     }
 
-    // ----- events --------------------------------------------------------------------------------------
-
-    /// Accepts one Stream event (already parsed; `client_key`/`pos` already resolved by the caller).
-    #[allow(clippy::too_many_arguments)]
     pub fn session_json(&self, s: &Session) -> Value {
         json!({
             "ref": s.sref,
@@ -229,5 +225,4 @@ impl Store {
             "flow_executions": s.flow_executions,
         })
     }
-
 }
