@@ -8,7 +8,7 @@ fn request_ring_records_requests() {
     let e = emu();
     let b = e.base_url();
     let (bid, _) = new_browser(&b);
-    let r = raw(
+    let r = request(
         &b,
         "POST",
         "/v1.2/events?x=1",
@@ -86,7 +86,7 @@ fn clock_advance_rejects_values_that_would_wrap_or_are_not_finite() {
     let e = emu();
     let b = e.base_url();
     let advance = |secs: &str| {
-        raw(
+        request(
             &b,
             "POST",
             &format!("/__emulator/clock/advance?seconds={secs}"),
@@ -154,7 +154,7 @@ fn reset_clock_and_lookups() {
     let c = admin_post(&b, "/__emulator/clock/advance?seconds=90");
     assert_eq!(c["offset_seconds"], 90.0);
     assert_eq!(
-        raw(
+        request(
             &b,
             "POST",
             "/__emulator/clock/advance?seconds=x",
@@ -195,7 +195,7 @@ fn many_emulators_and_stop() {
     let base = a.base_url();
     a.stop();
     assert!(
-        raw(&base, "GET", "/__emulator/health", &[], None).is_err(),
+        request(&base, "GET", "/__emulator/health", &[], None).is_err(),
         "stopped emulator refuses connections"
     );
     assert_eq!(get(&c.base_url(), "/__emulator/health").status, 200);
