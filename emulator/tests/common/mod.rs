@@ -40,6 +40,7 @@ impl Resp {
 fn client() -> &'static reqwest::blocking::Client {
     static CLIENT: OnceLock<reqwest::blocking::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         reqwest::blocking::Client::builder()
             // No pooled connection: a request never lands on a connection an earlier fault dropped.
             .pool_max_idle_per_host(0)
