@@ -104,6 +104,39 @@ namespace XmCdp.Sitecore.Tests
         }
 
         [Test]
+        public void TextSettings_AreTypedByTheNativeSchema_NotGuessedFromTheText()
+        {
+            const string site = "<site name='shop' clientKey='ck_shop' pointOfSale='2024' cookieName='12345' targetUrl='http://127.0.0.1:9' "
+                + "forwardUserAgent='False' queueCapacity=' 500 ' />";
+            WithSite(site).Process(new PipelineArgs());
+            var json = _created.Single().ToJson();
+            Assert.That(json, Is.StringContaining("\"pointOfSale\":\"2024\""), "an all-digit string setting stays a string");
+            Assert.That(json, Is.StringContaining("\"cookieName\":\"12345\""));
+            Assert.That(json, Is.StringContaining("\"forwardUserAgent\":false"));
+            Assert.That(json, Is.StringContaining("\"queueCapacity\":500"));
+
+            // ... and the native parser takes it: the site is tracked.
+            XmCdpSites.Clear();
+            XmCdpSites.ClientFactory = XmCdpSites.DefaultFactory;
+            WithSite(site).Process(new PipelineArgs());
+            Assert.That(XmCdpSites.Find("shop"), Is.Not.Null, string.Join("\n", Log.Entries()));
+        }
+
+        [Test]
+        public void InvalidNumber_DisablesTheSiteNamingTheAttributeNeverTheValue()
+        {
+            XmCdpSites.ClientFactory = XmCdpSites.DefaultFactory;
+            WithSite("<site name='shop' clientKey='ck_shop' pointOfSale='p' targetUrl='http://127.0.0.1:9' queueCapacity='12SECRET_VALUE' />")
+                .Process(new PipelineArgs());
+
+            Assert.That(XmCdpSites.Find("shop"), Is.Null);
+            var errors = Log.Entries().Where(l => l.StartsWith("ERROR")).ToList();
+            Assert.That(errors.Count, Is.EqualTo(1), string.Join("\n", Log.Entries()));
+            Assert.That(errors[0], Is.StringStarting("ERROR XmCdp: site 'shop' is not tracked: setting 'queueCapacity' must be a whole number"));
+            Assert.That(string.Join("\n", Log.Entries()), Is.Not.StringContaining("SECRET_VALUE"));
+        }
+
+        [Test]
         public void PointOfSaleByLanguage_PicksTheLanguagesPointOfSaleElseTheSiteDefault()
         {
             WithSite("<site name='shop' clientKey='ck_shop' pointOfSale='brand/ireland' targetUrl='https://cdp.example.com' "
