@@ -1,8 +1,9 @@
 using System;
+using System.Text;
 
 namespace XmCdp.Native
 {
-    /// <summary>The client itself: create, shut down, delete, stats, library version.</summary>
+    /// <summary>The client itself: create, shut down, delete, stats; the library version and status names.</summary>
     internal static unsafe partial class NativeCalls
     {
         internal static int ClientNew(string settingsJson, out ulong client)
@@ -16,6 +17,13 @@ namespace XmCdp.Native
         }
 
         internal static uint Version() => Interop.xmcdp_version();
+
+        /// <summary>The native name of a status code (e.g. "INVALID_UTF8"), "UNKNOWN" for a number that is not one.</summary>
+        internal static string StatusName(uint status)
+        {
+            var s = Interop.xmcdp_status_name(status);
+            return s.ptr == IntPtr.Zero ? null : Encoding.UTF8.GetString((byte*)s.ptr, checked((int)s.len));
+        }
 
         internal static int Shutdown(ulong client, uint deadlineMs) => (int)Interop.xmcdp_client_shutdown(client, deadlineMs);
 

@@ -2,7 +2,7 @@ using System;
 
 namespace XmCdp.Native
 {
-    /// <summary>The native log queue, drained by <see cref="XmCdp.Logging.CdpLog"/>.</summary>
+    /// <summary>The native log queue, drained by <see cref="XmCdp.Logging.NativeLogPump"/>.</summary>
     internal static unsafe partial class NativeCalls
     {
         internal static int LogNext(uint timeoutMs, byte[] buf, out uint level, out int len)
