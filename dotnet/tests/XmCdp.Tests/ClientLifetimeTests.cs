@@ -1,5 +1,6 @@
 using System;
 using System.Reflection;
+using System.Threading;
 using NUnit.Framework;
 using XmCdp.Decisions;
 using XmCdp.Events;
@@ -25,6 +26,9 @@ namespace XmCdp.Tests
             _emulator = EmulatorClient.FromEnvironment();
             NativeLibraryLoader.EnsureLoaded();
         }
+
+        [TearDown]
+        public void ClearFaults() => _emulator.SetFaults("{}");
 
         private CdpClient NewClient() => new CdpClient(new CdpSettings
         {
@@ -62,6 +66,27 @@ namespace XmCdp.Tests
             string json;
             Assert.That((CdpStatus)NativeCalls.Stats(id, out json), Is.EqualTo(CdpStatus.InvalidHandle),
                 "the last reference ran ReleaseHandle: the native client is gone");
+        }
+
+        [Test]
+        public void DisposeDuringANativeCall_DeletesTheClientOnlyWhenTheCallReturns()
+        {
+            var bid = _emulator.CreateBrowserId();
+            _emulator.SetFaults("{\"routes\":{\"callflows\":{\"latency_ms\":1500}}}");
+            var client = NewClient();
+            var id = NativeId(client);
+            DecisionResult result = null;
+            var caller = new Thread(() => result = client.Decide(new DecisionRequest("home_page_banner") { BrowserId = bid }, TimeSpan.FromSeconds(10)));
+            caller.Start();
+            Thread.Sleep(400);
+
+            client.Dispose();
+
+            string json;
+            Assert.That((CdpStatus)NativeCalls.Stats(id, out json), Is.EqualTo(CdpStatus.Ok), "the call inside native code still holds the client");
+            Assert.That(caller.Join(TimeSpan.FromSeconds(15)), Is.True);
+            Assert.That(result.Outcome, Is.EqualTo(DecisionOutcome.Ok), result + " " + result.Message);
+            Assert.That((CdpStatus)NativeCalls.Stats(id, out json), Is.EqualTo(CdpStatus.InvalidHandle), "the returning call released the last reference");
         }
 
         [Test]
