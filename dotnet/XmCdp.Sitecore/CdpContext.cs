@@ -20,6 +20,9 @@ namespace XmCdp.Sitecore
     {
         internal const string ItemsKey = "XmCdp.CdpContext";
 
+        /// <summary>HttpContext.Items key an earlier processor, a rendering or an experiment sets to the served variant id.</summary>
+        public const string PageVariantItemsKey = "XmCdp.PageVariantId";
+
         internal CdpContext(SiteBinding site, string browserId, string language, string page, string userAgent)
         {
             Site = site;

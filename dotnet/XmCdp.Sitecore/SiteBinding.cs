@@ -20,9 +20,6 @@ namespace XmCdp.Sitecore
             PointOfSale = settings.PointOfSale;
             Channel = settings.Channel;
             Currency = settings.Currency;
-            CookieName = string.IsNullOrEmpty(settings.CookieName) ? "bid_" + settings.ClientKey : settings.CookieName;
-            LegacyCookieName = "BID_" + settings.ClientKey;
-            CookieDomain = string.IsNullOrEmpty(settings.CookieDomain) ? null : settings.CookieDomain;
             Client = client;
         }
 
@@ -31,12 +28,6 @@ namespace XmCdp.Sitecore
         public string PointOfSale { get; }
         public string Channel { get; }
         public string Currency { get; }
-        /// <summary>The browser id cookie written and read first (<c>bid_{clientKey}</c> unless configured).</summary>
-        public string CookieName { get; }
-        /// <summary>Read when <see cref="CookieName"/> is absent (JSS middleware writes <c>BID_{clientKey}</c>).</summary>
-        public string LegacyCookieName { get; }
-        /// <summary>Domain attribute of the browser id cookie; null = the request's host only.</summary>
-        public string CookieDomain { get; }
         public ICdpClient Client { get; }
         /// <summary>Decisions prefetched at request begin for this site.</summary>
         public SiteDecisions Decisions { get; }
@@ -71,55 +62,6 @@ namespace XmCdp.Sitecore
                 map[lang] = pos;
             }
             return map.Count > 0 ? map : null;
-        }
-    }
-
-    /// <summary>
-    /// The site → client registry of this AppDomain, filled by the <c>initialize</c> processor and emptied at
-    /// shutdown. Reads are lock-free (copy on write): the request path only ever reads.
-    /// </summary>
-    public static class XmCdpSites
-    {
-        private static readonly object Gate = new object();
-        private static volatile Dictionary<string, SiteBinding> s_sites =
-            new Dictionary<string, SiteBinding>(StringComparer.OrdinalIgnoreCase);
-
-        /// <summary>
-        /// How clients are made. Tests replace it to observe what the processors enqueue without native code;
-        /// production always uses the default (a native <see cref="CdpClient"/>).
-        /// </summary>
-        internal static Func<CdpSettings, ICdpClient> ClientFactory = DefaultFactory;
-
-        internal static ICdpClient DefaultFactory(CdpSettings settings) => new CdpClient(settings);
-
-        public static SiteBinding Find(string siteName)
-        {
-            if (siteName == null) return null;
-            SiteBinding b;
-            return s_sites.TryGetValue(siteName, out b) ? b : null;
-        }
-
-        public static IList<SiteBinding> All => new List<SiteBinding>(s_sites.Values);
-
-        internal static void Register(SiteBinding binding)
-        {
-            lock (Gate)
-            {
-                var copy = new Dictionary<string, SiteBinding>(s_sites, StringComparer.OrdinalIgnoreCase);
-                copy[binding.SiteName] = binding;
-                s_sites = copy;
-            }
-        }
-
-        /// <summary>Removes every binding and returns them (for shutdown).</summary>
-        internal static IList<SiteBinding> Clear()
-        {
-            lock (Gate)
-            {
-                var old = s_sites;
-                s_sites = new Dictionary<string, SiteBinding>(StringComparer.OrdinalIgnoreCase);
-                return new List<SiteBinding>(old.Values);
-            }
         }
     }
 }

@@ -96,7 +96,7 @@ namespace XmCdp.Sitecore
             }
             try
             {
-                CdpLog.Stop(TimeSpan.FromSeconds(1));
+                NativeLogPump.Stop(TimeSpan.FromSeconds(1));
             }
             catch (Exception)
             {

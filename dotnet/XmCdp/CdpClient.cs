@@ -1,6 +1,6 @@
 using System;
-using System.Runtime.InteropServices;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using XmCdp.Browser;
 using XmCdp.Decisions;
 using XmCdp.Events;
@@ -47,43 +47,22 @@ namespace XmCdp
         public CdpStatus TryPageView(PageView view)
         {
             if (view == null) throw new ArgumentNullException(nameof(view));
-            var h = AddRef();
-            try
-            {
-                return (CdpStatus)NativeCalls.PageView(h.Id, view);
-            }
-            finally
-            {
-                h.DangerousRelease();
-            }
+            using (var lease = Acquire())
+                return (CdpStatus)NativeCalls.PageView(lease.Id, view);
         }
 
         public CdpStatus TryIdentity(IdentityEvent identity)
         {
             if (identity == null) throw new ArgumentNullException(nameof(identity));
-            var h = AddRef();
-            try
-            {
-                return (CdpStatus)NativeCalls.Identity(h.Id, identity);
-            }
-            finally
-            {
-                h.DangerousRelease();
-            }
+            using (var lease = Acquire())
+                return (CdpStatus)NativeCalls.Identity(lease.Id, identity);
         }
 
         public CdpStatus TryEvent(CustomEvent customEvent)
         {
             if (customEvent == null) throw new ArgumentNullException(nameof(customEvent));
-            var h = AddRef();
-            try
-            {
-                return (CdpStatus)NativeCalls.Event(h.Id, customEvent);
-            }
-            finally
-            {
-                h.DangerousRelease();
-            }
+            using (var lease = Acquire())
+                return (CdpStatus)NativeCalls.Event(lease.Id, customEvent);
         }
 
         /// <summary>
@@ -95,17 +74,13 @@ namespace XmCdp
         {
             if (request == null) throw new ArgumentNullException(nameof(request));
             var sw = Stopwatch.StartNew();
-            Handle h;
-            if (!TryAddRef(out h)) return DecisionResult.Unavailable(request.FriendlyId, CdpStatus.ShutDown, "the client is disposed");
-            try
+            Lease lease;
+            if (!TryAcquire(out lease)) return DecisionResult.Unavailable(request.FriendlyId, CdpStatus.ShutDown, Disposed);
+            using (lease)
             {
                 string json;
-                var status = (CdpStatus)NativeCalls.Decide(h.Id, request, NativeCalls.BudgetMs(budget), out json);
+                var status = (CdpStatus)NativeCalls.Decide(lease.Id, request, NativeCalls.BudgetMs(budget), out json);
                 return new DecisionResult(request.FriendlyId, status, json, status == CdpStatus.Ok ? null : NativeCalls.LastError(), sw.Elapsed, false);
-            }
-            finally
-            {
-                h.DangerousRelease();
             }
         }
 
@@ -117,50 +92,36 @@ namespace XmCdp
         public DecisionTicket BeginDecide(DecisionRequest request)
         {
             if (request == null) throw new ArgumentNullException(nameof(request));
-            Handle h;
-            if (!TryAddRef(out h)) return DecisionTicket.Completed(DecisionResult.Unavailable(request.FriendlyId, CdpStatus.ShutDown, "the client is disposed"));
-            try
+            Lease lease;
+            if (!TryAcquire(out lease)) return DecisionTicket.Completed(DecisionResult.Unavailable(request.FriendlyId, CdpStatus.ShutDown, Disposed));
+            using (lease)
             {
                 ulong ticket;
-                var status = (CdpStatus)NativeCalls.DecisionBegin(h.Id, request, out ticket);
+                var status = (CdpStatus)NativeCalls.DecisionBegin(lease.Id, request, out ticket);
                 if (status != CdpStatus.Ok)
                     return DecisionTicket.Completed(new DecisionResult(request.FriendlyId, status, null, NativeCalls.LastError(), TimeSpan.Zero, true));
                 return new DecisionTicket(this, request.FriendlyId, ticket);
-            }
-            finally
-            {
-                h.DangerousRelease();
             }
         }
 
         internal CdpStatus TicketReady(ulong ticket, out bool ready)
         {
             ready = false;
-            Handle h;
-            if (!TryAddRef(out h)) return CdpStatus.ShutDown;
-            try
-            {
-                return (CdpStatus)NativeCalls.DecisionReady(h.Id, ticket, out ready);
-            }
-            finally
-            {
-                h.DangerousRelease();
-            }
+            Lease lease;
+            if (!TryAcquire(out lease)) return CdpStatus.ShutDown;
+            using (lease)
+                return (CdpStatus)NativeCalls.DecisionReady(lease.Id, ticket, out ready);
         }
 
         internal DecisionResult WaitTicket(string friendlyId, ulong ticket, TimeSpan budget, Stopwatch sw)
         {
-            Handle h;
-            if (!TryAddRef(out h)) return DecisionResult.Unavailable(friendlyId, CdpStatus.ShutDown, "the client is disposed");
-            try
+            Lease lease;
+            if (!TryAcquire(out lease)) return DecisionResult.Unavailable(friendlyId, CdpStatus.ShutDown, Disposed);
+            using (lease)
             {
                 string json;
-                var status = (CdpStatus)NativeCalls.DecisionWait(h.Id, ticket, NativeCalls.BudgetMs(budget), out json);
+                var status = (CdpStatus)NativeCalls.DecisionWait(lease.Id, ticket, NativeCalls.BudgetMs(budget), out json);
                 return new DecisionResult(friendlyId, status, json, status == CdpStatus.Ok ? null : NativeCalls.LastError(), sw.Elapsed, true);
-            }
-            finally
-            {
-                h.DangerousRelease();
             }
         }
 
@@ -175,20 +136,18 @@ namespace XmCdp
         /// </summary>
         public BrowserIdResult EnsureBrowserId(string cookieHeader, TimeSpan budget)
         {
-            Handle h;
-            if (!TryAddRef(out h)) return BrowserIdResult.Failed(CdpStatus.ShutDown);
-            try
+            Lease lease;
+            if (!TryAcquire(out lease)) return BrowserIdResult.Failed(CdpStatus.ShutDown);
+            using (lease)
             {
-                xmcdp_browser_id_t info;
+                BrowserIdSource source;
+                bool created;
                 string id, guestRef, cookies;
-                var status = (CdpStatus)NativeCalls.BrowserEnsure(h.Id, cookieHeader, NativeCalls.BudgetMs(budget), out info, out id, out guestRef, out cookies);
+                var status = (CdpStatus)NativeCalls.BrowserEnsure(lease.Id, cookieHeader, NativeCalls.BudgetMs(budget), out source, out created,
+                    out id, out guestRef, out cookies);
                 if (status != CdpStatus.Ok) return BrowserIdResult.Failed(status);
                 var setCookies = cookies == null ? null : cookies.Split('\n');
-                return new BrowserIdResult(status, (BrowserIdSource)(int)info.source, info.created != 0, id, guestRef, setCookies);
-            }
-            finally
-            {
-                h.DangerousRelease();
+                return new BrowserIdResult(status, source, created, id, guestRef, setCookies);
             }
         }
 
@@ -200,63 +159,22 @@ namespace XmCdp
         public string GuestRefFor(string browserId, TimeSpan budget)
         {
             if (browserId == null) throw new ArgumentNullException(nameof(browserId));
-            var h = AddRef();
-            try
+            using (var lease = Acquire())
             {
                 string guestRef;
-                NativeCalls.Check(NativeCalls.BrowserGuestRef(h.Id, browserId, NativeCalls.BudgetMs(budget), out guestRef), "looking up the guest of a browser id");
+                NativeCalls.Check(NativeCalls.BrowserGuestRef(lease.Id, browserId, NativeCalls.BudgetMs(budget), out guestRef), "looking up the guest of a browser id");
                 return guestRef;
             }
-            finally
-            {
-                h.DangerousRelease();
-            }
-        }
-
-        /// <summary>Runs a Guest REST call under a reference; throws <see cref="XmCdpException"/> with the status.</summary>
-        internal string GuestCall(string operation, Func<ulong, Tuple<int, string>> call)
-        {
-            var h = AddRef();
-            try
-            {
-                var r = call(h.Id);
-                NativeCalls.Check(r.Item1, operation);
-                return r.Item2;
-            }
-            finally
-            {
-                h.DangerousRelease();
-            }
-        }
-
-        private bool TryAddRef(out Handle h)
-        {
-            h = _handle;
-            bool added = false;
-            try
-            {
-                _handle.DangerousAddRef(ref added);
-            }
-            catch (ObjectDisposedException)
-            {
-                return false;
-            }
-            return added;
         }
 
         /// <summary>Counters and latencies of this client.</summary>
         public CdpStats GetStats()
         {
-            var h = AddRef();
-            try
+            using (var lease = Acquire())
             {
                 string json;
-                NativeCalls.Check(NativeCalls.Stats(h.Id, out json), "reading stats");
+                NativeCalls.Check(NativeCalls.Stats(lease.Id, out json), "reading stats");
                 return new CdpStats(json);
-            }
-            finally
-            {
-                h.DangerousRelease();
             }
         }
 
@@ -267,15 +185,8 @@ namespace XmCdp
         public CdpStatus Shutdown(TimeSpan deadline)
         {
             var ms = deadline <= TimeSpan.Zero ? 0u : (uint)Math.Min(deadline.TotalMilliseconds, uint.MaxValue);
-            var h = AddRef();
-            try
-            {
-                return (CdpStatus)NativeCalls.Shutdown(h.Id, ms);
-            }
-            finally
-            {
-                h.DangerousRelease();
-            }
+            using (var lease = Acquire())
+                return (CdpStatus)NativeCalls.Shutdown(lease.Id, ms);
         }
 
         /// <summary>Deletes the native client (its runtime stops; pending events follow the shutdown policy).</summary>
@@ -283,10 +194,24 @@ namespace XmCdp
 
         public bool IsDisposed => _handle.IsClosed;
 
-        private Handle AddRef()
+        private const string Disposed = "the client is disposed";
+
+        /// <summary>
+        /// A reference on the native client for the length of one call; throws <see cref="ObjectDisposedException"/>
+        /// once the client is disposed.
+        /// </summary>
+        internal Lease Acquire()
         {
-            // DangerousAddRef throws ObjectDisposedException once closed and keeps Dispose on another thread
-            // from deleting the native client while this call is inside native code.
+            Lease lease;
+            if (!TryAcquire(out lease)) throw new ObjectDisposedException(nameof(CdpClient));
+            return lease;
+        }
+
+        /// <summary>Like <see cref="Acquire"/>, but false once disposed: for the calls that answer ShutDown instead of throwing.</summary>
+        internal bool TryAcquire(out Lease lease)
+        {
+            // DangerousAddRef keeps Dispose on another thread from deleting the native client while a call is inside
+            // native code: the last release runs ReleaseHandle.
             bool added = false;
             try
             {
@@ -294,14 +219,29 @@ namespace XmCdp
             }
             catch (ObjectDisposedException)
             {
-                throw new ObjectDisposedException(nameof(CdpClient));
             }
-            return _handle;
+            lease = added ? new Lease(_handle) : default(Lease);
+            return added;
         }
 
         private static void Throw(CdpStatus status, string what)
         {
             if (status != CdpStatus.Ok) throw NativeCalls.Error((int)status, "enqueueing a " + what);
+        }
+
+        /// <summary>One <see cref="Acquire"/>d reference; disposing it releases the reference (a struct: no allocation per call).</summary>
+        internal struct Lease : IDisposable
+        {
+            private readonly Handle _handle;
+
+            internal Lease(Handle handle)
+            {
+                _handle = handle;
+            }
+
+            public ulong Id => _handle.Id;
+
+            public void Dispose() => _handle?.DangerousRelease();
         }
 
         /// <summary>

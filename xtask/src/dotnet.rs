@@ -29,13 +29,7 @@ pub fn build(repo_root: &Path, out: &Path) -> Result<(), String> {
     let tests = dn.join("tests");
 
     // Shipped: the wrapper over the generated interop, then the Sitecore processors.
-    let interop = repo_root.join("bindings").join("csharp").join("Interop.cs");
-    if !interop.is_file() {
-        return Err(format!("{} is missing: run `cargo xtask bindings` first", interop.display()));
-    }
-    let mut xmcdp_sources = cs_files(&dn.join("XmCdp"))?;
-    xmcdp_sources.push(interop);
-    mcs(out, "XmCdp.dll", "library", &xmcdp_sources, &["System.Web.dll"], true)?;
+    compile_wrapper(repo_root, out)?;
 
     // TEST-ONLY stand-in for Sitecore.Kernel (same assembly name, so config type strings resolve).
     mcs(
@@ -140,13 +134,7 @@ pub fn build_shipped(repo_root: &Path, out: &Path) -> Result<[PathBuf; 2], Strin
     let reference = out.join("ref");
     fs::create_dir_all(&reference).map_err(|e| format!("cannot create {}: {e}", reference.display()))?;
     let dn = repo_root.join("dotnet");
-    let interop = repo_root.join("bindings").join("csharp").join("Interop.cs");
-    if !interop.is_file() {
-        return Err(format!("{} is missing: run `cargo xtask bindings` first", interop.display()));
-    }
-    let mut xmcdp_sources = cs_files(&dn.join("XmCdp"))?;
-    xmcdp_sources.push(interop);
-    mcs(out, "XmCdp.dll", "library", &xmcdp_sources, &["System.Web.dll"], true)?;
+    compile_wrapper(repo_root, out)?;
     mcs(
         &reference,
         "Sitecore.Kernel.dll",
@@ -159,6 +147,18 @@ pub fn build_shipped(repo_root: &Path, out: &Path) -> Result<[PathBuf; 2], Strin
     let sc_refs = ["XmCdp.dll", kernel.as_str(), "System.Web.dll", "System.Configuration.dll", "System.Xml.dll"];
     mcs(out, "XmCdp.Sitecore.dll", "library", &cs_files(&dn.join("XmCdp.Sitecore"))?, &sc_refs, false)?;
     Ok([out.join("XmCdp.dll"), out.join("XmCdp.Sitecore.dll")])
+}
+
+/// Compiles `XmCdp.dll` (the hand-written wrapper plus the generated `bindings/csharp/Interop.cs`) into `out`:
+/// the one place both the test build and the shipped build get it from.
+fn compile_wrapper(repo_root: &Path, out: &Path) -> Result<(), String> {
+    let interop = repo_root.join("bindings").join("csharp").join("Interop.cs");
+    if !interop.is_file() {
+        return Err(format!("{} is missing: run `cargo xtask bindings` first", interop.display()));
+    }
+    let mut sources = cs_files(&repo_root.join("dotnet").join("XmCdp"))?;
+    sources.push(interop);
+    mcs(out, "XmCdp.dll", "library", &sources, &["System.Web.dll"], true)
 }
 
 /// Builds into `<target>/dotnet-tests`, maps the native library, runs every NUnit suite and returns

@@ -24,8 +24,9 @@ namespace XmCdp.Guests
         public string FindByEmail(string email, TimeSpan budget = default(TimeSpan))
         {
             Require(email, nameof(email));
-            return Call("finding guests", new[] { email, null, null }, budget,
-                (c, s, ms, b, cap) => { ulong l; var st = Interop.xmcdp_client_guest_find(c, s[0], s[1], s[2], ms, b, cap, out l); return Tuple.Create(st, l); });
+            string json;
+            using (var lease = _client.Acquire())
+                return Checked(NativeCalls.GuestFind(lease.Id, email, null, null, NativeCalls.BudgetMs(budget), out json), json, "finding guests");
         }
 
         /// <summary>Guests with this identifier (e.g. provider "email", or your own provider name).</summary>
@@ -33,60 +34,66 @@ namespace XmCdp.Guests
         {
             Require(provider, nameof(provider));
             Require(id, nameof(id));
-            return Call("finding guests", new[] { null, provider, id }, budget,
-                (c, s, ms, b, cap) => { ulong l; var st = Interop.xmcdp_client_guest_find(c, s[0], s[1], s[2], ms, b, cap, out l); return Tuple.Create(st, l); });
+            string json;
+            using (var lease = _client.Acquire())
+                return Checked(NativeCalls.GuestFind(lease.Id, null, provider, id, NativeCalls.BudgetMs(budget), out json), json, "finding guests");
         }
 
         /// <summary>One guest; <paramref name="expand"/> includes its data extensions.</summary>
         public string Get(string guestRef, bool expand = false, TimeSpan budget = default(TimeSpan))
         {
             Require(guestRef, nameof(guestRef));
-            byte e = expand ? (byte)1 : (byte)0;
-            return Call("reading a guest", new[] { guestRef }, budget,
-                (c, s, ms, b, cap) => { ulong l; var st = Interop.xmcdp_client_guest_get(c, s[0], e, ms, b, cap, out l); return Tuple.Create(st, l); });
+            string json;
+            using (var lease = _client.Acquire())
+                return Checked(NativeCalls.GuestGet(lease.Id, guestRef, expand, NativeCalls.BudgetMs(budget), out json), json, "reading a guest");
         }
 
         /// <summary>Creates data extension <paramref name="name"/> ("ext", "ext1" … "ext5") from flat key/values.</summary>
         public string CreateExtension(string guestRef, string name, CdpExtensionData data, TimeSpan budget = default(TimeSpan))
         {
-            return WithData("creating a guest data extension", guestRef, name, data, budget, Interop.xmcdp_client_guest_extension_create);
+            return Write(NativeCalls.ExtensionWrite.Create, "creating a guest data extension", guestRef, name, data, budget);
         }
 
         /// <summary>Replaces every key/value of data extension <paramref name="name"/>.</summary>
         public string PutExtension(string guestRef, string name, CdpExtensionData data, TimeSpan budget = default(TimeSpan))
         {
-            return WithData("replacing a guest data extension", guestRef, name, data, budget, Interop.xmcdp_client_guest_extension_put);
+            return Write(NativeCalls.ExtensionWrite.Put, "replacing a guest data extension", guestRef, name, data, budget);
         }
 
         /// <summary>Updates only the given keys of data extension <paramref name="name"/>.</summary>
         public string PatchExtension(string guestRef, string name, CdpExtensionData data, TimeSpan budget = default(TimeSpan))
         {
-            return WithData("updating a guest data extension", guestRef, name, data, budget, Interop.xmcdp_client_guest_extension_patch);
+            return Write(NativeCalls.ExtensionWrite.Patch, "updating a guest data extension", guestRef, name, data, budget);
         }
 
         public string GetExtension(string guestRef, string name, TimeSpan budget = default(TimeSpan))
         {
             Require(guestRef, nameof(guestRef));
             Require(name, nameof(name));
-            return Call("reading a guest data extension", new[] { guestRef, name }, budget,
-                (c, s, ms, b, cap) => { ulong l; var st = Interop.xmcdp_client_guest_extension_get(c, s[0], s[1], ms, b, cap, out l); return Tuple.Create(st, l); });
+            string json;
+            using (var lease = _client.Acquire())
+                return Checked(NativeCalls.GuestExtensionGet(lease.Id, guestRef, name, NativeCalls.BudgetMs(budget), out json), json,
+                    "reading a guest data extension");
         }
 
         /// <summary>The guest's data extensions; <paramref name="expand"/> includes their key/values.</summary>
         public string ListExtensions(string guestRef, bool expand = false, TimeSpan budget = default(TimeSpan))
         {
             Require(guestRef, nameof(guestRef));
-            byte e = expand ? (byte)1 : (byte)0;
-            return Call("listing guest data extensions", new[] { guestRef }, budget,
-                (c, s, ms, b, cap) => { ulong l; var st = Interop.xmcdp_client_guest_extension_list(c, s[0], e, ms, b, cap, out l); return Tuple.Create(st, l); });
+            string json;
+            using (var lease = _client.Acquire())
+                return Checked(NativeCalls.GuestExtensionList(lease.Id, guestRef, expand, NativeCalls.BudgetMs(budget), out json), json,
+                    "listing guest data extensions");
         }
 
         public string DeleteExtension(string guestRef, string name, TimeSpan budget = default(TimeSpan))
         {
             Require(guestRef, nameof(guestRef));
             Require(name, nameof(name));
-            return Call("deleting a guest data extension", new[] { guestRef, name }, budget,
-                (c, s, ms, b, cap) => { ulong l; var st = Interop.xmcdp_client_guest_extension_delete(c, s[0], s[1], ms, b, cap, out l); return Tuple.Create(st, l); });
+            string json;
+            using (var lease = _client.Acquire())
+                return Checked(NativeCalls.GuestExtensionDelete(lease.Id, guestRef, name, NativeCalls.BudgetMs(budget), out json), json,
+                    "deleting a guest data extension");
         }
 
         /// <summary>Removes <paramref name="fields"/> from data extension <paramref name="name"/> (none: empties it, keeps it).</summary>
@@ -94,44 +101,28 @@ namespace XmCdp.Guests
         {
             Require(guestRef, nameof(guestRef));
             Require(name, nameof(name));
-            var f = fields ?? new string[0];
-            var ms = NativeCalls.BudgetMs(budget);
-            return _client.GuestCall("deleting guest data extension fields", id =>
-            {
-                string json;
-                var st = NativeCalls.GuestDeleteFields(id, guestRef, name, f, ms, out json);
-                return Tuple.Create(st, json);
-            });
+            string json;
+            using (var lease = _client.Acquire())
+                return Checked(NativeCalls.GuestExtensionDeleteFields(lease.Id, guestRef, name, fields ?? new string[0], NativeCalls.BudgetMs(budget), out json),
+                    json, "deleting guest data extension fields");
         }
 
-        private delegate Tuple<xmcdp_status_t, ulong> RawCall(ulong client, xmcdp_str_t[] strs, uint budgetMs, IntPtr buf, ulong cap);
-
-        private delegate xmcdp_status_t DataCall(ulong client, xmcdp_str_t guestRef, xmcdp_str_t name, xmcdp_str_t data, uint budgetMs, IntPtr buf, ulong cap, out ulong len);
-
-        private string WithData(string operation, string guestRef, string name, CdpExtensionData data, TimeSpan budget, DataCall call)
+        private string Write(NativeCalls.ExtensionWrite write, string operation, string guestRef, string name, CdpExtensionData data, TimeSpan budget)
         {
             Require(guestRef, nameof(guestRef));
             Require(name, nameof(name));
             if (data == null) throw new ArgumentNullException(nameof(data));
-            var json = data.ToJsonOrNull() ?? "{}";
-            return Call(operation, new[] { guestRef, name, json }, budget,
-                (c, s, ms, b, cap) => { ulong l; var st = call(c, s[0], s[1], s[2], ms, b, cap, out l); return Tuple.Create(st, l); });
+            var dataJson = data.ToJsonOrNull() ?? "{}";
+            string json;
+            using (var lease = _client.Acquire())
+                return Checked(NativeCalls.GuestExtensionWrite(lease.Id, write, guestRef, name, dataJson, NativeCalls.BudgetMs(budget), out json), json, operation);
         }
 
-        private string Call(string operation, string[] args, TimeSpan budget, RawCall call)
+        /// <summary>The answer, or <see cref="XmCdpException"/> carrying the status (read while the lease is held: same thread's last error).</summary>
+        private static string Checked(int status, string json, string operation)
         {
-            var ms = NativeCalls.BudgetMs(budget);
-            return _client.GuestCall(operation, id =>
-            {
-                string json;
-                var st = NativeCalls.Guest(args, (xmcdp_str_t[] s, IntPtr b, ulong cap, out ulong len) =>
-                {
-                    var r = call(id, s, ms, b, cap);
-                    len = r.Item2;
-                    return r.Item1;
-                }, out json);
-                return Tuple.Create(st, json);
-            });
+            NativeCalls.Check(status, operation);
+            return json;
         }
 
         private static void Require(string value, string name)

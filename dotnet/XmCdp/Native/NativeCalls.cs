@@ -1,16 +1,26 @@
 using System;
 using System.Text;
-using XmCdp.Events;
 
 namespace XmCdp.Native
 {
     /// <summary>
-    /// The only code that touches the generated <c>Interop</c> class: it packs managed strings into one pinned,
-    /// per-thread UTF-8 buffer (no allocation per call once warm) and returns raw status codes. When the
-    /// generated signatures change, this file is the one to adapt.
+    /// The only code that touches the generated <c>Interop</c> class, one file per native area (Client, Events,
+    /// Decisions, Browser, Guests, Log); this file holds their shared plumbing. Strings are packed into one pinned,
+    /// per-thread UTF-8 buffer and answers read into a per-thread output buffer (no allocation per call once warm);
+    /// every call returns the raw status code. When the generated signatures change, these files are the ones to adapt.
     /// </summary>
     internal static unsafe partial class NativeCalls
     {
+        // The native side accepts at most this many list items (street lines, identifiers, variants, fields: MAX_ITEMS).
+        private const int MaxItems = 64;
+
+        // Answers bigger than this come back through xmcdp_result_take (the native side keeps them for us).
+        private const int OutBufferSize = 8 * 1024;
+
+        [ThreadStatic] private static byte[] t_out;
+
+        private static byte[] OutBuffer() => t_out ?? (t_out = new byte[OutBufferSize]);
+
         // Buffers above this size are not kept per thread: a rare huge event should not pin memory forever.
         private const int MaxRetainedBuffer = 64 * 1024;
 
@@ -67,139 +77,34 @@ namespace XmCdp.Native
             return new xmcdp_str_t { ptr = (IntPtr)p, len = (ulong)len };
         }
 
-        internal static int ClientNew(string settingsJson, out ulong client)
+        /// <summary>Turns a data call's status + bytes into a string; fetches a held result on BUFFER_TOO_SMALL.</summary>
+        private static int Finish(int status, byte* buf, ulong len, out string result)
         {
-            var buf = RentBuffer(MaxBytes(settingsJson) + 1);
-            fixed (byte* b = buf)
+            result = null;
+            if (status == 0)
             {
-                var p = new Utf8Packer(b, buf.Length);
-                return (int)Interop.xmcdp_client_new(p.Add(settingsJson), out client);
+                result = Encoding.UTF8.GetString(buf, checked((int)len));
+                return 0;
             }
-        }
-
-        private static xmcdp_common_t Common(ref Utf8Packer p, CdpEvent e)
-        {
-            return new xmcdp_common_t
+            if (status != (int)CdpStatus.BufferTooSmall) return status;
+            var big = new byte[Math.Max(1, checked((int)len))];
+            ulong got;
+            int s;
+            fixed (byte* b = big)
             {
-                browser_id = p.Add(e.BrowserId),
-                channel = p.Add(e.Channel),
-                currency = p.Add(e.Currency),
-                language = p.Add(e.Language),
-                page = p.Add(e.Page),
-                point_of_sale = p.Add(e.PointOfSale),
-            };
-        }
-
-        private static int CommonBytes(CdpEvent e)
-        {
-            return MaxBytes(e.BrowserId) + MaxBytes(e.Channel) + MaxBytes(e.Currency) + MaxBytes(e.Language)
-                + MaxBytes(e.Page) + MaxBytes(e.PointOfSale) + MaxBytes(e.UserAgent);
-        }
-
-        internal static int PageView(ulong client, PageView v)
-        {
-            string ext = v.ExtJsonOrNull();
-            int need = 1 + CommonBytes(v) + MaxBytes(v.Url) + MaxBytes(v.Referrer) + MaxBytes(v.PageVariantId) + MaxBytes(ext);
-            var buf = RentBuffer(need);
-            fixed (byte* b = buf)
-            {
-                var p = new Utf8Packer(b, buf.Length);
-                var nv = new xmcdp_page_view_t
-                {
-                    common = Common(ref p, v),
-                    url = p.Add(v.Url),
-                    referrer = p.Add(v.Referrer),
-                    page_variant_id = p.Add(v.PageVariantId),
-                    ext_json = p.Add(ext),
-                    user_agent = p.Add(v.UserAgent),
-                    include_utm = v.IncludeUtm ? (byte)1 : (byte)0,
-                };
-                return (int)Interop.xmcdp_client_page_view(client, ref nv);
+                s = (int)Interop.xmcdp_result_take((IntPtr)b, (ulong)big.Length, out got);
             }
+            if (s == 0) result = Encoding.UTF8.GetString(big, 0, checked((int)got));
+            return s;
         }
 
-        internal static int Event(ulong client, CustomEvent e)
+        /// <summary>A budget as the native milliseconds: zero = the client's configured default, at least 1 otherwise.</summary>
+        internal static uint BudgetMs(TimeSpan budget)
         {
-            string ext = e.ExtJsonOrNull();
-            string data = e.DataJsonOrNull();
-            int need = 1 + CommonBytes(e) + MaxBytes(e.Type) + MaxBytes(data) + MaxBytes(ext);
-            var buf = RentBuffer(need);
-            fixed (byte* b = buf)
-            {
-                var p = new Utf8Packer(b, buf.Length);
-                var ne = new xmcdp_event_t
-                {
-                    common = Common(ref p, e),
-                    event_type = p.Add(e.Type),
-                    data_json = p.Add(data),
-                    ext_json = p.Add(ext),
-                    user_agent = p.Add(e.UserAgent),
-                };
-                return (int)Interop.xmcdp_client_event(client, ref ne);
-            }
+            if (budget == TimeSpan.Zero) return 0;
+            if (budget < TimeSpan.Zero) return 1;
+            return (uint)Math.Max(1, Math.Min(budget.TotalMilliseconds, 3600000));
         }
-
-        // The native side accepts at most this many street lines / identifiers (MAX_ITEMS).
-        private const int MaxItems = 64;
-
-        internal static int Identity(ulong client, IdentityEvent e)
-        {
-            int streets = e.Street.Count, ids = e.Identifiers.Count;
-            if (streets > MaxItems || ids > MaxItems) return (int)CdpStatus.TooLarge;
-            string ext = e.ExtJsonOrNull();
-            int need = 1 + CommonBytes(e) + MaxBytes(e.Email) + MaxBytes(e.FirstName) + MaxBytes(e.LastName)
-                + MaxBytes(e.DateOfBirth) + MaxBytes(e.Gender) + MaxBytes(e.Mobile) + MaxBytes(e.Phone)
-                + MaxBytes(e.City) + MaxBytes(e.State) + MaxBytes(e.Country) + MaxBytes(e.PostalCode)
-                + MaxBytes(e.Title) + MaxBytes(ext);
-            for (int i = 0; i < streets; i++) need += MaxBytes(e.Street[i]);
-            for (int i = 0; i < ids; i++)
-            {
-                var id = e.Identifiers[i];
-                need += MaxBytes(id.Provider) + MaxBytes(id.Id) + MaxBytes(id.ExpiryDate);
-            }
-            var buf = RentBuffer(need);
-            xmcdp_str_t* streetArr = stackalloc xmcdp_str_t[Math.Max(streets, 1)];
-            xmcdp_identifier_t* idArr = stackalloc xmcdp_identifier_t[Math.Max(ids, 1)];
-            fixed (byte* b = buf)
-            {
-                var p = new Utf8Packer(b, buf.Length);
-                for (int i = 0; i < streets; i++) streetArr[i] = p.Add(e.Street[i] ?? string.Empty);
-                for (int i = 0; i < ids; i++)
-                {
-                    var id = e.Identifiers[i];
-                    idArr[i] = new xmcdp_identifier_t { provider = p.Add(id.Provider), id = p.Add(id.Id), expiry_date = p.Add(id.ExpiryDate) };
-                }
-                var ni = new xmcdp_identity_t
-                {
-                    common = Common(ref p, e),
-                    email = p.Add(e.Email),
-                    first_name = p.Add(e.FirstName),
-                    last_name = p.Add(e.LastName),
-                    dob = p.Add(e.DateOfBirth),
-                    gender = p.Add(e.Gender),
-                    mobile = p.Add(e.Mobile),
-                    phone = p.Add(e.Phone),
-                    city = p.Add(e.City),
-                    state = p.Add(e.State),
-                    country = p.Add(e.Country),
-                    postal_code = p.Add(e.PostalCode),
-                    title = p.Add(e.Title),
-                    ext_json = p.Add(ext),
-                    user_agent = p.Add(e.UserAgent),
-                    street = streets == 0 ? IntPtr.Zero : (IntPtr)streetArr,
-                    street_len = (ulong)streets,
-                    identifiers = ids == 0 ? IntPtr.Zero : (IntPtr)idArr,
-                    identifiers_len = (ulong)ids,
-                };
-                return (int)Interop.xmcdp_client_identity(client, ref ni);
-            }
-        }
-
-        internal static uint Version() => Interop.xmcdp_version();
-
-        internal static int Shutdown(ulong client, uint deadlineMs) => (int)Interop.xmcdp_client_shutdown(client, deadlineMs);
-
-        internal static int Delete(ulong client) => (int)Interop.xmcdp_client_delete(client);
 
         /// <summary>Reads a native string result with the "needed length on BUFFER_TOO_SMALL" protocol.</summary>
         internal delegate int BufferCall(IntPtr buf, ulong cap, out ulong len);
@@ -229,16 +134,6 @@ namespace XmCdp.Native
             return (int)CdpStatus.BufferTooSmall;
         }
 
-        internal static int Stats(ulong client, out string json)
-        {
-            return ReadString((IntPtr b, ulong c, out ulong l) => (int)Interop.xmcdp_client_stats(client, b, c, out l), out json);
-        }
-
-        internal static int SettingsSchema(out string json)
-        {
-            return ReadString((IntPtr b, ulong c, out ulong l) => (int)Interop.xmcdp_settings_schema(b, c, out l), out json);
-        }
-
         /// <summary>The calling thread's last native error message, or a generic text when there is none.</summary>
         internal static string LastError()
         {
@@ -252,18 +147,6 @@ namespace XmCdp.Native
             {
                 return null;
             }
-        }
-
-        internal static int LogNext(uint timeoutMs, byte[] buf, out uint level, out int len)
-        {
-            ulong l;
-            int status;
-            fixed (byte* b = buf)
-            {
-                status = (int)Interop.xmcdp_log_next(timeoutMs, out level, (IntPtr)b, (ulong)buf.Length, out l);
-            }
-            len = checked((int)l);
-            return status;
         }
 
         /// <summary>Throws <see cref="XmCdpException"/> for a non-zero status, with the native last-error text.</summary>

@@ -159,8 +159,7 @@ namespace XmCdp.Sitecore.Tests
 
             var binding = XmCdpSites.Find("website");
             Assert.That(binding, Is.Not.Null);
-            Assert.That(binding.CookieName, Is.EqualTo("bid_ck_test"));
-            Assert.That(binding.LegacyCookieName, Is.EqualTo("BID_ck_test"));
+            Assert.That(binding.ClientKey, Is.EqualTo("ck_test"));
 
             var log = Log.Entries();
             Assert.That(log, Has.Some.StringContaining("INFO XmCdp: tracking site 'website'"));

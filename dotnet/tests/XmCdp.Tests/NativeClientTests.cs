@@ -224,7 +224,7 @@ namespace XmCdp.Tests
         public void LogPump_DeliversNativeRecordsWithoutSecrets()
         {
             var sink = new ListSink();
-            CdpLog.Start(sink);
+            NativeLogPump.Start(sink);
             try
             {
                 using (var client = new CdpClient(Settings()))
@@ -240,7 +240,7 @@ namespace XmCdp.Tests
             }
             finally
             {
-                Assert.That(CdpLog.Stop(TimeSpan.FromSeconds(2)), Is.True, "the pump stops within its poll interval");
+                Assert.That(NativeLogPump.Stop(TimeSpan.FromSeconds(2)), Is.True, "the pump stops within its poll interval");
             }
             lock (sink.Lines)
             {

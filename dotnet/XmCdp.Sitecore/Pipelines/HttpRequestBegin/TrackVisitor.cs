@@ -22,15 +22,8 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
     {
         internal const string IdentityCookiePrefix = "xmcdp_idn_";
 
-        private HashSet<string> _ignoredSites = Csv("shell,login,admin,service,modules_shell,modules_website,scheduler,system,publisher");
-        private string[] _ignoredPrefixes = CsvArray("/sitecore/,/-/,/~/,/api/,/layouts/,/_dev/");
-        private HashSet<string> _consentValues = Csv("1,true,yes,granted,all");
-        // Bot patterns, lower-cased once: ASCII ones are found by one pass over the User-Agent (first-character
-        // bitmask, then an in-place compare); any other pattern is searched with OrdinalIgnoreCase.
-        private string[] _asciiBots = new string[0];
-        private string[] _otherBots = new string[0];
-        private ulong _botFirstLo, _botFirstHi;
-        private string[] _lowerPrefixes = LowerPrefixes(CsvArray("/sitecore/,/-/,/~/,/api/,/layouts/,/_dev/"));
+        // Which requests are tracked at all; the config factory's properties below are set through to it.
+        private readonly VisitorFilter _filter = new VisitorFilter();
         // Language name -> CDP language code, copy on write (a site has a handful of languages).
         private volatile Dictionary<string, string> _languageCodes = new Dictionary<string, string>(StringComparer.Ordinal);
 
@@ -40,52 +33,40 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
         /// <summary>Comma-separated site names never tracked (system sites).</summary>
         public string IgnoredSites
         {
-            get { return string.Join(",", _ignoredSites); }
-            set { _ignoredSites = Csv(value); }
+            get { return _filter.IgnoredSites; }
+            set { _filter.IgnoredSites = value; }
         }
 
         /// <summary>Comma-separated path prefixes never tracked (media, static, APIs).</summary>
         public string IgnoredPathPrefixes
         {
-            get { return string.Join(",", _ignoredPrefixes); }
-            set
-            {
-                var prefixes = CsvArray(value);
-                _lowerPrefixes = LowerPrefixes(prefixes);
-                _ignoredPrefixes = prefixes;
-            }
+            get { return _filter.IgnoredPathPrefixes; }
+            set { _filter.IgnoredPathPrefixes = value; }
         }
 
         /// <summary>Config factory hook: <c>&lt;botUserAgents hint="list:AddBotUserAgent"&gt;</c>, case-insensitive substrings.</summary>
-        public void AddBotUserAgent(string pattern)
-        {
-            if (string.IsNullOrWhiteSpace(pattern)) return;
-            var p = pattern.Trim().ToLowerInvariant();
-            if (AsciiText.IsAscii(p))
-            {
-                _asciiBots = Append(_asciiBots, p);
-                int c = p[0];
-                if (c < 64) _botFirstLo |= 1UL << c;
-                else _botFirstHi |= 1UL << (c - 64);
-            }
-            else
-            {
-                _otherBots = Append(_otherBots, p);
-            }
-        }
+        public void AddBotUserAgent(string pattern) => _filter.AddBotUserAgent(pattern);
 
         /// <summary>When set, track only visitors whose cookie of this name holds one of <see cref="ConsentValues"/>.</summary>
-        public string ConsentCookieName { get; set; }
+        public string ConsentCookieName
+        {
+            get { return _filter.ConsentCookieName; }
+            set { _filter.ConsentCookieName = value; }
+        }
 
         /// <summary>Comma-separated cookie values that mean "consent given".</summary>
         public string ConsentValues
         {
-            get { return string.Join(",", _consentValues); }
-            set { _consentValues = Csv(value); }
+            get { return _filter.ConsentValues; }
+            set { _filter.ConsentValues = value; }
         }
 
         /// <summary>Skip requests carrying <c>DNT: 1</c>.</summary>
-        public bool HonorDoNotTrack { get; set; }
+        public bool HonorDoNotTrack
+        {
+            get { return _filter.HonorDoNotTrack; }
+            set { _filter.HonorDoNotTrack = value; }
+        }
 
         /// <summary>Query parameter naming the served variant when no earlier processor put one in HttpContext.Items.</summary>
         public string PageVariantQueryParameter
@@ -133,7 +114,7 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
         public string IdentityProvider { get; set; } = "email";
 
         /// <summary>HttpContext.Items key an earlier processor or experiment may set to the served variant id.</summary>
-        public const string PageVariantItemsKey = "XmCdp.PageVariantId";
+        public const string PageVariantItemsKey = CdpContext.PageVariantItemsKey;
 
         public override void Process(HttpRequestArgs args)
         {
@@ -151,19 +132,16 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
         protected virtual void Track(HttpContextBase http)
         {
             var site = global::Sitecore.Context.Site;
-            if (site == null || _ignoredSites.Contains(site.Name)) return;
+            if (site == null || _filter.IgnoresSite(site.Name)) return;
             var binding = XmCdpSites.Find(site.Name);
             if (binding == null) return;
-            if (!global::Sitecore.Context.PageMode.IsNormal) return;
+            if (!VisitorFilter.IsNormalPageMode()) return;
             var item = global::Sitecore.Context.Item;
             if (item == null) return;
 
             var request = http.Request;
-            if (IsIgnoredPath(request.Path)) return;
             var userAgent = request.UserAgent;
-            if (IsBot(userAgent)) return;
-            if (HonorDoNotTrack && request.Headers["DNT"] == "1") return;
-            if (!HasConsent(request)) return;
+            if (!_filter.Admits(request, userAgent)) return;
 
             // The native side reads bid_ (then the legacy BID_) from the raw header, ignores hostile values, and
             // for a first visit takes a pre-created id from its pool or creates one within the budget.
@@ -217,79 +195,6 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
         {
             var flows = binding.Decisions.FlowsFor(itemPath);
             for (int i = 0; i < flows.Count; i++) ctx.Prefetch(flows[i]);
-        }
-
-        private bool IsIgnoredPath(string path)
-        {
-            if (string.IsNullOrEmpty(path)) return false;
-            var prefixes = _lowerPrefixes;
-            for (int i = 0; i < prefixes.Length; i++)
-            {
-                var prefix = prefixes[i];
-                if (prefix != null)
-                {
-                    if (AsciiText.RegionEqualsIgnoreCase(path, 0, prefix)) return true;
-                }
-                else if (path.StartsWith(_ignoredPrefixes[i], StringComparison.OrdinalIgnoreCase))
-                {
-                    return true;
-                }
-            }
-            // Static files ("/styles/site.css", "/robots.txt"): any extension except page handlers.
-            int slash = path.LastIndexOf('/');
-            int dot = path.LastIndexOf('.');
-            if (dot > slash)
-            {
-                int extLength = path.Length - dot;
-                return !(extLength == 5 && (AsciiText.RegionEqualsIgnoreCase(path, dot, ".aspx") || AsciiText.RegionEqualsIgnoreCase(path, dot, ".html")));
-            }
-            return false;
-        }
-
-        private bool IsBot(string userAgent)
-        {
-            if (string.IsNullOrWhiteSpace(userAgent)) return true;
-            var ascii = _asciiBots;
-            bool nonAscii = false;
-            if (ascii.Length > 0)
-            {
-                ulong lo = _botFirstLo, hi = _botFirstHi;
-                for (int i = 0; i < userAgent.Length; i++)
-                {
-                    int c = userAgent[i];
-                    if (c >= 128)
-                    {
-                        nonAscii = true;
-                        continue;
-                    }
-                    if (c >= 'A' && c <= 'Z') c |= 0x20;
-                    if (c < 64 ? ((lo >> c) & 1) == 0 : ((hi >> (c - 64)) & 1) == 0) continue;
-                    for (int k = 0; k < ascii.Length; k++)
-                    {
-                        var p = ascii[k];
-                        if (p[0] == c && AsciiText.RegionEqualsIgnoreCase(userAgent, i, p)) return true;
-                    }
-                }
-                // A non-ASCII character may equal an ASCII one under OrdinalIgnoreCase (e.g. U+0131 and 'I'): ask the BCL.
-                if (nonAscii)
-                {
-                    foreach (var p in ascii)
-                        if (userAgent.IndexOf(p, StringComparison.OrdinalIgnoreCase) >= 0) return true;
-                }
-            }
-            foreach (var p in _otherBots)
-            {
-                if (userAgent.IndexOf(p, StringComparison.OrdinalIgnoreCase) >= 0) return true;
-            }
-            return false;
-        }
-
-        private bool HasConsent(HttpRequestBase request)
-        {
-            if (string.IsNullOrEmpty(ConsentCookieName)) return true;
-            // The raw header, not Request.Cookies (which parses every cookie into HttpCookie objects).
-            var value = AsciiText.CookieValue(request.Headers["Cookie"], ConsentCookieName);
-            return value != null && _consentValues.Contains(value);
         }
 
         private string LanguageCode()
@@ -410,38 +315,6 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
                 if (AsciiText.RegionEqualsIgnoreCase(url, i, lower)) return true;
             }
             return false;
-        }
-
-        private static string[] Append(string[] array, string value)
-        {
-            var copy = new string[array.Length + 1];
-            Array.Copy(array, copy, array.Length);
-            copy[array.Length] = value;
-            return copy;
-        }
-
-        /// <summary>Lower-case copies of ASCII prefixes (compared in place); null marks a non-ASCII prefix (BCL compare).</summary>
-        private static string[] LowerPrefixes(string[] prefixes)
-        {
-            var lower = new string[prefixes.Length];
-            for (int i = 0; i < prefixes.Length; i++)
-                lower[i] = AsciiText.IsAscii(prefixes[i]) ? prefixes[i].ToLowerInvariant() : null;
-            return lower;
-        }
-
-        private static HashSet<string> Csv(string value) => new HashSet<string>(CsvArray(value), StringComparer.OrdinalIgnoreCase);
-
-        private static string[] CsvArray(string value)
-        {
-            if (string.IsNullOrWhiteSpace(value)) return new string[0];
-            var parts = value.Split(new[] { ',' }, StringSplitOptions.RemoveEmptyEntries);
-            var result = new List<string>(parts.Length);
-            foreach (var p in parts)
-            {
-                var t = p.Trim();
-                if (t.Length > 0) result.Add(t);
-            }
-            return result.ToArray();
         }
     }
 }

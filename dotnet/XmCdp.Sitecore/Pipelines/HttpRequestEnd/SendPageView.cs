@@ -47,7 +47,7 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestEnd
             bool isView = (code >= 200 && code < 300) || (!SkipNotFound && code == 404) || (!SkipServerErrors && code >= 500);
             if (!isView) return;
 
-            var fromItems = http.Items[TrackVisitor.PageVariantItemsKey] as string;
+            var fromItems = http.Items[CdpContext.PageVariantItemsKey] as string;
             if (!string.IsNullOrEmpty(fromItems)) view.PageVariantId = fromItems;
             ctx.SendView(view);
         }

@@ -66,7 +66,7 @@ namespace XmCdp.Sitecore.Pipelines.Initialize
                     return;
                 }
                 XmCdpLog.Info("native library loaded from " + NativeLibraryLoader.LoadedFrom);
-                if (ForwardNativeLogs) CdpLog.Start(new SitecoreLogSink());
+                if (ForwardNativeLogs) NativeLogPump.Start(new SitecoreLogSink());
             }
 
             int created = 0;

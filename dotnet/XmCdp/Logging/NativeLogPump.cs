@@ -28,7 +28,7 @@ namespace XmCdp.Logging
     /// callback into the unloaded domain would crash the worker process. The native queue is process-wide, so
     /// there is one pump per AppDomain, started once and stopped at shutdown.
     /// </summary>
-    public static class CdpLog
+    public static class NativeLogPump
     {
         private const uint PollTimeoutMs = 250;
         private static readonly object Gate = new object();

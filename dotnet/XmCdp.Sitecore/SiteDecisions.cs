@@ -21,8 +21,6 @@ namespace XmCdp.Sitecore
             _byPath = byPath;
         }
 
-        public IList<string> AlwaysPrefetched => Array.AsReadOnly(_always);
-
         /// <exception cref="ArgumentException">A malformed prefetchPaths entry (the message quotes the setting name only).</exception>
         public static SiteDecisions Parse(string prefetchFlows, string prefetchPaths)
         {
