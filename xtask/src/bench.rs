@@ -97,7 +97,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut rep = Report::default();
     cases::page_view(&p, sz, &mut rep)?;
     cases::delivery(&p, sz, &mut rep)?;
-    cases::instructions(&p, sz, &mut rep, quick, &out_dir)?;
+    cases::instructions(&p, &mut rep, quick, &out_dir)?;
     cases::decisions(&p, sz, &mut rep)?;
     cases::first_visit(&p, sz, &mut rep)?;
     cases::cdp_down(&p, sz, &mut rep)?;

@@ -113,7 +113,7 @@ pub fn delivery(p: &Peers, sz: &Sizes, rep: &mut Report) -> Result<(), String> {
 }
 
 /// Case 6: instructions per enqueue under callgrind (before the outage cases, with the emulator answering normally).
-pub fn instructions(p: &Peers, _sz: &Sizes, rep: &mut Report, quick: bool, out_dir: &Path) -> Result<(), String> {
+pub fn instructions(p: &Peers, rep: &mut Report, quick: bool, out_dir: &Path) -> Result<(), String> {
     if process::have("valgrind") {
         let calls = if quick { 2_000u64 } else { 20_000 };
         println!("== 6. instruction count of xmcdp_client_page_view under callgrind, {calls} calls");
