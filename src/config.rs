@@ -8,7 +8,10 @@ use serde_json::{Map, Value};
 use std::fmt;
 use std::time::Duration;
 
+mod schema;
 mod strict;
+
+pub use schema::{schema_json, SettingType, SCHEMA};
 
 /// A secret string whose `Debug`/`Display` never show the value.
 #[derive(Clone, PartialEq, Eq)]
