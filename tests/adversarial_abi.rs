@@ -131,7 +131,7 @@ fn decision_request(friendly_id: &str) -> xmcdp_decision_request_t {
 fn delete_without_shutdown_never_makes_a_request_thread_pay_the_drain() {
     let emu = spawn(EmulatorConfig::default()).unwrap();
     let faults = r#"{"routes":{"callflows":{"latency_ms":300},"events":{"error_rate":1.0,"error_status":503}}}"#;
-    assert_eq!(common::request("PUT", &format!("{}/__emulator/faults", emu.base_url()), Some(faults)).status, 200);
+    common::admin(&emu.base_url()).set_faults(&serde_json::from_str(faults).unwrap()).expect("faults");
     let c = new_client(&format!(r#"{{"clientKey":"ck_test","targetUrl":"{}","pointOfSale":"p"}}"#, emu.base_url()));
     // Events that keep failing: the implicit shutdown drains for its whole 2 s deadline.
     let mut pv: xmcdp_page_view_t = unsafe { std::mem::zeroed() };
@@ -260,7 +260,7 @@ fn the_api_token_never_goes_through_a_plain_http_proxy() {
     let mut n = 0usize;
     let status = xmcdp_client_guest_get(c, s("no-such-guest"), 0, 5_000, buf.as_mut_ptr(), buf.len(), &mut n);
     assert_eq!(status, XMCDP_STATUS_NOT_FOUND, "{}", last_error());
-    let reached = common::get_json(&format!("{}/__emulator/requests", emu.base_url()));
+    let reached = common::admin(&emu.base_url()).requests().unwrap();
     assert!(reached.to_string().contains("/v2.1/guests/no-such-guest"), "the call went straight to the loopback guest API");
     // An https:// target is tunnelled (CONNECT): the proxy sees the host, never the token.
     let c2 = new_client(&format!(

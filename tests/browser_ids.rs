@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{get_json, request, wait_for};
+use common::{admin, wait_for};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use xmcdp::browser::BrowserIdSource;
@@ -25,7 +25,7 @@ fn client(emu: &EmulatorHandle, extra: Value) -> Client {
 }
 
 fn requests(emu: &EmulatorHandle, route: &str) -> Vec<Value> {
-    get_json(&format!("{}/__emulator/requests", emu.base_url()))["items"]
+    admin(&emu.base_url()).requests().unwrap()["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -35,7 +35,7 @@ fn requests(emu: &EmulatorHandle, route: &str) -> Vec<Value> {
 }
 
 fn faults(emu: &EmulatorHandle, f: Value) {
-    assert_eq!(request("PUT", &format!("{}/__emulator/faults", emu.base_url()), Some(&f.to_string())).status, 200);
+    admin(&emu.base_url()).set_faults(&f).expect("faults");
 }
 
 const COOKIE_ATTRS: &str = "; Max-Age=63072000; SameSite=None; Secure; Path=/";
@@ -112,7 +112,7 @@ fn hostile_cookie_values_never_reach_a_url_or_header() {
         assert_eq!(e.kind, ErrorKind::InvalidBrowserId, "{bad:?}");
     }
     assert!(requests(&emu, "browser_show").is_empty());
-    let all = get_json(&format!("{}/__emulator/requests", emu.base_url())).to_string();
+    let all = admin(&emu.base_url()).requests().unwrap().to_string();
     assert!(!all.contains("evil"));
     // An unknown (well-formed) id: NotFound, and the id is not echoed back in the message.
     let e = c.guest_ref_for_browser("no-such-browser-id", Duration::from_secs(2)).unwrap_err();
@@ -180,7 +180,7 @@ fn identity_merge_is_visible_through_show_json() {
     assert_ne!(ga, gb);
     identify(&a.browser_id);
     wait_for(Duration::from_secs(5), || {
-        let g = get_json(&format!("{}/__emulator/guests/{ga}", emu.base_url()));
+        let g = admin(&emu.base_url()).guest(&ga).unwrap();
         (g["guestType"] == "customer").then_some(())
     })
     .expect("first identity processed");

@@ -1,8 +1,6 @@
 //! Builds `tests/c/smoke.c` with gcc against the committed `bindings/c/xmcdp.h`, links it to the cdylib
 //! of this very build, runs it against an in-process emulator and checks what the emulator received.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -54,17 +52,10 @@ fn compile_smoke(lib_dir: &Path) -> PathBuf {
     exe
 }
 
-/// A bare HTTP/1.0 GET: enough for the emulator's JSON endpoints, no client crate needed.
+/// A GET through the shared client (the emulator's JSON endpoints), whatever the status.
 fn http_get(base: &str, path: &str) -> (u16, String) {
-    let addr = base.strip_prefix("http://").expect("http base url");
-    let mut s = TcpStream::connect(addr).expect("connect to emulator");
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: application/json\r\nConnection: close\r\n\r\n").unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, body.to_string())
+    let r = xmcdp_emulator_admin::send("GET", &format!("{base}{path}"), &[("Accept", "application/json")], None).expect("GET");
+    (r.status, r.body)
 }
 
 #[test]

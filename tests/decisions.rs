@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{get_json, request};
+use common::{admin, get_json};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,12 +41,11 @@ fn req(flow: &str, bid: &str) -> DecisionRequest {
 }
 
 fn faults(emu: &EmulatorHandle, f: Value) {
-    let r = request("PUT", &format!("{}/__emulator/faults", emu.base_url()), Some(&f.to_string()));
-    assert_eq!(r.status, 200, "{}", r.body);
+    admin(&emu.base_url()).set_faults(&f).expect("faults");
 }
 
 fn flow_requests(emu: &EmulatorHandle) -> Vec<Value> {
-    get_json(&format!("{}/__emulator/requests", emu.base_url()))["items"]
+    admin(&emu.base_url()).requests().unwrap()["items"]
         .as_array()
         .unwrap()
         .iter()

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{get_json, request, wait_for};
+use common::{admin, get_json, wait_for};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -64,8 +64,7 @@ fn view(bid: &str, page: &str) -> Event {
 }
 
 fn set_faults(base: &str, faults: Value) {
-    let r = request("PUT", &format!("{base}/__emulator/faults"), Some(&faults.to_string()));
-    assert_eq!(r.status, 200, "{}", r.body);
+    admin(base).set_faults(&faults).expect("faults");
 }
 
 /// Distinct pages the emulator stored for these visitors, plus the total stored (duplicates would show here).
@@ -73,7 +72,7 @@ fn received(base: &str, bids: &[String]) -> (HashSet<String>, usize) {
     let mut set = HashSet::new();
     let mut total = 0;
     for b in bids {
-        for e in get_json(&format!("{base}/__emulator/events?browser_id={b}"))["items"].as_array().unwrap() {
+        for e in admin(base).events_of(&b).unwrap()["items"].as_array().unwrap() {
             total += 1;
             set.insert(e["body"]["page"].as_str().unwrap_or("").to_string());
         }
@@ -82,7 +81,7 @@ fn received(base: &str, bids: &[String]) -> (HashSet<String>, usize) {
 }
 
 fn emu_stats(base: &str) -> Value {
-    get_json(&format!("{base}/__emulator/stats"))
+    admin(base).stats().unwrap()
 }
 
 /// Cheap to poll (two small JSON documents): the client holds nothing any more (queue, spool, replays) and the

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{get_json, request, wait_for};
+use common::{admin, wait_for};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 use xmcdp::guests::{guest_refs, WriteMode};
@@ -23,7 +23,7 @@ fn client(emu: &EmulatorHandle, token: &str) -> Client {
 }
 
 fn guest_requests(emu: &EmulatorHandle) -> Vec<Value> {
-    get_json(&format!("{}/__emulator/requests", emu.base_url()))["items"]
+    admin(&emu.base_url()).requests().unwrap()["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -200,7 +200,7 @@ fn every_error_path_keeps_the_token_out_of_messages_and_logs() {
     // Local validation.
     expect(api.create_extension(&g2, "ext9", &json!({"a": 1})), ErrorKind::InvalidExt);
     // 5xx and 429.
-    let put_faults = |f: Value| assert_eq!(request("PUT", &format!("{}/__emulator/faults", emu2.base_url()), Some(&f.to_string())).status, 200);
+    let put_faults = |f: Value| admin(&emu2.base_url()).set_faults(&f).expect("faults");
     put_faults(json!({"routes": {"guests": {"error_rate": 1.0, "error_status": 500}}}));
     expect(api.get(&g2, false), ErrorKind::ServerError);
     put_faults(json!({"routes": {"guests": {"throttle_rate": 1.0}}}));

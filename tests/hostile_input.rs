@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::get_json;
+use common::admin;
 use serde_json::{json, Map, Number, Value};
 use std::time::Duration;
 use xmcdp::config::Settings;
@@ -532,7 +532,7 @@ fn overlong() -> String {
 }
 
 fn emu_requests(emu: &EmulatorHandle) -> Vec<Value> {
-    get_json(&format!("{}/__emulator/requests", emu.base_url()))["items"].as_array().unwrap().clone()
+    admin(&emu.base_url()).requests().unwrap()["items"].as_array().unwrap().clone()
 }
 
 const ALLOWED_HEADERS: &[&str] = &[

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{get_json, request, wait_for};
+use common::{admin, get_json, wait_for};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use xmcdp::model::{CustomEvent, Event, EventCommon, Ext, Identifier, Identity, PageView};
@@ -36,7 +36,7 @@ fn view(bid: &str, page: &str) -> Event {
 }
 
 fn events_of(emu: &EmulatorHandle, bid: &str) -> Vec<Value> {
-    get_json(&format!("{}/__emulator/events?browser_id={bid}", emu.base_url()))["items"].as_array().unwrap().clone()
+    admin(&emu.base_url()).events_of(&bid).unwrap()["items"].as_array().unwrap().clone()
 }
 
 fn stats(c: &Client) -> Value {
@@ -44,8 +44,7 @@ fn stats(c: &Client) -> Value {
 }
 
 fn set_faults(emu: &EmulatorHandle, faults: Value) {
-    let r = request("PUT", &format!("{}/__emulator/faults", emu.base_url()), Some(&faults.to_string()));
-    assert_eq!(r.status, 200, "{}", r.body);
+    admin(&emu.base_url()).set_faults(&faults).expect("faults");
 }
 
 #[test]
@@ -61,7 +60,7 @@ fn page_view_reaches_the_cdp_with_the_official_body_shape() {
                "currency":"EUR","language":"EN","page":"home","pos":"myretailsite/ireland"})
     );
     // The visitor's User-Agent is forwarded, not ours.
-    let reqs = get_json(&format!("{}/__emulator/requests", emu.base_url()));
+    let reqs = admin(&emu.base_url()).requests().unwrap();
     let post = reqs["items"].as_array().unwrap().iter().rev().find(|r| r["path"] == "/v1.2/events").unwrap().clone();
     assert_eq!(post["headers"]["user-agent"], "Mozilla/5.0 (test)");
     assert_eq!(post["headers"]["content-type"], "application/json");
@@ -155,7 +154,7 @@ fn client_errors_are_not_retried_and_are_counted() {
     let s = stats(&c);
     assert_eq!(s["failed_by_reason"]["http_404"], 1);
     assert_eq!(s["retried"], 0);
-    let posts = get_json(&format!("{}/__emulator/requests", emu.base_url()))["items"]
+    let posts = admin(&emu.base_url()).requests().unwrap()["items"]
         .as_array()
         .unwrap()
         .iter()

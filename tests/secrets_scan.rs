@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::request;
+use common::admin;
 use serde_json::{json, Value};
 use std::time::Duration;
 use xmcdp::ffi::xmcdp_status_t::*;
@@ -111,8 +111,7 @@ fn identity(bid: &str, email: &str) -> Event {
 }
 
 fn faults(emu: &EmulatorHandle, body: &Value) {
-    let r = request("PUT", &format!("{}/__emulator/faults", emu.base_url()), Some(&body.to_string()));
-    assert!((200..300).contains(&r.status), "faults: {} {}", r.status, r.body);
+    admin(&emu.base_url()).set_faults(body).expect("faults");
 }
 
 fn cs(s: &str) -> xmcdp_str_t {

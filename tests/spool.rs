@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{get_json, request, wait_for};
+use common::{admin, get_json, wait_for};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -44,7 +44,7 @@ fn view(bid: &str, page: &str) -> Event {
 }
 
 fn pages_of(emu: &EmulatorHandle, bid: &str) -> Vec<String> {
-    get_json(&format!("{}/__emulator/events?browser_id={bid}", emu.base_url()))["items"]
+    admin(&emu.base_url()).events_of(&bid).unwrap()["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -57,8 +57,7 @@ fn spool_stats(c: &Client) -> Value {
 }
 
 fn set_faults(emu: &EmulatorHandle, faults: Value) {
-    let r = request("PUT", &format!("{}/__emulator/faults", emu.base_url()), Some(&faults.to_string()));
-    assert_eq!(r.status, 200, "{}", r.body);
+    admin(&emu.base_url()).set_faults(&faults).expect("faults");
 }
 
 fn spool_files(dir: &Path) -> Vec<String> {
@@ -93,7 +92,7 @@ fn outage_goes_to_disk_and_replays_in_order_after_recovery() {
     assert_eq!(s["spooled"], 160, "{s}");
     assert_eq!(s["replayed"], 160, "{s}");
     // Every delivery carried its stable id.
-    let reqs = get_json(&format!("{}/__emulator/requests", emu.base_url()));
+    let reqs = admin(&emu.base_url()).requests().unwrap();
     let post = reqs["items"].as_array().unwrap().iter().rev().find(|r| r["path"] == "/v1.2/events" && r["status"] == 201).unwrap().clone();
     let key = post["headers"]["idempotency-key"].as_str().expect("Idempotency-Key sent");
     assert_eq!(key.len(), 36, "{key}");
@@ -261,7 +260,7 @@ fn the_emulator_acknowledges_a_duplicate_but_keeps_one() {
     assert!(first.starts_with("HTTP/1.1 201"), "{first}");
     assert!(second.starts_with("HTTP/1.1 201"), "{second}");
     assert_eq!(pages_of(&emu, &bid), ["dup"]);
-    assert_eq!(get_json(&format!("{}/__emulator/stats", emu.base_url()))["events"]["duplicates"], 1);
+    assert_eq!(admin(&emu.base_url()).stats().unwrap()["events"]["duplicates"], 1);
 }
 
 #[test]
@@ -292,7 +291,7 @@ fn replay_throughput() {
     let s = wait_for(Duration::from_secs(60), || Some(spool_stats(&c)).filter(|s| s["depth"] == n as u64 && s["waiting"] == 0))
         .unwrap_or_else(|| panic!("all on disk: {}", spool_stats(&c)));
     assert_eq!(s["dropped"], 0, "{s}");
-    let accepted_before = get_json(&format!("{}/__emulator/stats", emu.base_url()))["events"]["accepted"].as_u64().unwrap();
+    let accepted_before = admin(&emu.base_url()).stats().unwrap()["events"]["accepted"].as_u64().unwrap();
     set_faults(&emu, json!({}));
     let t0 = std::time::Instant::now();
     let mut first = None;
@@ -306,7 +305,7 @@ fn replay_throughput() {
     let total = t0.elapsed();
     assert!(done.is_some(), "not drained: {}", spool_stats(&c));
     let first = first.unwrap_or_default();
-    let st = get_json(&format!("{}/__emulator/stats", emu.base_url()));
+    let st = admin(&emu.base_url()).stats().unwrap();
     let stored = st["events"]["accepted"].as_u64().unwrap() - accepted_before;
     let s = spool_stats(&c);
     eprintln!(

@@ -5,10 +5,10 @@
 //! The last part is a visit through the plain C ABI (examples/c/visit.c).
 
 use crate::dotnet;
-use crate::util::{self, cargo, http_get, EmulatorProcess};
+use crate::emulator_process::EmulatorProcess;
+use crate::process::{self, cargo};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -18,16 +18,16 @@ const XSP4: &str = "/usr/lib/mono/4.5/xsp4.exe";
 const BROWSER_UA: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
 
 pub fn run(_args: &[String]) -> Result<(), String> {
-    let root = util::repo_root();
+    let root = process::repo_root();
     println!("== building the native library, the emulator and the C# assemblies");
-    util::run(cargo().args(["build", "--quiet", "-p", "xmcdp", "--lib"]))?;
-    util::run(cargo().args(["build", "--quiet", "-p", "xmcdp-emulator", "--bin", "xmcdp-emulator"]))?;
-    let debug = util::target_dir().join("debug");
+    process::run(cargo().args(["build", "--quiet", "-p", "xmcdp", "--lib"]))?;
+    process::run(cargo().args(["build", "--quiet", "-p", "xmcdp-emulator", "--bin", "xmcdp-emulator"]))?;
+    let debug = process::target_dir().join("debug");
     let native = debug.join(crate::test::native_lib_name());
-    let out = util::target_dir().join("demo").join("dotnet");
+    let out = process::target_dir().join("demo").join("dotnet");
     dotnet::build(&root, &out)?;
-    let visit = util::target_dir().join("demo").join("visit");
-    util::run(
+    let visit = process::target_dir().join("demo").join("visit");
+    process::run(
         Command::new("gcc")
             .args(["-std=c99", "-Wall", "-Werror", "-O1", "-o"])
             .arg(&visit)
@@ -100,7 +100,8 @@ pub fn run(_args: &[String]) -> Result<(), String> {
     println!("   site shutdown hook: {}", shut.body.trim());
 
     println!("\n== what CDP received (from the emulator's inspection API)");
-    let events = json(&http_get(&format!("{}/__emulator/events?limit=10000", emu.url))?)?;
+    let admin = emu.admin();
+    let events = admin.events("limit=10000")?;
     let mut by_type: BTreeMap<String, usize> = BTreeMap::new();
     for e in events["items"].as_array().into_iter().flatten() {
         *by_type.entry(e["type"].as_str().unwrap_or("?").to_string()).or_default() += 1;
@@ -109,7 +110,7 @@ pub fn run(_args: &[String]) -> Result<(), String> {
         "   events by type: {}",
         by_type.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
     );
-    let guests = json(&http_get(&format!("{}/__emulator/guests?limit=10000", emu.url))?)?;
+    let guests = admin.guests("limit=10000")?;
     let items = guests["items"].as_array().cloned().unwrap_or_default();
     let mut by_guest_type: BTreeMap<String, usize> = BTreeMap::new();
     let mut merged = Vec::new();
@@ -129,7 +130,7 @@ pub fn run(_args: &[String]) -> Result<(), String> {
     }
     for g in items.iter().filter(|g| g["email"].is_string()) {
         let r = g["ref"].as_str().unwrap_or("");
-        let detail = json(&http_get(&format!("{}/__emulator/guests/{r}", emu.url))?)?;
+        let detail = admin.guest(r)?;
         for s in detail["sessions"].as_array().into_iter().flatten() {
             let cart = &s["cart"];
             println!(
@@ -142,9 +143,9 @@ pub fn run(_args: &[String]) -> Result<(), String> {
             );
         }
     }
-    let sessions = json(&http_get(&format!("{}/__emulator/sessions?limit=10000", emu.url))?)?;
+    let sessions = admin.sessions("limit=10000")?;
     println!("   sessions: {}", sessions["items"].as_array().map_or(0, |s| s.len()));
-    let execs = json(&http_get(&format!("{}/__emulator/flows/executions?limit=10000", emu.url))?)?;
+    let execs = admin.flow_executions("limit=10000")?;
     let mut flows: BTreeMap<String, usize> = BTreeMap::new();
     for x in execs["items"].as_array().into_iter().flatten() {
         let key = format!(
@@ -195,13 +196,9 @@ pub fn run(_args: &[String]) -> Result<(), String> {
     drop(site);
 
     println!("\n== the same library through the plain C ABI (examples/c/visit.c)");
-    let created = json(&http_get(&format!(
-        "{}/v1.2/browser/create.json?client_key=ck_test&message={{}}",
-        emu.url
-    ))?)?;
-    let bid = created["ref"].as_str().ok_or("no browser ref")?.to_string();
-    util::run(Command::new(&visit).arg(&emu.url).arg(&bid))?;
-    let events = json(&http_get(&format!("{}/__emulator/events?browser_id={bid}", emu.url))?)?;
+    let bid = admin.create_browser()?;
+    process::run(Command::new(&visit).arg(&emu.url).arg(&bid))?;
+    let events = admin.events_of(&bid)?;
     let types: Vec<&str> = events["items"]
         .as_array()
         .into_iter()
@@ -241,10 +238,6 @@ fn collect(r: &Response, out: &mut Vec<(String, String)>) {
     }
 }
 
-fn json(s: &str) -> Result<serde_json::Value, String> {
-    serde_json::from_str(s).map_err(|e| format!("emulator answered non-JSON ({e}): {s}"))
-}
-
 /// One browser's cookies.
 #[derive(Default)]
 struct Jar(BTreeMap<String, String>);
@@ -281,7 +274,6 @@ struct Response {
 struct XspSite {
     child: Child,
     url: String,
-    addr: String,
     _work: PathBuf,
 }
 
@@ -304,7 +296,7 @@ impl XspSite {
         dotnet::write_dllmap(&bin.join("XmCdp.dll.config"), &native)?;
         let xsp = work.join("xsp");
         let tools = out.join("tools");
-        util::run(
+        process::run(
             Command::new("mono")
                 .current_dir(&tools)
                 .arg(tools.join("XspPatch.exe"))
@@ -346,11 +338,9 @@ impl XspSite {
                 return Err("xsp4 did not report its port within 60 s".into());
             }
         };
-        let addr = format!("127.0.0.1:{port}");
         Ok(XspSite {
             child,
-            url: format!("http://{addr}"),
-            addr,
+            url: format!("http://127.0.0.1:{port}"),
             _work: work,
         })
     }
@@ -362,31 +352,15 @@ impl XspSite {
     /// A GET as a browser would send it; applies the response's Set-Cookie headers to `jar`.
     fn get_as(&self, path: &str, jar: &mut Jar, user_agent: &str) -> Result<Response, String> {
         let started = Instant::now();
-        let mut s = TcpStream::connect(&self.addr).map_err(|e| format!("connect {}: {e}", self.addr))?;
-        s.set_read_timeout(Some(Duration::from_secs(60))).ok();
-        let cookie = jar.header().map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {user_agent}\r\n{cookie}Connection: close\r\n\r\n",
-            self.addr
-        )
-        .map_err(|e| e.to_string())?;
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
+        let cookie = jar.header();
+        let mut headers = vec![("User-Agent", user_agent)];
+        if let Some(c) = cookie.as_deref() {
+            headers.push(("Cookie", c));
+        }
+        let r = xmcdp_emulator_admin::send("GET", &format!("{}{path}", self.url), &headers, None)?;
         let elapsed = started.elapsed();
-        let text = String::from_utf8_lossy(&raw).to_string();
-        let (head, body) = text.split_once("\r\n\r\n").ok_or("malformed HTTP response")?;
-        let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
-        let body = if chunked { util::dechunk(body) } else { body.to_string() };
-        let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let set_cookies: Vec<String> = head
-            .lines()
-            .filter_map(|l| {
-                l.split_once(':')
-                    .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
-                    .map(|(_, v)| v.trim().to_string())
-            })
-            .collect();
+        let set_cookies: Vec<String> = r.headers_named("set-cookie").map(str::to_string).collect();
+        let (status, body) = (r.status, r.body);
         for c in &set_cookies {
             jar.apply(c);
         }

@@ -16,14 +16,14 @@
 //! Wine) instead of the Linux library, for a Windows user without Rust; build.ps1 stays the MSVC path.
 
 use crate::dotnet;
-use crate::util::{self, cargo};
+use crate::process::{self, cargo};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 pub const INSTALL_MD: &str = include_str!("dist_install.md");
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    let root = util::repo_root();
+    let root = process::repo_root();
     let mut out = root.join("dist");
     let mut release = true;
     let mut verify = false;
@@ -52,10 +52,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         if release {
             build.arg("--release");
         }
-        util::run(&mut build)?;
-        util::target_dir().join(profile).join(crate::test::native_lib_name())
+        process::run(&mut build)?;
+        process::target_dir().join(profile).join(crate::test::native_lib_name())
     };
-    let staging = util::target_dir().join("dist-build");
+    let staging = process::target_dir().join("dist-build");
     println!("== compiling XmCdp.dll and XmCdp.Sitecore.dll (mcs -sdk:4.8)");
     let assemblies = dotnet::build_shipped(&root, &staging)?;
     assemble(&root, &out, &assemblies, &native)?;
@@ -69,8 +69,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     );
     if verify {
         println!("== verifying: the .NET suites against {}", out.join("bin/x64").display());
-        util::run(cargo().args(["build", "--quiet", "-p", "xmcdp-emulator", "--bin", "xmcdp-emulator"]))?;
-        let emulator = util::EmulatorProcess::start(&[])?;
+        process::run(cargo().args(["build", "--quiet", "-p", "xmcdp-emulator", "--bin", "xmcdp-emulator"]))?;
+        let emulator = crate::emulator_process::EmulatorProcess::start(&[])?;
         let packaged = out.join("bin").join("x64").join(crate::test::native_lib_name());
         let (passed, failed) = dotnet::test(&root, &packaged, Some(&emulator.url))?;
         if failed > 0 {
@@ -102,7 +102,7 @@ pub fn assemble(root: &Path, out: &Path, assemblies: &[PathBuf], native: &Path) 
     if shipped.extension().is_some_and(|e| e == "dll") {
         // The cross-built DLL: stripped exactly as the copy `cargo xtask windows` tests under Wine.
         crate::windows::strip_dll(native, &shipped)?;
-    } else if util::have("strip") {
+    } else if process::have("strip") {
         let _ = std::process::Command::new("strip").arg("--strip-debug").arg(&shipped).status();
     }
     let include = out.join("App_Config").join("Include").join("XmCdp");
@@ -148,7 +148,7 @@ mod tests {
     /// a unit test; the layout code is the same.
     #[test]
     fn dist_writes_the_site_layout() {
-        let root = util::repo_root();
+        let root = process::repo_root();
         let tmp = std::env::temp_dir().join(format!("xmcdp-dist-test-{}", std::process::id()));
         let _ = fs::remove_dir_all(&tmp);
         let staging = tmp.join("staging");
@@ -193,7 +193,7 @@ mod tests {
     /// Linux: the same layout, the same sources, the documented parameters and the static CRT.
     #[test]
     fn build_ps1_mirrors_the_dist_layout_and_steps() {
-        let root = util::repo_root();
+        let root = process::repo_root();
         let ps1 = fs::read_to_string(root.join("build.ps1")).expect("build.ps1 exists");
         for needle in [
             "[string]$Configuration",

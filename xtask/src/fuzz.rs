@@ -7,7 +7,7 @@
 //! target's checks are assertions in safe code (ASan is for the long runs). Debug assertions are on
 //! (`-a`), so integer overflow panics too.
 
-use crate::util::{cargo, target_dir};
+use crate::process::{cargo, target_dir};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;

@@ -6,10 +6,12 @@ mod csharp_check;
 mod demo;
 mod dist;
 mod dotnet;
+mod emulator_process;
 mod fuzz;
+mod process;
 mod soak;
 mod test;
-mod util;
+
 mod windows;
 mod windows_wine;
 
@@ -33,7 +35,7 @@ fn main() {
         Some("bench") => bench::run(rest),
         Some("soak") => soak::run(rest),
         Some("windows") => windows::run(rest),
-        Some("bindings") => bindings::generate(&util::repo_root()),
+        Some("bindings") => bindings::generate(&process::repo_root()),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             Ok(())

@@ -1,6 +1,6 @@
 //! `cargo xtask test`: every layer, one summary line.
 
-use crate::util::{self, cargo};
+use crate::process::{self, cargo};
 use std::process::Command;
 
 #[derive(Default)]
@@ -49,7 +49,7 @@ fn cargo_counts(output: &str) -> (u64, u64) {
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    let root = util::repo_root();
+    let root = process::repo_root();
     let quick = args.iter().any(|a| a == "--rust-only");
     // Iterating on the C# layer: only the NUnit step (narrow it further with XMCDP_NUNIT_RUN=Namespace.Fixture).
     if args.iter().any(|a| a == "--dotnet-only") {
@@ -60,14 +60,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut tally = Tally::default();
 
     for tool in ["gcc", "node", "npm"] {
-        if !util::have(tool) {
+        if !process::have(tool) {
             return Err(format!("`{tool}` is missing: run `bash .ci/run` once, or see the README prerequisites"));
         }
     }
 
     // 1. Rust: unit + integration tests of every crate (core, emulator incl. the official-SDK conformance run,
     //    C smoke test driver, FFI tests).
-    let (ok, out) = util::run_tee(cargo().args(["test", "--workspace", "--no-fail-fast", "--color", "never"]));
+    let (ok, out) = process::run_tee(cargo().args(["test", "--workspace", "--no-fail-fast", "--color", "never"]));
     let (p, f) = cargo_counts(&out);
     tally.step("cargo test --workspace", if ok || f > 0 { Ok((p, f)) } else { Err("cargo test failed before reporting (build error?)".into()) });
 
@@ -77,7 +77,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     if !quick {
         // 3. The generated C# compiles for .NET Framework 4.8.
-        let out_dir = util::target_dir().join("csharp-check");
+        let out_dir = process::target_dir().join("csharp-check");
         std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
         tally.step("Interop.cs compiles with mcs -sdk:4.8", crate::csharp_check::compile_bindings(&root, &out_dir).map(|_| (1, 0)));
 
@@ -102,9 +102,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
 }
 
 fn dotnet_tests(root: &std::path::Path) -> Result<(u64, u64), String> {
-    util::run(cargo().args(["build", "--lib", "-p", "xmcdp", "-p", "xmcdp-emulator", "--bins"]))?;
-    let native = util::target_dir().join("debug").join(native_lib_name());
-    let emulator = util::EmulatorProcess::start(&[])?;
+    process::run(cargo().args(["build", "--lib", "-p", "xmcdp", "-p", "xmcdp-emulator", "--bins"]))?;
+    let native = process::target_dir().join("debug").join(native_lib_name());
+    let emulator = crate::emulator_process::EmulatorProcess::start(&[])?;
     let (p, f) = crate::dotnet::test(root, &native, Some(&emulator.url))?;
     Ok((p as u64, f as u64))
 }

@@ -11,7 +11,7 @@
 //!
 //! Cannot install → Err (the caller counts a failure); it never skips.
 
-use crate::util::{self, cargo};
+use crate::process::{self, cargo};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -47,11 +47,11 @@ pub const SYSTEM_DLLS: [&str; 12] = [
 ];
 
 pub fn toolchain_dir() -> PathBuf {
-    util::target_dir().join("windows-toolchain").join(DEBIAN_RUST).join("root")
+    process::target_dir().join("windows-toolchain").join(DEBIAN_RUST).join("root")
 }
 
 pub fn work_dir() -> PathBuf {
-    util::target_dir().join("windows")
+    process::target_dir().join("windows")
 }
 
 pub fn dll_path() -> PathBuf {
@@ -85,14 +85,14 @@ pub fn test_layer() -> Result<(u64, u64), String> {
     let t1 = Instant::now();
     build_dll(&tc)?;
     println!("== windows: xmcdp.dll built in {:.0}s", t1.elapsed().as_secs_f64());
-    util::run(cargo().args(["build", "--quiet", "-p", "xmcdp-emulator", "--bin", "xmcdp-emulator"]))?;
+    process::run(cargo().args(["build", "--quiet", "-p", "xmcdp-emulator", "--bin", "xmcdp-emulator"]))?;
 
     let mut tally = Checks::default();
     // Everything below looks at the stripped DLL, the bytes `cargo xtask dist --windows` ships.
     let dll = work_dir().join("xmcdp-stripped.dll");
     strip_dll(&dll_path(), &dll)?;
     let objdump = command_output(Command::new(format!("{MINGW}-objdump")).arg("-p").arg(&dll))?;
-    let header = std::fs::read_to_string(util::repo_root().join("bindings/c/xmcdp.h")).map_err(|e| e.to_string())?;
+    let header = std::fs::read_to_string(process::repo_root().join("bindings/c/xmcdp.h")).map_err(|e| e.to_string())?;
     let want = header_functions(&header);
     let got = dll_exports(&objdump);
     tally.check(
@@ -144,14 +144,14 @@ fn ensure_apt_packages() -> Result<(), String> {
     }
     println!("== windows: installing {} (apt-get)", missing.join(" "));
     let hint = "the Windows layer needs them; run as root on Debian 12 (bookworm with bookworm-security)";
-    util::run(apt_get().args(["update", "-qq"])).map_err(|e| format!("{e} ({hint})"))?;
-    util::run(apt_get().args(["install", "-y", "-qq"]).args(&missing)).map_err(|e| format!("{e} ({hint})"))
+    process::run(apt_get().args(["update", "-qq"])).map_err(|e| format!("{e} ({hint})"))?;
+    process::run(apt_get().args(["install", "-y", "-qq"]).args(&missing)).map_err(|e| format!("{e} ({hint})"))
 }
 
 /// `apt-get`, through `sudo` for a developer who is not root (CI runs as root).
 fn apt_get() -> Command {
     let root = command_output(Command::new("id").arg("-u")).is_ok_and(|u| u.trim() == "0");
-    let mut c = if !root && util::have("sudo") {
+    let mut c = if !root && process::have("sudo") {
         let mut c = Command::new("sudo");
         c.args(["DEBIAN_FRONTEND=noninteractive", "apt-get"]);
         c
@@ -175,12 +175,12 @@ fn ensure_toolchain() -> Result<PathBuf, String> {
     println!("== windows: unpacking Debian rustc-web {DEBIAN_RUST} into {}", root.display());
     let pinned: Vec<String> = DEBIAN_RUST_DEBS.iter().map(|p| format!("{p}={DEBIAN_RUST}")).collect();
     // As root, apt's download sandbox user cannot write into target/; root downloads (no other effect).
-    util::run(Command::new("apt-get").args(["-o", "APT::Sandbox::User=root", "download"]).args(&pinned).current_dir(&debs))
+    process::run(Command::new("apt-get").args(["-o", "APT::Sandbox::User=root", "download"]).args(&pinned).current_dir(&debs))
         .map_err(|e| format!("{e} (is {DEBIAN_RUST} still in bookworm-security? `apt-cache policy rustc-web`; update DEBIAN_RUST)"))?;
     for entry in std::fs::read_dir(&debs).map_err(|e| e.to_string())? {
         let path = entry.map_err(|e| e.to_string())?.path();
         if path.extension().is_some_and(|e| e == "deb") && path.to_string_lossy().contains(&DEBIAN_RUST.replace(':', "%3a")) {
-            util::run(Command::new("dpkg-deb").arg("-x").arg(&path).arg(&root))?;
+            process::run(Command::new("dpkg-deb").arg("-x").arg(&path).arg(&root))?;
         }
     }
     if !root.join("usr/bin/cargo").exists() || !root.join("usr/lib/rustlib/src/rust/library").exists() {
@@ -193,7 +193,7 @@ fn ensure_toolchain() -> Result<PathBuf, String> {
 /// Debian's cargo from the cache folder, with nothing of rustup's environment leaking into it.
 pub fn debian_cargo(tc: &Path) -> Command {
     let mut c = Command::new(tc.join("usr/bin/cargo"));
-    c.current_dir(util::repo_root());
+    c.current_dir(process::repo_root());
     for v in ["CARGO", "RUSTC", "RUSTDOC", "RUSTUP_TOOLCHAIN", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET"] {
         c.env_remove(v);
     }
@@ -210,12 +210,12 @@ pub fn debian_cargo(tc: &Path) -> Command {
 
 pub fn build_dll(tc: &Path) -> Result<(), String> {
     println!("== windows: cargo build --release --locked --target {TARGET} -Zbuild-std (Debian rustc {DEBIAN_RUST})");
-    util::run(debian_cargo(tc).args(["build", "--release", "--locked", "-p", "xmcdp", "--lib", "--target", TARGET, "-Zbuild-std"]))
+    process::run(debian_cargo(tc).args(["build", "--release", "--locked", "-p", "xmcdp", "--lib", "--target", TARGET, "-Zbuild-std"]))
 }
 
 /// The shipped form of the DLL: no symbols or debug info (8 MB instead of 70 MB); exports are untouched.
 pub fn strip_dll(from: &Path, to: &Path) -> Result<(), String> {
-    util::run(Command::new(format!("{MINGW}-strip")).arg("--strip-all").arg("-o").arg(to).arg(from))
+    process::run(Command::new(format!("{MINGW}-strip")).arg("--strip-all").arg("-o").arg(to).arg(from))
 }
 
 pub fn command_output(cmd: &mut Command) -> Result<String, String> {

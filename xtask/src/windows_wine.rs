@@ -4,7 +4,8 @@
 //! The test programs and the DLL sit in a folder whose name has spaces and non-ASCII characters (the loader's
 //! search), and every spool directory does too (the library turns the UTF-8 setting into a UTF-16 path).
 
-use crate::util::{self, EmulatorProcess};
+use crate::emulator_process::EmulatorProcess;
+use crate::process;
 use crate::windows::{Checks, MINGW, WINE};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -48,11 +49,11 @@ fn hex(s: &str) -> String {
 }
 
 fn mingw_gcc(args: &[&str], inputs: &[PathBuf], out: &Path, libs: &[&str]) -> Result<(), String> {
-    util::run(Command::new(format!("{MINGW}-gcc")).args(["-Wall", "-Wextra", "-Werror", "-O1"]).args(args).args(inputs).arg("-o").arg(out).args(libs))
+    process::run(Command::new(format!("{MINGW}-gcc")).args(["-Wall", "-Wextra", "-Werror", "-O1"]).args(args).args(inputs).arg("-o").arg(out).args(libs))
 }
 
 fn build_programs(ctx: &Ctx) -> Result<(), String> {
-    let root = util::repo_root();
+    let root = process::repo_root();
     std::fs::create_dir_all(&ctx.bin).map_err(|e| e.to_string())?;
     let dll = crate::windows::work_dir().join("xmcdp-stripped.dll");
     std::fs::copy(&dll, ctx.bin.join("xmcdp.dll")).map_err(|e| format!("copy {}: {e}", dll.display()))?;
@@ -83,7 +84,7 @@ fn ensure_prefix(ctx: &Ctx) -> Result<(), String> {
         return Ok(());
     }
     println!("== windows: creating the Wine prefix {}", ctx.prefix.display());
-    util::run(wine(ctx, WINE).args(["wineboot", "-i"]).stdout(Stdio::null()).stderr(Stdio::null()))
+    process::run(wine(ctx, WINE).args(["wineboot", "-i"]).stdout(Stdio::null()).stderr(Stdio::null()))
 }
 
 /// A test program under Wine with its stdout lines collected as they come.
@@ -165,7 +166,7 @@ fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 }
 
 fn get_json(url: &str) -> Result<Value, String> {
-    serde_json::from_str(&util::http_get(url)?).map_err(|e| format!("{url}: {e}"))
+    xmcdp_emulator_admin::get_json(url)
 }
 
 fn new_browser(base: &str) -> Result<String, String> {
@@ -174,7 +175,7 @@ fn new_browser(base: &str) -> Result<String, String> {
 }
 
 fn set_outage(base: &str, on: bool) -> Result<(), String> {
-    util::http_request("PUT", &format!("{base}/__emulator/faults"), Some(if on { r#"{"outage":true}"# } else { "{}" })).map(|_| ())
+    xmcdp_emulator_admin::Admin::new(base).set_faults(&if on { serde_json::json!({"outage": true}) } else { serde_json::json!({}) }).map(|_| ())
 }
 
 /// The pages the emulator stored for one visitor, in arrival order.
