@@ -302,7 +302,7 @@ impl Settings {
         }
         let cookie_domain = r.opt_str("cookieDomain")?;
         if let Some(d) = &cookie_domain {
-            // Same rule as identity::CookieSpec::validate (found by fuzzing: "..", "a..b" passed here).
+            // Same rule as cookie::CookieSpec::validate (found by fuzzing: "..", "a..b" passed here).
             let host = d.trim_start_matches('.');
             if host.is_empty() || d.len() > 253 || d.contains("..") || !d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
                 return Err(Error::new(ErrorKind::ConfigInvalid, "\"cookieDomain\" must be a host name such as .example.com"));

@@ -7,11 +7,11 @@
 pub mod browser;
 pub mod client;
 pub mod config;
+pub mod cookie;
 pub mod decisions;
 pub mod error;
 pub mod ffi;
 pub mod guests;
-pub mod identity;
 pub mod log;
 pub mod model;
 pub mod pipeline;

@@ -17,21 +17,20 @@
 //! `ConnectFailed`, `Http` (other network errors).
 
 mod breaker;
-pub(crate) mod slot;
 mod store;
 
 pub use breaker::BreakerState;
 
-use crate::client::Client;
 use crate::config::{DecisionSettings, Endpoint, Settings};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{BodyContext, DecisionRequest, Defaults, Wire};
-use crate::transport::{encode, Transport};
+use crate::transport::call::{timeout_error, RuntimeLink, Slot};
+use crate::transport::response::{network_error, read_capped, server_message};
+use crate::transport::{urls, Transport};
 use breaker::{Breaker, Permit};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use reqwest::header::{HeaderValue, CONTENT_TYPE, USER_AGENT};
-use slot::Slot;
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -74,7 +73,7 @@ impl Decision {
     }
 }
 
-/// A prefetch started by [`Client::begin_decide`]; claimed once by [`Client::wait_decision`].
+/// A prefetch started by [`Decisions::begin_decide`]; claimed once by [`Decisions::wait_decision`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(transparent)]
 pub struct Ticket(pub u64);
@@ -99,20 +98,6 @@ pub struct DecisionStats {
 
 pub(crate) type Outcome = Result<Decision>;
 
-/// Per-client state of the features built on the core: decisions and the browser-id pool.
-pub struct Features {
-    pub(crate) decisions: Arc<Engine>,
-    pub(crate) browser: Arc<crate::browser::Pool>,
-}
-
-impl Features {
-    pub(crate) fn new(settings: &Settings, transport: &Transport, rt: &tokio::runtime::Handle) -> Features {
-        let decisions = Arc::new(Engine::new(settings, transport));
-        spawn_sweeper(Arc::downgrade(&decisions), rt);
-        Features { decisions, browser: crate::browser::Pool::start(settings, transport, rt) }
-    }
-}
-
 #[derive(Default)]
 struct Counters {
     requests: AtomicU64,
@@ -129,7 +114,8 @@ fn inc(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
 
-pub(crate) struct Engine {
+/// The decision path's state, shared with the tasks that make the HTTP calls.
+struct FlowService {
     cfg: DecisionSettings,
     url: String,
     wire: Wire,
@@ -154,7 +140,7 @@ enum Start {
     Pending(Arc<Slot<Outcome>>, bool),
 }
 
-fn spawn_sweeper(engine: Weak<Engine>, rt: &tokio::runtime::Handle) {
+fn spawn_sweeper(engine: Weak<FlowService>, rt: &tokio::runtime::Handle) {
     let period = match engine.upgrade() {
         Some(e) => (e.cfg.ticket_ttl / 4).clamp(Duration::from_millis(10), Duration::from_secs(1)),
         None => return,
@@ -173,18 +159,15 @@ fn spawn_sweeper(engine: Weak<Engine>, rt: &tokio::runtime::Handle) {
     });
 }
 
-impl Engine {
-    fn new(settings: &Settings, transport: &Transport) -> Engine {
-        let (url, wire) = match &settings.endpoint {
-            Endpoint::Classic { target_url } => (format!("{target_url}/v2/callFlows"), Wire::Classic),
-            Endpoint::Edge { edge_url, context_id, site_name } => (
-                format!("{edge_url}/v1/personalize?sitecoreContextId={}&siteId={}", encode(context_id), encode(site_name)),
-                Wire::Edge,
-            ),
+impl FlowService {
+    fn new(settings: &Settings, transport: &Transport) -> FlowService {
+        let wire = match &settings.endpoint {
+            Endpoint::Classic { .. } => Wire::Classic,
+            Endpoint::Edge { .. } => Wire::Edge,
         };
         let cfg = settings.decisions.clone();
-        Engine {
-            url,
+        FlowService {
+            url: urls::call_flows(&settings.endpoint),
             wire,
             client_key: settings.client_key.clone(),
             point_of_sale: settings.point_of_sale.clone(),
@@ -233,7 +216,7 @@ impl Engine {
     /// budget than the leader's is not cut short. For the breaker, an answer that arrives after the leader's
     /// budget counts as a failure ("slower than the budget"): a service that is up but always too slow would
     /// otherwise cost every page its whole budget.
-    fn start(self: &Arc<Self>, client: &Client, req: &DecisionRequest, user_agent: Option<&str>, budget: Duration) -> Result<Start> {
+    fn start(self: &Arc<Self>, rt: &RuntimeLink, req: &DecisionRequest, user_agent: Option<&str>, budget: Duration) -> Result<Start> {
         let leader_deadline = Instant::now() + budget;
         inc(&self.stats.requests);
         let ctx = self.body_ctx();
@@ -253,11 +236,14 @@ impl Engine {
             inc(&self.stats.breaker_rejections);
             return Err(Error::new(ErrorKind::CircuitOpen, "decisions are failing fast: the circuit breaker is open"));
         };
-        let Some(rt) = client.runtime_handle() else {
-            if permit == Permit::Probe {
-                self.breaker.release_probe();
+        let rt = match rt.handle() {
+            Ok(rt) => rt,
+            Err(e) => {
+                if permit == Permit::Probe {
+                    self.breaker.release_probe();
+                }
+                return Err(e);
             }
-            return Err(Error::new(ErrorKind::ShutDown, "the client is shut down"));
         };
         let key = key.unwrap_or_else(|| req.cache_key());
         let slot = {
@@ -353,7 +339,7 @@ impl Engine {
 /// Fills the shared slot and leaves the in-flight table exactly once, even when the task is dropped
 /// (runtime shut down mid-call): waiters then see `ShutDown` instead of waiting out their budget.
 struct CallGuard {
-    engine: Arc<Engine>,
+    engine: Arc<FlowService>,
     key: String,
     slot: Arc<Slot<Outcome>>,
     permit: Permit,
@@ -399,60 +385,6 @@ fn kind_label(kind: ErrorKind) -> &'static str {
     }
 }
 
-/// A transport error without the URL (which may carry query values) in the message.
-pub(crate) fn network_error(what: &str, e: &reqwest::Error) -> Error {
-    if e.is_timeout() {
-        Error::new(ErrorKind::Timeout, format!("{what} did not answer in time"))
-    } else if e.is_connect() {
-        Error::new(ErrorKind::ConnectFailed, format!("cannot connect to {what}"))
-    } else if e.is_body() || e.is_decode() {
-        Error::new(ErrorKind::Http, format!("{what} sent an incomplete response"))
-    } else {
-        Error::new(ErrorKind::Http, format!("network error talking to {what}"))
-    }
-}
-
-/// Reads a response body, refusing more than `max` bytes.
-pub(crate) async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<Bytes> {
-    if resp.content_length().is_some_and(|n| n > max as u64) {
-        return Err(Error::new(ErrorKind::TooLarge, format!("the response is larger than {max} bytes")));
-    }
-    let mut buf = bytes::BytesMut::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| network_error("the server", &e))? {
-        if buf.len() + chunk.len() > max {
-            return Err(Error::new(ErrorKind::TooLarge, format!("the response is larger than {max} bytes")));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
-}
-
-/// The server's own words from a Personalize / Guest REST error body (`message`, `developerMessage`), or the
-/// Stream shape (`error_msg`), cut to a log-friendly length.
-pub(crate) fn server_message(body: &[u8]) -> String {
-    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    let pick = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::trim).filter(|s| !s.is_empty());
-    let mut parts: Vec<&str> = Vec::new();
-    for k in ["message", "developerMessage", "error_msg"] {
-        if let Some(s) = pick(k) {
-            if !parts.contains(&s) {
-                parts.push(s);
-            }
-        }
-    }
-    let mut s = parts.join(": ");
-    if s.len() > 300 {
-        let mut cut = 300;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push('…');
-    }
-    s.retain(|c| !c.is_control());
-    s
-}
-
 fn status_error(status: u16, body: &[u8]) -> Error {
     let msg = server_message(body);
     let detail = if msg.is_empty() { String::new() } else { format!(": {msg}") };
@@ -465,14 +397,28 @@ fn status_error(status: u16, body: &[u8]) -> Error {
     Error::new(kind, format!("callFlows answered {status}{detail}"))
 }
 
-impl Client {
+/// Decisions of one client; reach it with `Client::decisions`.
+pub struct Decisions {
+    service: Arc<FlowService>,
+    rt: RuntimeLink,
+}
+
+impl Decisions {
+    pub(crate) fn new(settings: &Settings, transport: &Transport, rt: RuntimeLink) -> Decisions {
+        let service = Arc::new(FlowService::new(settings, transport));
+        if let Ok(h) = rt.handle() {
+            spawn_sweeper(Arc::downgrade(&service), &h);
+        }
+        Decisions { service, rt }
+    }
+
     /// Asks Personalize for `request.friendly_id`'s decision and waits at most `budget` (from a host thread;
     /// never from inside this client's runtime). Returns the flow's response or an outcome to render the
     /// fallback for (see the module docs). `user_agent` is the visitor's, forwarded when `forwardUserAgent`.
     pub fn decide(&self, request: &DecisionRequest, user_agent: Option<&str>, budget: Duration) -> Result<Decision> {
-        let e = &self.features.decisions;
+        let e = &self.service;
         let deadline = Instant::now() + budget;
-        match e.start(self, request, user_agent, budget)? {
+        match e.start(&self.rt, request, user_agent, budget)? {
             Start::Ready(d) => Ok(d),
             Start::Pending(slot, coalesced) => wait_slot(e, &slot, deadline, budget, coalesced),
         }
@@ -480,16 +426,16 @@ impl Client {
 
     /// The default budget (`decisionTimeoutMs`).
     pub fn default_decision_budget(&self) -> Duration {
-        self.features.decisions.cfg.timeout
+        self.service.cfg.timeout
     }
 
     /// Starts a decision and returns at once (prefetch at request begin). The HTTP call is bounded by
-    /// `decisionTimeoutMs` (also the budget the breaker judges it by); claim the answer with [`Client::wait_decision`] within `decisionTicketTtlMs`, after
+    /// `decisionTimeoutMs` (also the budget the breaker judges it by); claim the answer with [`Decisions::wait_decision`] within `decisionTicketTtlMs`, after
     /// which the ticket is dropped by the background sweep. An open breaker yields a ticket whose answer is
     /// already `CircuitOpen`. Invalid requests fail here; so does a full ticket table (`QueueFull`).
     pub fn begin_decide(&self, request: &DecisionRequest, user_agent: Option<&str>) -> Result<Ticket> {
-        let e = &self.features.decisions;
-        let slot = match e.start(self, request, user_agent, e.cfg.timeout) {
+        let e = &self.service;
+        let slot = match e.start(&self.rt, request, user_agent, e.cfg.timeout) {
             Ok(Start::Ready(d)) => Slot::filled(Ok(d)),
             Ok(Start::Pending(s, _)) => s,
             Err(err) if err.kind == ErrorKind::CircuitOpen => Slot::filled(Err(err)),
@@ -504,7 +450,7 @@ impl Client {
     /// Claims a prefetch's answer, waiting at most `budget`. A ticket is claimed once, whatever the result;
     /// an unknown, expired or already claimed ticket is `TicketUnknown`.
     pub fn wait_decision(&self, ticket: Ticket, budget: Duration) -> Result<Decision> {
-        let e = &self.features.decisions;
+        let e = &self.service;
         let now = Instant::now();
         let slot = e.tickets.take(ticket.0, now).ok_or_else(|| {
             Error::new(ErrorKind::TicketUnknown, "unknown, expired or already claimed decision ticket")
@@ -514,23 +460,22 @@ impl Client {
 
     /// Whether a prefetch's answer is there (without claiming it); `TicketUnknown` as for `wait_decision`.
     pub fn decision_ready(&self, ticket: Ticket) -> Result<bool> {
-        self.features
-            .decisions
+        self.service
             .tickets
             .peek_ready(ticket.0)
             .ok_or_else(|| Error::new(ErrorKind::TicketUnknown, "unknown, expired or already claimed decision ticket"))
     }
 
-    pub fn decision_stats(&self) -> DecisionStats {
-        self.features.decisions.stats()
+    pub fn stats(&self) -> DecisionStats {
+        self.service.stats()
     }
 
     pub fn breaker_state(&self) -> BreakerState {
-        self.features.decisions.breaker.state()
+        self.service.breaker.state()
     }
 }
 
-fn wait_slot(e: &Engine, slot: &Slot<Outcome>, deadline: Instant, budget: Duration, coalesced: bool) -> Result<Decision> {
+fn wait_slot(e: &FlowService, slot: &Slot<Outcome>, deadline: Instant, budget: Duration, coalesced: bool) -> Result<Decision> {
     match slot.wait_until(deadline) {
         Some(Ok(mut d)) => {
             if coalesced && d.source == DecisionSource::Network {
@@ -541,7 +486,7 @@ fn wait_slot(e: &Engine, slot: &Slot<Outcome>, deadline: Instant, budget: Durati
         Some(Err(err)) => Err(err),
         None => {
             inc(&e.stats.timeouts);
-            Err(slot::timeout_error("the decision", budget))
+            Err(timeout_error("the decision", budget))
         }
     }
 }

@@ -607,7 +607,7 @@ impl Shared {
         loop {
             self.stats.in_flight.fetch_add(1, Relaxed);
             let outcome = tokio::select! {
-                o = self.transport.send_event_with_key(body.clone(), env.user_agent.as_deref(), Some(&key)) => Some(o),
+                o = self.transport.send_event(body.clone(), env.user_agent.as_deref(), Some(&key)) => Some(o),
                 _ = abort.wait_for(|a| *a) => None,
             };
             self.stats.in_flight.fetch_sub(1, Relaxed);
