@@ -8,7 +8,7 @@ use crate::config::Settings;
 use crate::decisions::{BreakerState, Decisions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::Event;
-use crate::pipeline::spool::Discard;
+use crate::pipeline::overflow::Discard;
 use crate::pipeline::{Envelope, Pipeline};
 use crate::guests::{GuestApi, Guests};
 use crate::transport::call::RuntimeLink;
@@ -59,7 +59,7 @@ impl Client {
                 .map_err(|e| log::error(format!("xmcdp: running without the spool: {e}")))
                 .ok()
         });
-        let overflow = spool.as_ref().map_or_else(|| Box::new(Discard) as Box<dyn crate::pipeline::spool::Overflow>, |s| s.overflow());
+        let overflow = spool.as_ref().map_or_else(|| Box::new(Discard) as Box<dyn crate::pipeline::overflow::Overflow>, |s| s.overflow());
         let pipeline = Pipeline::start(&settings, transport.clone(), overflow, runtime.handle());
         if let Some(s) = &spool {
             s.attach(pipeline.replay_sink());
