@@ -271,8 +271,12 @@ namespace XmCdp.Sitecore
             }
         }
 
+        /// <summary>The point of sale of this request's language (pointOfSaleByLanguage); null = the site's default.</summary>
+        public string PointOfSale { get; internal set; }
+
         private void Fill(CdpEvent e)
         {
+            if (e.PointOfSale == null) e.PointOfSale = PointOfSale;
             if (e.BrowserId == null) e.BrowserId = BrowserId;
             if (e.Language == null) e.Language = Language;
             if (e.Page == null) e.Page = Page;

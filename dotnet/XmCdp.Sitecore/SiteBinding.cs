@@ -11,8 +11,9 @@ namespace XmCdp.Sitecore
         {
         }
 
-        internal SiteBinding(string siteName, CdpSettings settings, ICdpClient client, SiteDecisions decisions)
+        internal SiteBinding(string siteName, CdpSettings settings, ICdpClient client, SiteDecisions decisions, string pointOfSaleByLanguage = null)
         {
+            _posByLanguage = ParsePointOfSaleMap(pointOfSaleByLanguage);
             Decisions = decisions ?? SiteDecisions.None;
             SiteName = siteName;
             ClientKey = settings.ClientKey;
@@ -39,6 +40,38 @@ namespace XmCdp.Sitecore
         public ICdpClient Client { get; }
         /// <summary>Decisions prefetched at request begin for this site.</summary>
         public SiteDecisions Decisions { get; }
+
+        private readonly Dictionary<string, string> _posByLanguage;
+
+        /// <summary>
+        /// The point of sale of a language from <c>pointOfSaleByLanguage</c> (<c>de-DE=brand/germany;fr=brand/france</c>):
+        /// the exact language name, else its primary subtag; null = the site's default (<see cref="PointOfSale"/>).
+        /// </summary>
+        public string PointOfSaleFor(string languageName)
+        {
+            if (_posByLanguage == null || string.IsNullOrEmpty(languageName)) return null;
+            string pos;
+            if (_posByLanguage.TryGetValue(languageName, out pos)) return pos;
+            int dash = languageName.IndexOf('-');
+            return dash > 0 && _posByLanguage.TryGetValue(languageName.Substring(0, dash), out pos) ? pos : null;
+        }
+
+        internal static Dictionary<string, string> ParsePointOfSaleMap(string text)
+        {
+            if (string.IsNullOrWhiteSpace(text)) return null;
+            var map = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var entry in text.Split(';'))
+            {
+                if (entry.Trim().Length == 0) continue;
+                int eq = entry.IndexOf('=');
+                var lang = eq > 0 ? entry.Substring(0, eq).Trim() : "";
+                var pos = eq > 0 ? entry.Substring(eq + 1).Trim() : "";
+                if (lang.Length == 0 || pos.Length == 0)
+                    throw new ArgumentException("pointOfSaleByLanguage must be \"language=pointOfSale;...\" (an entry has no language or no point of sale).");
+                map[lang] = pos;
+            }
+            return map.Count > 0 ? map : null;
+        }
     }
 
     /// <summary>

@@ -12,7 +12,9 @@ namespace XmCdp.Sitecore
     internal static class XmCdpLog
     {
         internal const string Prefix = "XmCdp: ";
-        private static readonly object Owner = typeof(XmCdpLog);
+        // A Type, not an object holding one: the (string, Type) overloads name the logger after it; the object
+        // overloads would name it System.RuntimeType.
+        private static readonly Type Owner = typeof(XmCdpLog);
 
         public static void Info(string message) => SitecoreLog.Info(Prefix + message, Owner);
         public static void Warn(string message) => SitecoreLog.Warn(Prefix + message, Owner);

@@ -169,7 +169,8 @@ namespace XmCdp
         /// legacy one (migrated), else a new id from the native pool, else one created in CDP within
         /// <paramref name="budget"/> (zero = browserCreateTimeoutMs). With a valid cookie it returns at once without
         /// network. Hostile cookie values are ignored, never echoed. Emit every
-        /// <see cref="BrowserIdResult.SetCookieHeaders"/> value as its own Set-Cookie header. Never throws for a native
+        /// <see cref="BrowserIdResult.Cookies"/> through the host's cookie API (under System.Web, Response.Cookies: it
+        /// rebuilds Set-Cookie headers from that collection and drops hand-appended ones). Never throws for a native
         /// failure: the status says why there is no id (render the page without one).
         /// </summary>
         public BrowserIdResult EnsureBrowserId(string cookieHeader, TimeSpan budget)

@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Globalization;
 using XmCdp.Json;
 
 namespace XmCdp
@@ -48,10 +50,43 @@ namespace XmCdp
         /// <summary>Allow plain http:// to a non-loopback host (never in production).</summary>
         public bool AllowInsecureHttp { get; set; }
 
+        private readonly List<KeyValuePair<string, string>> _native = new List<KeyValuePair<string, string>>();
+
+        /// <summary>
+        /// Passes one native setting through by its native name (the names and rules belong to the native parser,
+        /// which rejects an unknown name with status 21 and a bad value with 22, naming the setting, never the value).
+        /// The text becomes a JSON boolean (<c>true</c>/<c>false</c>), a number (an integer), an object (text starting
+        /// with <c>{</c>) or else a string. It replaces the typed property of the same name.
+        /// </summary>
+        public CdpSettings SetNative(string name, string value)
+        {
+            if (string.IsNullOrEmpty(name)) throw new ArgumentException("A native setting needs a name.");
+            _native.RemoveAll(kv => kv.Key == name);
+            if (value != null) _native.Add(new KeyValuePair<string, string>(name, value));
+            return this;
+        }
+
+        /// <summary>The value passed through under a native name, or null.</summary>
+        public string GetNative(string name)
+        {
+            foreach (var kv in _native)
+                if (kv.Key == name) return kv.Value;
+            return null;
+        }
+
+        /// <summary>The names passed through with <see cref="SetNative"/>, in order.</summary>
+        public IEnumerable<string> NativeNames
+        {
+            get
+            {
+                foreach (var kv in _native) yield return kv.Key;
+            }
+        }
+
         internal string ToJson()
         {
-            if (string.IsNullOrEmpty(ClientKey)) throw new ArgumentException("ClientKey is required.");
-            var w = new JsonWriter().StartObject();
+            if (string.IsNullOrEmpty(ClientKey) && GetNative("clientKey") == null) throw new ArgumentException("ClientKey is required.");
+            var w = new PassThroughWriter(this);
             w.Property("clientKey", ClientKey);
             w.Property("pointOfSale", PointOfSale);
             w.Property("channel", Channel);
@@ -71,19 +106,55 @@ namespace XmCdp
             Int(w, "browserCreateTimeoutMs", BrowserCreateTimeoutMs);
             w.Property("guestApiUrl", GuestApiUrl);
             Int(w, "guestApiTimeoutMs", GuestApiTimeoutMs);
-            if (AllowInsecureHttp) w.Name("allowInsecureHttp").Bool(true);
-            return w.EndObject().ToString();
+            if (AllowInsecureHttp && GetNative("allowInsecureHttp") == null) w.Inner.Name("allowInsecureHttp").Bool(true);
+            foreach (var kv in _native)
+            {
+                w.Inner.Name(kv.Key);
+                WriteInferred(w.Inner, kv.Value);
+            }
+            return w.Inner.EndObject().ToString();
         }
 
-        private static void Int(JsonWriter w, string name, int? value)
+        private static void WriteInferred(JsonWriter w, string text)
         {
-            if (value.HasValue) w.Name(name).Number(value.Value);
+            var t = text.Trim();
+            long n;
+            if (t == "true" || t == "false") w.Bool(t == "true");
+            else if (t.Length > 0 && t.Length < 19 && long.TryParse(t, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out n)) w.Number(n);
+            else if (t.StartsWith("{", StringComparison.Ordinal) && t.EndsWith("}", StringComparison.Ordinal)) w.RawValue(t);
+            else w.String(text);
+        }
+
+        private static void Int(PassThroughWriter w, string name, int? value)
+        {
+            if (value.HasValue && w.Owner.GetNative(name) == null) w.Inner.Name(name).Number(value.Value);
+        }
+
+        /// <summary>Writes the typed properties except those a pass-through value replaces.</summary>
+        private sealed class PassThroughWriter
+        {
+            public PassThroughWriter(CdpSettings owner)
+            {
+                Owner = owner;
+                Inner = new JsonWriter().StartObject();
+            }
+
+            public CdpSettings Owner { get; }
+            public JsonWriter Inner { get; }
+
+            public void Property(string name, string value)
+            {
+                if (Owner.GetNative(name) == null) Inner.Property(name, value);
+            }
         }
 
         public override string ToString()
         {
-            return "CdpSettings(client_key=" + ClientKey + ", pos=" + PointOfSale + ", target=" + (TargetUrl ?? EdgeUrl)
-                + ", api_token=" + (string.IsNullOrEmpty(ApiToken) ? "none" : "set") + ")";
+            var spool = GetNative("spoolDirectory");
+            return "CdpSettings(client_key=" + (ClientKey ?? GetNative("clientKey")) + ", pos=" + (PointOfSale ?? GetNative("pointOfSale"))
+                + ", target=" + (TargetUrl ?? EdgeUrl ?? GetNative("targetUrl") ?? GetNative("edgeUrl"))
+                + ", api_token=" + (string.IsNullOrEmpty(ApiToken) && GetNative("apiToken") == null ? "none" : "set")
+                + ", spool=" + (string.IsNullOrEmpty(spool) ? "off" : spool) + ")";
         }
     }
 }

@@ -1,3 +1,4 @@
 using System.Runtime.CompilerServices;
 
 [assembly: InternalsVisibleTo("XmCdp.Tests")]
+[assembly: InternalsVisibleTo("XmCdp.Sitecore.Tests")]

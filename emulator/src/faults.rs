@@ -150,7 +150,7 @@ impl Faults {
         let rule = &self.config.routes[key];
         if rule.latency_ms > 0 || rule.jitter_ms > 0 {
             let jitter = if rule.jitter_ms > 0 {
-                crate::util::rand_u64() % (rule.jitter_ms + 1)
+                crate::ids::rand_u64() % (rule.jitter_ms + 1)
             } else {
                 0
             };
@@ -160,7 +160,7 @@ impl Faults {
         if rule.max_faults.is_some_and(|m| used >= m) {
             return d;
         }
-        let hit = |p: f64| p > 0.0 && (p >= 1.0 || crate::util::rand_f64() < p);
+        let hit = |p: f64| p > 0.0 && (p >= 1.0 || crate::ids::rand_f64() < p);
         if hit(rule.reset_rate) {
             d.reset = true;
         } else if hit(rule.throttle_rate) {

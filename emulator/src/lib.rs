@@ -10,14 +10,20 @@
 //! ```
 
 mod admin;
+mod app;
+mod clock;
+mod codec;
 mod config;
+mod edge;
 mod faults;
-mod rawfix;
-mod rest;
-mod server;
+mod guest_rest;
+mod http;
+mod ids;
+mod personalize;
+mod routes;
 mod state;
+mod stream;
 mod template;
-mod util;
 
 pub use config::{
     default_tenants, EdgeContext, EmulatorConfig, Flow, Limits, PosConfig, TenantConfig, Variant,
@@ -72,7 +78,7 @@ pub fn spawn(cfg: EmulatorConfig) -> std::io::Result<EmulatorHandle> {
     let std_listener = std::net::TcpListener::bind(cfg.listen)?;
     std_listener.set_nonblocking(true)?;
     let addr = std_listener.local_addr()?;
-    let app = Arc::new(server::App::new(&cfg, format!("http://{addr}")));
+    let router = routes::router(Arc::new(app::App::new(&cfg, format!("http://{addr}"))));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
     let thread = std::thread::Builder::new()
@@ -98,7 +104,7 @@ pub fn spawn(cfg: EmulatorConfig) -> std::io::Result<EmulatorHandle> {
                     }
                 };
                 let _ = ready_tx.send(Ok(()));
-                server::serve(listener, app, async move {
+                http::server::serve(listener, router, async move {
                     let _ = rx.await;
                 })
                 .await;
@@ -149,7 +155,7 @@ pub fn run(
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
         let addr = listener.local_addr()?;
-        let app = Arc::new(server::App::new(&cfg, format!("http://{addr}")));
+        let router = routes::router(Arc::new(app::App::new(&cfg, format!("http://{addr}"))));
         // Poll the shutdown future once before announcing readiness, so that signal handlers it installs are
         // in place before anyone can send SIGTERM to a process that said it is listening.
         let mut shutdown = Box::pin(shutdown);
@@ -159,7 +165,7 @@ pub fn run(
             _ = std::future::ready(()) => {}
         }
         on_ready(addr);
-        server::serve(listener, app, shutdown).await;
+        http::server::serve(listener, router, shutdown).await;
         Ok::<(), std::io::Error>(())
     })?;
     rt.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -46,7 +46,7 @@ fn error_and_throttle_per_route() {
     assert_eq!(req["items"][0]["fault"], "error");
     assert_eq!(req["items"][0]["status"], 503);
 
-    let r = raw(&b, "DELETE", "/__emulator/faults", &[], None).unwrap();
+    let r = request(&b, "DELETE", "/__emulator/faults", &[], None).unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["config"], json!({"outage": false, "routes": {}}));
     assert_eq!(event(&b, &bid, "VIEW", json!({})).status, 201);
@@ -75,7 +75,7 @@ fn connection_reset_and_outage() {
     put_faults(&b, json!({"routes": {"events": {"reset_rate": 1.0}}}));
     let body =
         json!({"type": "VIEW", "browser_id": bid, "client_key": "ck_test", "pos": POS}).to_string();
-    let r = raw(
+    let r = request(
         &b,
         "POST",
         "/v1.2/events",
@@ -93,7 +93,7 @@ fn connection_reset_and_outage() {
     );
 
     put_faults(&b, json!({"outage": true}));
-    assert!(raw(
+    assert!(request(
         &b,
         "GET",
         "/v1.2/browser/create.json?client_key=ck_test",
@@ -101,7 +101,7 @@ fn connection_reset_and_outage() {
         None
     )
     .is_err());
-    assert!(raw(
+    assert!(request(
         &b,
         "POST",
         "/v2.1/guests",
@@ -114,7 +114,7 @@ fn connection_reset_and_outage() {
     let reqs = admin(&b, "/__emulator/requests?limit=1");
     assert_eq!(reqs["items"][0]["fault"], "outage");
     assert_eq!(reqs["items"][0]["status"], 0);
-    raw(&b, "DELETE", "/__emulator/faults", &[], None).unwrap();
+    request(&b, "DELETE", "/__emulator/faults", &[], None).unwrap();
     assert_eq!(
         get(&b, "/v1.2/browser/create.json?client_key=ck_test").status,
         200
@@ -168,7 +168,7 @@ fn invalid_fault_configs_are_rejected() {
         let r = send_json(&b, "PUT", "/__emulator/faults", &bad);
         assert_eq!(r.status, 400, "{bad}");
     }
-    let r = raw(
+    let r = request(
         &b,
         "PUT",
         "/__emulator/faults",

@@ -14,7 +14,7 @@ fn auth_is_required() {
         Some("Basic !!!"),
     ] {
         let h: Vec<(&str, &str)> = auth.map(|a| vec![("Authorization", a)]).unwrap_or_default();
-        let r = raw(&b, "GET", "/v2.1/guests?email=a@b.co", &h, None).unwrap();
+        let r = request(&b, "GET", "/v2.1/guests?email=a@b.co", &h, None).unwrap();
         assert_eq!(r.status, 401);
         let v = r.json();
         assert_eq!(v["status"], "UNAUTHORIZED");
@@ -46,7 +46,7 @@ fn guest_crud_and_search() {
         .status,
         400
     );
-    let r = raw(
+    let r = request(
         &b,
         "POST",
         "/v2.1/guests",

@@ -8,7 +8,7 @@ fn request_ring_records_requests() {
     let e = emu();
     let b = e.base_url();
     let (bid, _) = new_browser(&b);
-    let r = raw(
+    let r = request(
         &b,
         "POST",
         "/v1.2/events?x=1",
@@ -80,6 +80,64 @@ fn caps_bound_memory() {
     assert_eq!(c["limits"]["maxGuests"], 2);
 }
 
+/// The clock only moves forward, by a finite amount, and never so far that it wraps or leaves four-digit years.
+#[test]
+fn clock_advance_rejects_values_that_would_wrap_or_are_not_finite() {
+    let e = emu();
+    let b = e.base_url();
+    let advance = |secs: &str| {
+        request(
+            &b,
+            "POST",
+            &format!("/__emulator/clock/advance?seconds={secs}"),
+            &[],
+            Some(b""),
+        )
+        .unwrap()
+    };
+    for bad in [
+        "1e20",
+        "9223372036854775807",
+        "inf",
+        "-inf",
+        "infinity",
+        "NaN",
+        "nan",
+        "-1",
+        "-0.5",
+    ] {
+        let r = advance(bad);
+        assert_eq!(r.status, 400, "seconds={bad}: {}", r.text());
+        let msg = r.json()["developerMessage"].as_str().unwrap().to_string();
+        assert!(msg.contains("seconds"), "seconds={bad}: {msg}");
+    }
+    let c = admin(&b, "/__emulator/clock");
+    assert_eq!(
+        c["offset_seconds"], 0.0,
+        "a rejected advance must not move the clock"
+    );
+
+    // Ninety years is accepted; the total may not pass a hundred, so twenty more years are refused.
+    let ninety_years = (90u64 * 365 * 86_400).to_string();
+    let c = admin_post(
+        &b,
+        &format!("/__emulator/clock/advance?seconds={ninety_years}"),
+    );
+    let now = c["now"].as_str().unwrap();
+    assert!(now.len() == 24 && now.starts_with('2'), "{now}");
+    let r = advance(&(20u64 * 365 * 86_400).to_string());
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.json()["developerMessage"]
+        .as_str()
+        .unwrap()
+        .contains("ahead"));
+    let c = admin(&b, "/__emulator/clock");
+    assert_eq!(
+        c["offset_seconds"].as_f64().unwrap(),
+        90.0 * 365.0 * 86_400.0
+    );
+}
+
 #[test]
 fn reset_clock_and_lookups() {
     let e = emu();
@@ -96,7 +154,7 @@ fn reset_clock_and_lookups() {
     let c = admin_post(&b, "/__emulator/clock/advance?seconds=90");
     assert_eq!(c["offset_seconds"], 90.0);
     assert_eq!(
-        raw(
+        request(
             &b,
             "POST",
             "/__emulator/clock/advance?seconds=x",
@@ -137,7 +195,7 @@ fn many_emulators_and_stop() {
     let base = a.base_url();
     a.stop();
     assert!(
-        raw(&base, "GET", "/__emulator/health", &[], None).is_err(),
+        request(&base, "GET", "/__emulator/health", &[], None).is_err(),
         "stopped emulator refuses connections"
     );
     assert_eq!(get(&c.base_url(), "/__emulator/health").status, 200);

@@ -135,7 +135,7 @@ fn exactly_one_identity_and_errors() {
     let mut bad_ck = flow_req("home_page_banner", json!({"browserId": bid}));
     bad_ck["clientKey"] = json!("wrong");
     assert_eq!(call_flow(&b, bad_ck).status, 401);
-    let r = raw(
+    let r = request(
         &b,
         "POST",
         "/v2/callFlows",
@@ -249,7 +249,7 @@ fn edge_personalize_routes_and_params_template() {
         assert_eq!(v["channel"], "WEB");
         assert!(v["sessionRef"].as_str().unwrap().len() == 36);
     }
-    let r = raw(
+    let r = request(
         &b,
         "POST",
         "/v1/personalize",

@@ -117,7 +117,7 @@ fn events_status_codes() {
     );
     bad(json!([1, 2]), 400);
 
-    let m = raw(
+    let m = request(
         &b,
         "POST",
         "/v1.2/events",
@@ -127,7 +127,7 @@ fn events_status_codes() {
     .unwrap();
     assert_eq!(m.status, 400);
     assert_eq!(m.json()["status"], "ERROR");
-    let ct = raw(
+    let ct = request(
         &b,
         "POST",
         "/v1.2/events",
@@ -137,7 +137,7 @@ fn events_status_codes() {
     .unwrap();
     assert_eq!(ct.status, 415);
     let big = vec![b'x'; 300 * 1024];
-    let r = raw(
+    let r = request(
         &b,
         "POST",
         "/v1.2/events",
@@ -148,7 +148,9 @@ fn events_status_codes() {
     assert_eq!(r.status, 413);
     assert!(r.json()["message"].is_string());
     assert_eq!(
-        raw(&b, "GET", "/v1.2/events", &[], None).unwrap().status,
+        request(&b, "GET", "/v1.2/events", &[], None)
+            .unwrap()
+            .status,
         405
     );
 
@@ -208,10 +210,11 @@ fn legacy_get_event_raw_and_encoded() {
     let literal = format!(
         r#"{{"type":"VIEW","browser_id":"{bid}","channel":"WEB","pos":"{POS}","page":"café<b>"}}"#
     );
-    let r = get(
+    let r = raw_target(
         &b,
         &format!("/v1.2/event/create.json?client_key=ck_test&message={literal}"),
-    );
+    )
+    .unwrap();
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(
         get(&b, "/v1.2/event/create.json?client_key=ck_test").status,
@@ -248,7 +251,7 @@ fn edge_routes_fill_client_key_and_pos() {
         assert_eq!(r.status, 200, "{create}: {}", r.text());
         assert_eq!(r.json()["client_key"], "ck_test");
     }
-    let r = raw(
+    let r = request(
         &b,
         "GET",
         "/v1/events/v1.2/browser/create.json?client_key=",
@@ -307,7 +310,7 @@ fn cors_preflight_and_unknown_routes() {
         "/v1/personalize",
         "/v1/events/v1.2/events",
     ] {
-        let r = raw(
+        let r = request(
             &b,
             "OPTIONS",
             path,
@@ -341,7 +344,7 @@ fn cors_preflight_and_unknown_routes() {
     let v = r.json();
     assert_eq!(v["code"], 404);
     assert!(v["message"].is_string());
-    let r = raw(&b, "DELETE", "/v2/callFlows", &[], None).unwrap();
+    let r = request(&b, "DELETE", "/v2/callFlows", &[], None).unwrap();
     assert_eq!(r.status, 405);
     assert!(r.header("allow").unwrap().contains("POST"));
 }

@@ -297,7 +297,7 @@ impl XspSite {
         let text = text.replace("__EMULATOR_URL__", emulator_url).replace("tok_SECRET_e2e", "tok_test");
         std::fs::write(&web_config, text).map_err(|e| e.to_string())?;
         let bin = site.join("bin");
-        for name in ["XmCdp.dll", "XmCdp.Sitecore.dll", "Sitecore.Kernel.dll", "XmCdp.TestHost.dll"] {
+        for name in ["XmCdp.dll", "XmCdp.Sitecore.dll", "Sitecore.Kernel.dll", "Sitecore.Mvc.dll", "XmCdp.TestHost.dll"] {
             dotnet::copy_file(&out.join(name), &bin.join(name))?;
         }
         let native = std::fs::canonicalize(native).map_err(|e| format!("{}: {e}", native.display()))?;

@@ -5,7 +5,7 @@
 //!
 //! Layout written to `out/`:
 //! - `XmCdp.dll`, `XmCdp.Sitecore.dll`: the shipped assemblies (same sources as the Windows csproj builds);
-//! - `Sitecore.Kernel.dll`: the TEST-ONLY stand-in kernel (`dotnet/tests/Sitecore.Kernel.Stub`), never shipped;
+//! - `Sitecore.Kernel.dll`, `Sitecore.Mvc.dll`: TEST-ONLY stand-ins (`dotnet/tests/Sitecore.*.Stub`), never shipped;
 //! - `XmCdp.TestHost.dll` and `site/`: the ASP.NET test site whose Global.asax replays the shipped patch config;
 //! - `tools/XspPatch.exe`, `tools/XmCdp.XspTlsStub.dll`: the xsp4 fix (see `spec/mono-host-notes.md`), applied by
 //!   the end-to-end fixture at test time to a private copy of xsp4.exe;
@@ -47,6 +47,9 @@ pub fn build(repo_root: &Path, out: &Path) -> Result<(), String> {
         false,
     )?;
 
+    // TEST-ONLY stand-in for Sitecore.Mvc (TransferRoutedRequest of the stock Sitecore layer).
+    mcs(out, "Sitecore.Mvc.dll", "library", &cs_files(&tests.join("Sitecore.Mvc.Stub"))?, &["Sitecore.Kernel.dll", "System.Web.dll"], false)?;
+
     let sc_refs = ["XmCdp.dll", "Sitecore.Kernel.dll", "System.Web.dll", "System.Configuration.dll", "System.Xml.dll"];
     mcs(out, "XmCdp.Sitecore.dll", "library", &cs_files(&dn.join("XmCdp.Sitecore"))?, &sc_refs, false)?;
 
@@ -56,7 +59,16 @@ pub fn build(repo_root: &Path, out: &Path) -> Result<(), String> {
         "XmCdp.TestHost.dll",
         "library",
         &cs_files(&tests.join("WebHost").join("src"))?,
-        &["XmCdp.dll", "XmCdp.Sitecore.dll", "Sitecore.Kernel.dll", "System.Web.dll", "System.Configuration.dll", "System.Xml.dll", "System.Core.dll"],
+        &[
+            "XmCdp.dll",
+            "XmCdp.Sitecore.dll",
+            "Sitecore.Kernel.dll",
+            "Sitecore.Mvc.dll",
+            "System.Web.dll",
+            "System.Configuration.dll",
+            "System.Xml.dll",
+            "System.Core.dll",
+        ],
         false,
     )?;
     let site = out.join("site");
@@ -107,6 +119,7 @@ pub fn build(repo_root: &Path, out: &Path) -> Result<(), String> {
             "XmCdp.dll",
             "XmCdp.Sitecore.dll",
             "Sitecore.Kernel.dll",
+            "Sitecore.Mvc.dll",
             "nunit.framework.dll",
             "System.Web.dll",
             "System.Web.Extensions.dll",

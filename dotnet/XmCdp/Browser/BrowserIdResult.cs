@@ -30,6 +30,14 @@ namespace XmCdp.Browser
             BrowserId = browserId;
             GuestRef = guestRef;
             SetCookieHeaders = setCookies ?? None;
+            var now = System.DateTime.UtcNow;
+            var cookies = new System.Collections.Generic.List<CdpCookie>(SetCookieHeaders.Length);
+            foreach (var header in SetCookieHeaders)
+            {
+                var cookie = CdpCookie.Parse(header, now);
+                if (cookie != null) cookies.Add(cookie);
+            }
+            Cookies = cookies.ToArray();
         }
 
         public static BrowserIdResult Failed(CdpStatus status) => new BrowserIdResult(status, BrowserIdSource.None, false, null, null, null);
@@ -45,6 +53,11 @@ namespace XmCdp.Browser
         public string GuestRef { get; }
         /// <summary>Values of the <c>Set-Cookie</c> headers to emit, in order (empty when the cookie is right).</summary>
         public string[] SetCookieHeaders { get; }
+        /// <summary>
+        /// The same cookies parsed, in order, for hosts that must set cookies through their own API (System.Web:
+        /// <c>Response.Cookies</c>, never a hand-appended Set-Cookie header).
+        /// </summary>
+        public CdpCookie[] Cookies { get; }
 
         public bool IsOk => Status == CdpStatus.Ok && BrowserId != null;
     }

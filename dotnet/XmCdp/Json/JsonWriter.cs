@@ -78,6 +78,15 @@ namespace XmCdp.Json
             return this;
         }
 
+        /// <summary>A value that already is JSON text (validated by whoever parses the result).</summary>
+        internal JsonWriter RawValue(string json)
+        {
+            Separator();
+            _sb.Append(json);
+            _needComma = true;
+            return this;
+        }
+
         public JsonWriter Property(string name, string value)
         {
             if (value == null) return this;

@@ -48,6 +48,9 @@ namespace XmCdp.Native
 
         private static string LoadWindows(string explicitPath)
         {
+            var bitness = BitnessProblem(IntPtr.Size == 8);
+            if (bitness != null) throw new XmCdpException(CdpStatus.LibraryNotLoaded, bitness);
+            if (!string.IsNullOrEmpty(explicitPath)) explicitPath = ResolveExplicit(explicitPath, AppRoot, windows: true);
             var tried = new StringBuilder();
             foreach (var path in CandidatePaths(explicitPath, LibraryName + ".dll", IntPtr.Size == 8))
             {
@@ -64,8 +67,36 @@ namespace XmCdp.Native
             }
             throw new XmCdpException(CdpStatus.LibraryNotLoaded,
                 "XmCdp: could not load the native library " + LibraryName + ".dll into a "
-                + (IntPtr.Size * 8) + "-bit process. Deploy it to bin\\" + (IntPtr.Size == 8 ? "x64" : "x86")
-                + "\\ (the 64-bit build for a 64-bit app pool) or set XmCdp.NativePath. Paths tried:" + tried);
+                + "64-bit process. Deploy it to bin\\x64\\ or set NativePath (a full path, or relative to the site root). Paths tried:" + tried);
+        }
+
+        /// <summary>There is no x86 build: a 32-bit worker process gets a message that says so, or null when 64-bit.</summary>
+        internal static string BitnessProblem(bool is64BitProcess)
+        {
+            return is64BitProcess ? null
+                : "XmCdp: 32-bit worker processes are not supported (there is no x86 build of " + LibraryName
+                  + ".dll). Set the app pool's 'Enable 32-Bit Applications' to False.";
+        }
+
+        private static string AppRoot => AppDomain.CurrentDomain.GetData(".appPath") as string ?? AppDomain.CurrentDomain.BaseDirectory;
+
+        /// <summary>
+        /// A configured path as LoadLibraryEx needs it: full paths (a drive or UNC on Windows, '/' elsewhere) stay;
+        /// a relative, '~/' or (on Windows) '/'-rooted path is relative to the application root, never to the working
+        /// directory (w3wp's is inetsrv); slashes are made the platform's.
+        /// </summary>
+        internal static string ResolveExplicit(string path, string appRoot, bool windows)
+        {
+            var sep = windows ? '\\' : '/';
+            var p = path.Trim().Replace(windows ? '/' : '\\', sep);
+            bool full = windows
+                ? (p.Length >= 3 && char.IsLetter(p[0]) && p[1] == ':' && p[2] == sep) || p.StartsWith(@"\\", StringComparison.Ordinal)
+                : p.StartsWith("/", StringComparison.Ordinal);
+            if (full) return p;
+            if (p.StartsWith("~", StringComparison.Ordinal)) p = p.Substring(1);
+            p = p.TrimStart(sep);
+            var root = appRoot.Replace(windows ? '/' : '\\', sep);
+            return root.TrimEnd(sep) + sep + p;
         }
 
         private static string Describe(int win32Error)

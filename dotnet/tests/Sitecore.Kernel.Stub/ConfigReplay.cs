@@ -59,6 +59,7 @@ namespace Sitecore.Configuration
         {
             var node = Sitecore.SelectSingleNode("pipelines/" + name);
             if (node == null) throw new InvalidOperationException("No pipeline " + name);
+            node = ExpandVariables(node.CloneNode(true));
             var steps = new List<Pipeline.Step>();
             foreach (XmlElement p in node.ChildNodes.OfType<XmlElement>().Where(e => e.LocalName == "processor"))
             {
@@ -73,6 +74,24 @@ namespace Sitecore.Configuration
                 steps.Add(new Pipeline.Step(typeName, instance, method));
             }
             return new Pipeline(name, steps);
+        }
+
+        /// <summary>Like Sitecore's config reader: <c>$(name)</c> of every <c>&lt;sc.variable&gt;</c> in attributes and text.</summary>
+        private XmlNode ExpandVariables(XmlNode node)
+        {
+            var vars = Sitecore.SelectNodes("sc.variable").OfType<XmlElement>().ToList();
+            if (vars.Count == 0) return node;
+            Func<string, string> expand = text =>
+            {
+                foreach (var v in vars) text = text.Replace("$(" + v.GetAttribute("name") + ")", v.GetAttribute("value"));
+                return text;
+            };
+            foreach (XmlNode n in node.SelectNodes("descendant-or-self::node()"))
+            {
+                if (n.Attributes != null) foreach (XmlAttribute a in n.Attributes) a.Value = expand(a.Value);
+                if (n.NodeType == XmlNodeType.Text) n.Value = expand(n.Value);
+            }
+            return node;
         }
 
         private static void Configure(object instance, XmlElement child)

@@ -101,12 +101,26 @@ namespace Sitecore.Security.Accounts
         {
             Name = name;
             IsAuthenticated = isAuthenticated;
-            Profile = new Sitecore.Security.UserProfile();
+            _profile = new Sitecore.Security.UserProfile();
         }
+
+        private readonly Sitecore.Security.UserProfile _profile;
 
         public string Name { get; private set; }
         public bool IsAuthenticated { get; private set; }
-        public Sitecore.Security.UserProfile Profile { get; private set; }
+
+        /// <summary>The real one loads the profile from the membership provider: not free on every page.</summary>
+        public Sitecore.Security.UserProfile Profile
+        {
+            get
+            {
+                ProfileReads++;
+                return _profile;
+            }
+        }
+
+        // stub-only: how often Profile was read.
+        public int ProfileReads { get; set; }
     }
 }
 

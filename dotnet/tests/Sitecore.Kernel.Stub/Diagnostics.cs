@@ -8,6 +8,23 @@ namespace Sitecore.Diagnostics
         private static readonly object Gate = new object();
         private static readonly List<string> s_entries = new List<string>();
         private static readonly HashSet<string> s_singles = new HashSet<string>();
+        private static readonly List<string> s_loggers = new List<string>();
+
+        // Like the real Log: the (string, Type) overloads name the logger after the type; the (string, object)
+        // ones after owner.GetType(), so a Type passed as object names it "System.RuntimeType".
+        public static void Info(string message, Type owner) => Write("INFO", message, null, owner, Named(owner));
+        public static void Warn(string message, Type owner) => Write("WARN", message, null, owner, Named(owner));
+        public static void Error(string message, Type owner) => Write("ERROR", message, null, owner, Named(owner));
+
+        public static void SingleWarn(string message, Type owner)
+        {
+            if (FirstTime("WARN" + message)) Write("WARN", message, null, owner, Named(owner));
+        }
+
+        public static void SingleError(string message, Type owner)
+        {
+            if (FirstTime("ERROR" + message)) Write("ERROR", message, null, owner, Named(owner));
+        }
 
         public static void Info(string message, object owner) => Write("INFO", message, null, owner);
         public static void Warn(string message, object owner) => Write("WARN", message, null, owner);
@@ -31,12 +48,19 @@ namespace Sitecore.Diagnostics
             lock (Gate) return s_entries.ToArray();
         }
 
+        // stub-only: the logger name of each entry, in order.
+        public static string[] Loggers()
+        {
+            lock (Gate) return s_loggers.ToArray();
+        }
+
         // stub-only
         public static void Clear()
         {
             lock (Gate)
             {
                 s_entries.Clear();
+                s_loggers.Clear();
                 s_singles.Clear();
             }
         }
@@ -46,12 +70,18 @@ namespace Sitecore.Diagnostics
             lock (Gate) return s_singles.Add(key);
         }
 
-        private static void Write(string level, string message, Exception exception, object owner)
+        private static string Named(Type owner) => owner != null ? owner.FullName : null;
+
+        private static void Write(string level, string message, Exception exception, object owner, string logger = null)
         {
             // Like the real Log: a null owner is a programming error.
             if (owner == null) throw new ArgumentNullException(nameof(owner));
             var line = level + " " + message + (exception != null ? " [" + exception.GetType().FullName + "]" : "");
-            lock (Gate) s_entries.Add(line);
+            lock (Gate)
+            {
+                s_entries.Add(line);
+                s_loggers.Add(logger ?? owner.GetType().FullName);
+            }
         }
     }
 }

@@ -63,7 +63,21 @@ namespace Sitecore.Pipelines.HttpRequest
         }
     }
 
+    public class DeviceSimulatorResolver : HttpRequestProcessor
+    {
+        public override void Process(HttpRequestArgs args)
+        {
+        }
+    }
+
     public class LayoutResolver : HttpRequestProcessor
+    {
+        public override void Process(HttpRequestArgs args)
+        {
+        }
+    }
+
+    public class ExecuteRequest : HttpRequestProcessor
     {
         public override void Process(HttpRequestArgs args)
         {

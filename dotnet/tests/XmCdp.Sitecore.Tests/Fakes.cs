@@ -45,16 +45,59 @@ namespace XmCdp.Sitecore.Tests
         public override bool IsSecureConnection => _url.Scheme == "https";
     }
 
+    /// <summary>
+    /// Models System.Web in IIS integrated mode: Set-Cookie headers are rebuilt from <see cref="Cookies"/> whenever
+    /// that collection changes, which discards headers appended by hand. A later module always changes it here, as
+    /// <c>SessionIDManager.RemoveSessionID</c> does on a first visit whose new session is unused (Sitecore runs InProc
+    /// session with <c>ConditionalSessionIdManager</c>): <see cref="SetCookieHeaders"/> is what the browser receives.
+    /// </summary>
     internal sealed class FakeResponse : HttpResponseBase
     {
         private readonly HttpCookieCollection _cookies = new HttpCookieCollection();
+        private readonly List<string> _handAppended = new List<string>();
         public override HttpCookieCollection Cookies => _cookies;
-        public List<string> SetCookieHeaders { get; } = new List<string>();
         public override int StatusCode { get; set; } = 200;
+
+        /// <summary>Set-Cookie headers as sent, after the end-of-request cookie change and rebuild.</summary>
+        public List<string> SetCookieHeaders
+        {
+            get
+            {
+                EndOfRequestCookieChange();
+                var headers = new List<string>(_handAppended);
+                for (int i = 0; i < _cookies.Count; i++) headers.Add(SetCookieValue(_cookies[i]));
+                return headers;
+            }
+        }
+
+        /// <summary>SessionIDManager.RemoveSessionID: Response.Cookies changes, so hand-appended Set-Cookie headers go.</summary>
+        public void EndOfRequestCookieChange()
+        {
+            _cookies.Remove("ASP.NET_SessionId");
+            _handAppended.Clear();
+        }
 
         public override void AppendHeader(string name, string value)
         {
-            if (string.Equals(name, "Set-Cookie", StringComparison.OrdinalIgnoreCase)) SetCookieHeaders.Add(value);
+            if (string.Equals(name, "Set-Cookie", StringComparison.OrdinalIgnoreCase)) _handAppended.Add(value);
+        }
+
+        public override void AddHeader(string name, string value) => AppendHeader(name, value);
+
+        /// <summary>System.Web's HttpCookie.GetSetCookieHeader format (SameSite from the 4.7.2+ property when present).</summary>
+        internal static string SetCookieValue(HttpCookie c)
+        {
+            var sb = new System.Text.StringBuilder();
+            sb.Append(c.Name).Append('=').Append(c.Value);
+            if (!string.IsNullOrEmpty(c.Domain)) sb.Append("; domain=").Append(c.Domain);
+            if (c.Expires != DateTime.MinValue)
+                sb.Append("; expires=").Append(c.Expires.ToUniversalTime().ToString("ddd, dd-MMM-yyyy HH':'mm':'ss 'GMT'", System.Globalization.CultureInfo.InvariantCulture));
+            if (!string.IsNullOrEmpty(c.Path)) sb.Append("; path=").Append(c.Path);
+            if (c.Secure) sb.Append("; secure");
+            if (c.HttpOnly) sb.Append("; HttpOnly");
+            var sameSite = typeof(HttpCookie).GetProperty("SameSite");
+            if (sameSite != null && (int)sameSite.GetValue(c) >= 0) sb.Append("; SameSite=").Append(sameSite.GetValue(c));
+            return sb.ToString();
         }
     }
 
@@ -129,6 +172,8 @@ namespace XmCdp.Sitecore.Tests
 
         /// <summary>Browser id answers: a valid bid_/BID_ cookie is kept (BID_ migrated); otherwise NewBrowserId is "created".</summary>
         public string NewBrowserId { get; set; } = "new-bid-1";
+        /// <summary>The site's cookie domain: the native side appends <c>; Domain=</c> to its Set-Cookie values.</summary>
+        public string CookieDomain { get; set; }
         public CdpStatus BrowserIdStatus { get; set; } = CdpStatus.Ok;
         public List<string> CookieHeaders { get; } = new List<string>();
 
@@ -140,9 +185,11 @@ namespace XmCdp.Sitecore.Tests
             if (current != null) return Make(BrowserIdSource.Cookie, current, null);
             var legacy = CookieValue(cookieHeader, "BID_" + ClientKey);
             if (legacy != null)
-                return Make(BrowserIdSource.Legacy, legacy, new[] { "bid_" + ClientKey + "=" + legacy + "; Max-Age=63072000; SameSite=None; Secure; Path=/", "BID_" + ClientKey + "=; Max-Age=0; Path=/" });
-            return Make(BrowserIdSource.Created, NewBrowserId, new[] { "bid_" + ClientKey + "=" + NewBrowserId + "; Max-Age=63072000; SameSite=None; Secure; Path=/" });
+                return Make(BrowserIdSource.Legacy, legacy, new[] { "bid_" + ClientKey + "=" + legacy + "; Max-Age=63072000; SameSite=None; Secure; Path=/" + Domain, "BID_" + ClientKey + "=; Max-Age=0; Path=/" + Domain });
+            return Make(BrowserIdSource.Created, NewBrowserId, new[] { "bid_" + ClientKey + "=" + NewBrowserId + "; Max-Age=63072000; SameSite=None; Secure; Path=/" + Domain });
         }
+
+        private string Domain => string.IsNullOrEmpty(CookieDomain) ? "" : "; Domain=" + CookieDomain;
 
         private static BrowserIdResult Make(BrowserIdSource source, string id, string[] cookies)
         {

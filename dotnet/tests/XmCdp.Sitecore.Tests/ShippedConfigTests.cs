@@ -30,6 +30,7 @@ namespace XmCdp.Sitecore.Tests
         }
 
         private static string ShippedConfig => Path.Combine(TestOut, "site", "App_Config", "Include", "XmCdp", "XmCdp.config");
+        private static string StockMvcConfig => Path.Combine(TestOut, "site", "App_Config", "Sitecore", "Mvc", "Sitecore.Mvc.config");
         private static string BaseConfig => Path.Combine(TestOut, "site", "App_Config", "Sitecore.config");
 
         private readonly List<CdpSettings> _created = new List<CdpSettings>();
@@ -64,19 +65,25 @@ namespace XmCdp.Sitecore.Tests
         private static ConfigReplay Replay(params string[] roles)
         {
             var replay = new ConfigReplay(File.ReadAllText(BaseConfig), roles);
+            // Layers.config: App_Config/Sitecore (stock Sitecore.Mvc.config) before App_Config/Include.
+            replay.ApplyIncludeFile(StockMvcConfig);
             replay.ApplyIncludeFile(ShippedConfig);
             return replay;
         }
 
         [TestCase("Standalone")]
         [TestCase("ContentDelivery")]
-        public void ShippedConfig_OnCdOrStandalone_AddsTrackerAfterItemResolverAndInitializer(string role)
+        public void ShippedConfig_OnCdOrStandalone_AddsTrackerAfterTransferRoutedRequestBeforeLayoutResolverAndInitializer(string role)
         {
             var replay = Replay(role);
             var begin = replay.BuildPipeline("httpRequestBegin").Steps.Select(s => s.TypeName).ToList();
-            int item = begin.IndexOf("Sitecore.Pipelines.HttpRequest.ItemResolver, Sitecore.Kernel");
-            Assert.That(begin[item + 1], Is.EqualTo("XmCdp.Sitecore.Pipelines.HttpRequestBegin.TrackVisitor, XmCdp.Sitecore"));
-            Assert.That(begin.Last(), Is.EqualTo("Sitecore.Pipelines.HttpRequest.LayoutResolver, Sitecore.Kernel"));
+            // After TransferRoutedRequest (routed MVC/API requests abort before it), right before LayoutResolver.
+            int transfer = begin.IndexOf("Sitecore.Mvc.Pipelines.HttpRequest.TransferRoutedRequest, Sitecore.Mvc");
+            int ours = begin.IndexOf("XmCdp.Sitecore.Pipelines.HttpRequestBegin.TrackVisitor, XmCdp.Sitecore");
+            int layout = begin.IndexOf("Sitecore.Pipelines.HttpRequest.LayoutResolver, Sitecore.Kernel");
+            Assert.That(transfer, Is.GreaterThan(begin.IndexOf("Sitecore.Pipelines.HttpRequest.ItemResolver, Sitecore.Kernel")), string.Join("\n", begin));
+            Assert.That(ours, Is.GreaterThan(transfer), string.Join("\n", begin));
+            Assert.That(layout, Is.EqualTo(ours + 1), string.Join("\n", begin));
             var init = replay.BuildPipeline("initialize").Steps.Select(s => s.TypeName).ToList();
             Assert.That(init, Has.Member("XmCdp.Sitecore.Pipelines.Initialize.InitializeXmCdp, XmCdp.Sitecore"));
         }
@@ -147,7 +154,7 @@ namespace XmCdp.Sitecore.Tests
             Assert.That(s.PointOfSale, Is.EqualTo("myretailsite/ireland"));
             Assert.That(s.Channel, Is.EqualTo("WEB"));
             Assert.That(s.Currency, Is.EqualTo("EUR"));
-            Assert.That(s.TargetUrl, Is.EqualTo("http://127.0.0.1:9"), "appSetting XmCdp.website.targetUrl overrides the attribute");
+            Assert.That(s.GetNative("targetUrl"), Is.EqualTo("http://127.0.0.1:9"), "appSetting XmCdp.website.targetUrl overrides the attribute");
             Assert.That(s.ApiToken, Is.EqualTo("tok_UNIT_SECRET"));
 
             var binding = XmCdpSites.Find("website");

@@ -67,6 +67,36 @@ namespace XmCdp.Sitecore.Tests
             Assert.That(_client.Views.Count, Is.EqualTo(1), "sent once");
         }
 
+        [TestCase(301)]
+        [TestCase(302)]
+        [TestCase(303)]
+        [TestCase(304)]
+        [TestCase(307)]
+        [TestCase(403)]
+        [TestCase(404)]
+        [TestCase(503)]
+        [TestCase(100)]
+        public void ResponsesOtherThan2xx_SendNoView(int status)
+        {
+            // httpRequestEnd also runs after Response.Redirect: the redirect is not a view, its target will be.
+            var http = Begin();
+            http.FakeResponse.StatusCode = status;
+            End(http);
+            Assert.That(_client.Views, Is.Empty);
+            Assert.That(CdpContext.From(http).ViewPending, Is.False, "the pending view was dropped, not kept");
+        }
+
+        [TestCase(200)]
+        [TestCase(203)]
+        [TestCase(206)]
+        public void Responses2xx_SendTheView(int status)
+        {
+            var http = Begin();
+            http.FakeResponse.StatusCode = status;
+            End(http);
+            Assert.That(_client.Views.Count, Is.EqualTo(1));
+        }
+
         [Test]
         public void VariantSetDuringTheRequest_IsOnTheView()
         {

@@ -91,8 +91,54 @@ namespace XmCdp.Sitecore.Tests
 
             Assert.That(_client.CookieHeaders.Single(), Is.Null);
             Assert.That(_client.Views.Single().BrowserId, Is.EqualTo("new-bid-1"));
-            Assert.That(http.FakeResponse.SetCookieHeaders, Is.EqualTo(new[] { "bid_ck_test=new-bid-1; Max-Age=63072000; SameSite=None; Secure; Path=/" }));
             Assert.That(CdpContext.From(http).BrowserId, Is.EqualTo("new-bid-1"));
+        }
+
+        [Test]
+        public void Process_FirstVisit_CookieSurvivesTheRebuildOfSetCookieFromResponseCookies()
+        {
+            var http = new FakeHttpContext("https://www.example.com/home");
+            Run(http);
+
+            // The end-of-request change of Response.Cookies (session id removal) rebuilt Set-Cookie from the collection.
+            var sent = http.FakeResponse.SetCookieHeaders;
+            Assert.That(sent.Count, Is.EqualTo(1), string.Join(" | ", sent));
+            Assert.That(sent[0], Is.StringStarting("bid_ck_test=new-bid-1; expires="));
+            Assert.That(sent[0], Is.StringContaining("SameSite=Lax").And.StringContaining("; secure"));
+            Assert.That(sent[0], Is.Not.StringContaining("HttpOnly"), "the Engage browser tag reads this cookie from JavaScript");
+            var cookie = http.FakeResponse.Cookies["bid_ck_test"];
+            Assert.That(cookie.Path, Is.StringStarting("/"));
+            Assert.That(cookie.Domain, Is.Null);
+            Assert.That(cookie.Expires.ToUniversalTime(), Is.EqualTo(DateTime.UtcNow.AddSeconds(63072000)).Within(TimeSpan.FromMinutes(1)));
+        }
+
+        [Test]
+        public void Process_CookieDomainAndSchemeFromTheNativeValueAndTheRequest()
+        {
+            _client.CookieDomain = ".example.com";
+            var http = new FakeHttpContext("http://www.example.com/home");
+            Run(http);
+
+            var cookie = http.FakeResponse.Cookies["bid_ck_test"];
+            Assert.That(cookie.Domain, Is.EqualTo(".example.com"));
+            Assert.That(cookie.Secure, Is.False, "plain http: a Secure cookie would never come back");
+            Assert.That(http.FakeResponse.SetCookieHeaders.Single(), Is.Not.StringContaining("secure"));
+        }
+
+        [Test]
+        public void Process_ForwardedProto_MakesTheCookieSecureOnlyWhenTheHeaderIsTrusted()
+        {
+            var untrusted = new FakeHttpContext("http://www.example.com/home").WithHeader("X-Forwarded-Proto", "https");
+            Run(untrusted);
+            Assert.That(untrusted.FakeResponse.Cookies["bid_ck_test"].Secure, Is.False, "off by default: any client can send the header");
+
+            _processor.ForwardedProtoHeader = "X-Forwarded-Proto";
+            var trusted = new FakeHttpContext("http://www.example.com/home").WithHeader("X-Forwarded-Proto", "HTTPS");
+            Run(trusted);
+            Assert.That(trusted.FakeResponse.Cookies["bid_ck_test"].Secure, Is.True);
+            var plain = new FakeHttpContext("http://www.example.com/home").WithHeader("X-Forwarded-Proto", "http");
+            Run(plain);
+            Assert.That(plain.FakeResponse.Cookies["bid_ck_test"].Secure, Is.False);
         }
 
         [Test]
@@ -102,9 +148,22 @@ namespace XmCdp.Sitecore.Tests
             Run(http);
 
             Assert.That(_client.Views.Single().BrowserId, Is.EqualTo(Bid));
-            Assert.That(http.FakeResponse.SetCookieHeaders.Count, Is.EqualTo(2));
-            Assert.That(http.FakeResponse.SetCookieHeaders[0], Is.StringStarting("bid_ck_test=" + Bid + ";"));
-            Assert.That(http.FakeResponse.SetCookieHeaders[1], Is.StringStarting("BID_ck_test=;"));
+            var sent = http.FakeResponse.SetCookieHeaders;
+            Assert.That(sent.Count, Is.EqualTo(2), string.Join(" | ", sent));
+            Assert.That(sent[0], Is.StringStarting("bid_ck_test=" + Bid + ";"));
+            Assert.That(sent[1], Is.StringStarting("BID_ck_test=;"));
+            Assert.That(http.FakeResponse.Cookies[1].Name, Is.EqualTo("BID_ck_test"), "names are case-insensitive in HttpCookieCollection: both must stay");
+            Assert.That(http.FakeResponse.Cookies[1].Expires, Is.LessThan(DateTime.Now), "Max-Age=0: the browser deletes it");
+        }
+
+        [Test]
+        public void NoCodePath_AppendsSetCookieByHand()
+        {
+            // System.Web rebuilds Set-Cookie from Response.Cookies: a header appended by hand can silently vanish.
+            var offenders = IlCalls.Find(typeof(TrackVisitor).Assembly, m =>
+                (m.DeclaringType == typeof(System.Web.HttpResponseBase) || m.DeclaringType == typeof(System.Web.HttpResponse))
+                && (m.Name == "AppendHeader" || m.Name == "AddHeader" || m.Name == "get_Headers"));
+            Assert.That(offenders, Is.Empty);
         }
 
         [Test]
@@ -352,6 +411,27 @@ namespace XmCdp.Sitecore.Tests
         }
 
         [Test]
+        public void Process_PointOfSaleOfTheLanguage_IsOnTheViewIdentityAndEvents()
+        {
+            XmCdpSites.Register(new SiteBinding("website", new CdpSettings { ClientKey = "ck_test", PointOfSale = "brand/ireland" }, _client,
+                SiteDecisions.None, "de=brand/germany"));
+            var user = new global::Sitecore.Security.Accounts.User("extranet\\jane", true);
+            user.Profile.Email = "jane.doe@example.com";
+            Context.SetUser(user);
+            Context.Language = global::Sitecore.Globalization.Language.Parse("de-DE");
+            var http = Visitor();
+            Run(http);
+            CdpContext.From(http).TrackEvent(new CustomEvent("ADD"));
+            Assert.That(_client.Views.Single().PointOfSale, Is.EqualTo("brand/germany"));
+            Assert.That(_client.Identities.Single().PointOfSale, Is.EqualTo("brand/germany"));
+            Assert.That(_client.Events.Single().PointOfSale, Is.EqualTo("brand/germany"));
+
+            Context.Language = global::Sitecore.Globalization.Language.Parse("en-GB");
+            Run(Visitor());
+            Assert.That(_client.Views[1].PointOfSale, Is.Null, "the site's default point of sale");
+        }
+
+        [Test]
         public void Process_LoggedInUser_SendsIdentityOncePerLogin()
         {
             var user = new global::Sitecore.Security.Accounts.User("extranet\\jane", true);
@@ -372,9 +452,11 @@ namespace XmCdp.Sitecore.Tests
             Assert.That(marker.HttpOnly, Is.True);
             Assert.That(marker.Value, Is.Not.StringContaining("jane"));
 
-            // The browser comes back with the marker: no second IDENTITY.
+            // The browser comes back with the marker: no second IDENTITY, and the profile is not even loaded.
+            user.ProfileReads = 0;
             Run(Visitor().WithCookie(marker.Name, marker.Value));
             Assert.That(_client.Identities.Count, Is.EqualTo(1));
+            Assert.That(user.ProfileReads, Is.EqualTo(0), "the marker cookie is checked before user.Profile");
             Assert.That(_client.Views.Count, Is.EqualTo(2));
 
             // Another user on the same browser is a new login.

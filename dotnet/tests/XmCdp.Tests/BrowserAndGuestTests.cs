@@ -44,6 +44,11 @@ namespace XmCdp.Tests
                 Assert.That(r.Source, Is.EqualTo(BrowserIdSource.Created).Or.EqualTo(BrowserIdSource.Pool));
                 Assert.That(r.SetCookieHeaders, Is.EqualTo(new[] { "bid_ck_test=" + r.BrowserId + "; Max-Age=63072000; SameSite=None; Secure; Path=/; Domain=.example.com" }));
                 Assert.That(client.GuestRefFor(r.BrowserId, TimeSpan.FromSeconds(5)), Is.Not.Empty, "the id exists in CDP");
+                // The parsed form a host sets through its own cookie API (System.Web: Response.Cookies).
+                var c = r.Cookies.Single();
+                Assert.That(new[] { c.Name, c.Value, c.Path, c.Domain }, Is.EqualTo(new[] { "bid_ck_test", r.BrowserId, "/", ".example.com" }));
+                Assert.That(c.ExpiresUtc, Is.EqualTo(DateTime.UtcNow.AddSeconds(63072000)).Within(TimeSpan.FromMinutes(1)));
+                Assert.That(c.IsDeletion, Is.False);
             }
         }
 
@@ -73,6 +78,10 @@ namespace XmCdp.Tests
                 Assert.That(r.SetCookieHeaders.Length, Is.EqualTo(2));
                 Assert.That(r.SetCookieHeaders[0], Is.StringStarting("bid_ck_test=" + bid + ";"));
                 Assert.That(r.SetCookieHeaders[1], Is.StringStarting("BID_ck_test="));
+                Assert.That(r.Cookies.Select(c => c.Name), Is.EqualTo(new[] { "bid_ck_test", "BID_ck_test" }));
+                Assert.That(r.Cookies[0].IsDeletion, Is.False);
+                Assert.That(r.Cookies[1].IsDeletion, Is.True, "the legacy cookie is expired: " + r.SetCookieHeaders[1]);
+                Assert.That(r.Cookies[1].Value, Is.Empty);
             }
         }
 

@@ -75,6 +75,27 @@ namespace XmCdp.Tests
             Assert.That(paths[1], Is.StringEnding(System.IO.Path.Combine("x86", "xmcdp.dll")));
         }
 
+        [TestCase("bin/x64/xmcdp.dll", false, "/srv/site", "/srv/site/bin/x64/xmcdp.dll")]
+        [TestCase("~/native", false, "/srv/site", "/srv/site/native")]
+        [TestCase("/opt/native", false, "/srv/site", "/opt/native")]
+        [TestCase("bin/x64/xmcdp.dll", true, @"C:\inetpub\site\", @"C:\inetpub\site\bin\x64\xmcdp.dll")]
+        [TestCase("/bin/x64", true, @"C:\inetpub\site\", @"C:\inetpub\site\bin\x64")]
+        [TestCase("D:/native/xmcdp.dll", true, @"C:\inetpub\site\", @"D:\native\xmcdp.dll")]
+        [TestCase(@"\\share\native", true, @"C:\inetpub\site\", @"\\share\native")]
+        public void ExplicitPath_RelativeOrForwardSlash_IsResolvedAgainstTheApplicationRoot(string path, bool windows, string root, string expected)
+        {
+            // w3wp's working directory is inetsrv, and LoadLibraryEx with LOAD_WITH_ALTERED_SEARCH_PATH needs a full path.
+            Assert.That(NativeLibraryLoader.ResolveExplicit(path, root, windows), Is.EqualTo(expected));
+        }
+
+        [Test]
+        public void ThirtyTwoBitProcess_GetsAMessageSayingItIsNotSupported()
+        {
+            var message = NativeLibraryLoader.BitnessProblem(is64BitProcess: false);
+            Assert.That(message, Is.StringContaining("32-bit").And.StringContaining("not supported").And.StringContaining("Enable 32-Bit Applications"));
+            Assert.That(NativeLibraryLoader.BitnessProblem(is64BitProcess: true), Is.Null);
+        }
+
         [Test]
         public void CandidatePaths_IncludeTheCodeBaseFolderAndNoDuplicates()
         {

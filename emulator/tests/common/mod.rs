@@ -1,10 +1,12 @@
-//! A tiny blocking HTTP/1.1 client over std `TcpStream` (one request per connection), so the tests need no
-//! HTTP client crate and can send raw request targets and observe dropped connections.
+//! Test helpers: requests through reqwest's blocking client (one connection per request, so a fault that
+//! drops the connection is seen as an error), and `raw_target`, a plain socket for the few tests that must
+//! send bytes no HTTP client sends (a literal `"` or UTF-8 in the request target).
 #![allow(dead_code)]
 
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::OnceLock;
 use std::time::Duration;
 pub use xmcdp_emulator::{spawn, EmulatorConfig, EmulatorHandle};
 
@@ -14,6 +16,7 @@ pub const BASIC: &str = "Basic Y2tfdGVzdDp0b2tfdGVzdA=="; // ck_test:tok_test
 #[derive(Debug)]
 pub struct Resp {
     pub status: u16,
+    /// Lower-case names, in the order received.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
@@ -34,81 +37,48 @@ impl Resp {
     }
 }
 
-/// Sends one request; `target` is the raw request target (path + query) sent verbatim.
-pub fn raw(
+fn client() -> &'static reqwest::blocking::Client {
+    static CLIENT: OnceLock<reqwest::blocking::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::blocking::Client::builder()
+            // No pooled connection: a request never lands on a connection an earlier fault dropped.
+            .pool_max_idle_per_host(0)
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("reqwest client")
+    })
+}
+
+/// Sends one request; `target` is the path and query (a client escapes what HTTP forbids in it).
+pub fn request(
     base: &str,
     method: &str,
     target: &str,
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
-) -> std::io::Result<Resp> {
-    let hostport = base.trim_start_matches("http://");
-    let mut s = TcpStream::connect(hostport)?;
-    s.set_read_timeout(Some(Duration::from_secs(20)))?;
-    let mut req =
-        format!("{method} {target} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n");
+) -> reqwest::Result<Resp> {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut rb = client().request(method, format!("{base}{target}"));
     for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
+        rb = rb.header(*k, *v);
     }
     if let Some(b) = body {
-        req.push_str(&format!("Content-Length: {}\r\n", b.len()));
+        rb = rb.body(b.to_vec());
     }
-    req.push_str("\r\n");
-    let mut bytes = req.into_bytes();
-    if let Some(b) = body {
-        bytes.extend_from_slice(b);
-    }
-    s.write_all(&bytes)?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf)?;
-    parse(&buf)
-}
-
-fn parse(buf: &[u8]) -> std::io::Result<Resp> {
-    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::UnexpectedEof, m.to_string());
-    let end = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| bad("no response head"))?;
-    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().ok_or_else(|| bad("no status line"))?;
-    let status: u16 = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad("bad status line"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let rest = &buf[end + 4..];
-    let chunked = headers
+    let r = rb.send()?;
+    let status = r.status().as_u16();
+    let headers = r
+        .headers()
         .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked {
-        let mut out = Vec::new();
-        let mut r = rest;
-        loop {
-            let p = r
-                .windows(2)
-                .position(|w| w == b"\r\n")
-                .ok_or_else(|| bad("bad chunk"))?;
-            let n = usize::from_str_radix(String::from_utf8_lossy(&r[..p]).trim(), 16)
-                .map_err(|_| bad("bad chunk size"))?;
-            if n == 0 {
-                break;
-            }
-            out.extend_from_slice(&r[p + 2..p + 2 + n]);
-            r = &r[p + 2 + n + 2..];
-        }
-        out
-    } else {
-        match headers.iter().find(|(k, _)| k == "content-length") {
-            Some((_, n)) => rest[..n.parse::<usize>().unwrap_or(0).min(rest.len())].to_vec(),
-            None => rest.to_vec(),
-        }
-    };
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = r.bytes()?.to_vec();
     Ok(Resp {
         status,
         headers,
@@ -116,12 +86,60 @@ fn parse(buf: &[u8]) -> std::io::Result<Resp> {
     })
 }
 
+/// `GET target` written to the socket byte for byte (no escaping), `Connection: close`; the emulator always
+/// answers with a `Content-Length` body.
+pub fn raw_target(base: &str, target: &str) -> std::io::Result<Resp> {
+    let hostport = base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(hostport)?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    let bad = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidData, m);
+    let mut heads = [httparse::EMPTY_HEADER; 32];
+    let mut head = httparse::Response::new(&mut heads);
+    let end = match head.parse(&buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        other => return Err(bad(format!("no complete response head: {other:?}"))),
+    };
+    let headers: Vec<(String, String)> = head
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_ascii_lowercase(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect();
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .ok_or_else(|| bad(format!("no Content-Length in {headers:?}")))?;
+    let body = buf[end..].to_vec();
+    if body.len() != len {
+        return Err(bad(format!(
+            "body of {} bytes, Content-Length {len}",
+            body.len()
+        )));
+    }
+    Ok(Resp {
+        status: head.code.unwrap_or(0),
+        headers,
+        body,
+    })
+}
+
 pub fn get(base: &str, target: &str) -> Resp {
-    raw(base, "GET", target, &[], None).expect("GET")
+    request(base, "GET", target, &[], None).expect("GET")
 }
 
 pub fn send_json(base: &str, method: &str, target: &str, body: &Value) -> Resp {
-    raw(
+    request(
         base,
         method,
         target,
@@ -141,7 +159,7 @@ pub fn rest(base: &str, method: &str, target: &str, body: Option<&Value>) -> Res
     if b.is_some() {
         h.push(("Content-Type", "application/json"));
     }
-    raw(base, method, target, &h, b.as_deref().map(str::as_bytes)).expect("request")
+    request(base, method, target, &h, b.as_deref().map(str::as_bytes)).expect("request")
 }
 
 pub fn emu() -> EmulatorHandle {
@@ -188,7 +206,7 @@ pub fn admin(base: &str, target: &str) -> Value {
 }
 
 pub fn admin_post(base: &str, target: &str) -> Value {
-    let r = raw(base, "POST", target, &[], Some(b"")).expect("POST");
+    let r = request(base, "POST", target, &[], Some(b"")).expect("POST");
     assert_eq!(r.status, 200, "{target}: {}", r.text());
     r.json()
 }

@@ -11,7 +11,7 @@ using XmCdp.Events;
 namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
 {
     /// <summary>
-    /// <c>httpRequestBegin</c> processor, patched after <c>ItemResolver</c>: for a real page request of a tracked
+    /// <c>httpRequestBegin</c> processor, patched before <c>LayoutResolver</c> (after MVC's <c>TransferRoutedRequest</c>): for a real page request of a tracked
     /// site it makes sure the visitor has a browser id cookie, enqueues a VIEW event, once per login an IDENTITY
     /// event, and starts the decisions configured for the site/item (prefetch). Nothing here waits on the network,
     /// except a first visit when the native browser-id pool is empty (at most BrowserIdBudgetMs). It returns early on every guard, never
@@ -112,10 +112,19 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
 
         /// <summary>
         /// Queue the VIEW at the end of the request (by <see cref="SendPageView"/> in <c>httpRequestEnd</c>) instead of
-        /// here, so it carries the variant the renderings served; the cookie is still set here. Without a configured
-        /// SendPageView the VIEW is sent here regardless.
+        /// here, so it carries the variant the renderings served; the cookie is still set here. The pending VIEW lives
+        /// in the request's <see cref="CdpContext"/>. Explicit on purpose: the config factory creates a pipeline's
+        /// processors when that pipeline first runs, so whether SendPageView exists cannot be known from here; the
+        /// shipped config sets this together with SendPageView.
         /// </summary>
         public bool DeferView { get; set; }
+
+        /// <summary>
+        /// Name of a request header set by a trusted TLS-terminating load balancer (e.g. <c>X-Forwarded-Proto</c>) whose
+        /// value <c>https</c> makes cookies Secure although the connection to this server is plain http. Empty (the
+        /// default): only the connection counts, since any client can send the header to a server reached directly.
+        /// </summary>
+        public string ForwardedProtoHeader { get; set; }
 
         /// <summary>Send an IDENTITY event the first time a logged-in user is seen on a browser.</summary>
         public bool TrackIdentity { get; set; } = true;
@@ -165,15 +174,13 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
                 return;
             }
             var browserId = id.BrowserId;
-            var setCookies = id.SetCookieHeaders;
-            if (setCookies.Length > 0)
-            {
-                var response = http.Response;
-                for (int i = 0; i < setCookies.Length; i++) response.AppendHeader("Set-Cookie", setCookies[i]);
-            }
+            var cookies = id.Cookies;
+            if (cookies.Length > 0) ResponseCookies.SetBrowserCookies(http.Response, cookies, ResponseCookies.IsSecure(request, ForwardedProtoHeader));
 
             var language = LanguageCode();
             var ctx = new CdpContext(binding, browserId, language, item.Name, userAgent);
+            var contextLanguage = global::Sitecore.Context.Language;
+            ctx.PointOfSale = binding.PointOfSaleFor(contextLanguage != null ? contextLanguage.Name : null);
             http.Items[CdpContext.ItemsKey] = ctx;
 
             var url = request.Url != null ? request.Url.PathAndQuery : request.Path;
@@ -186,8 +193,9 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
                 Referrer = Referrer(request),
                 PageVariantId = PageVariant(http, url),
                 UserAgent = userAgent,
+                PointOfSale = ctx.PointOfSale,
             };
-            if (DeferView && SendPageView.Configured)
+            if (DeferView)
             {
                 // Queued by SendPageView (httpRequestEnd) once renderings have decided, with the served variant.
                 ctx.DeferView(view);
@@ -350,13 +358,15 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
         {
             var user = global::Sitecore.Context.User;
             if (user == null || !user.IsAuthenticated) return;
-            var email = user.Profile != null ? user.Profile.Email : null;
-            if (string.IsNullOrEmpty(email)) return;
-
+            // The marker first: on every later page of the login it answers without loading the user's profile.
             var marker = Marker(binding.ClientKey, ctx.BrowserId, user.Name);
             var cookieName = IdentityCookiePrefix + binding.ClientKey;
             var existing = AsciiText.CookieValue(http.Request.Headers["Cookie"], cookieName);
             if (existing == marker) return;
+
+            var profile = user.Profile;
+            var email = profile != null ? profile.Email : null;
+            if (string.IsNullOrEmpty(email)) return;
 
             var identity = new IdentityEvent
             {
@@ -365,6 +375,7 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
                 Page = ctx.Page,
                 UserAgent = ctx.UserAgent,
                 Email = email,
+                PointOfSale = ctx.PointOfSale,
             };
             identity.Identifiers.Add(new CdpIdentifier(IdentityProvider, email));
             // CDP must see this page's VIEW before the IDENTITY: a deferred VIEW goes now (once per login).
@@ -372,7 +383,7 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
             var status = binding.Client.TryIdentity(identity);
             ctx.IdentityStatus = status;
             if (status == CdpStatus.Ok)
-                http.Response.Cookies.Set(new HttpCookie(cookieName, marker) { Path = "/", HttpOnly = true, Secure = http.Request.IsSecureConnection });
+                ResponseCookies.SetSessionCookie(http.Response, cookieName, marker, ResponseCookies.IsSecure(http.Request, ForwardedProtoHeader), httpOnly: true);
             else
                 XmCdpLog.SingleWarn("IDENTITY for site '" + binding.SiteName + "' was not queued: status " + (int)status + " (" + status + ")");
         }

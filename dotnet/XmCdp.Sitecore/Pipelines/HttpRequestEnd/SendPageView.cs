@@ -10,29 +10,17 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestEnd
     /// its <c>DeferView</c> is on), now that renderings have decided. <c>ext.pageVariantId</c> is, in this order,
     /// <c>HttpContext.Items["XmCdp.PageVariantId"]</c> as set by the end of the request, the variant known at begin
     /// (Items or query parameter), else the <c>variantId</c> of every decision served through
-    /// <see cref="CdpContext.Decide"/> (comma-separated, in the order served). A page that ends 404 or 5xx sends no
-    /// VIEW. A custom event or IDENTITY queued earlier in the request sends the VIEW first (with the variant known then),
+    /// <see cref="CdpContext.Decide"/> (comma-separated, in the order served). Only a 2xx response sends the VIEW:
+    /// <c>httpRequestEnd</c> also runs after <c>Response.Redirect</c>, and a redirect is not a view (its target is);
+    /// 304 and errors are not views either (404 and 5xx can be opted in with the two properties). A custom event or IDENTITY queued earlier in the request sends the VIEW first (with the variant known then),
     /// so CDP still sees the VIEW before them. Never throws: tracking must not be able to break a page.
     /// </summary>
     public class SendPageView : HttpRequestProcessor
     {
-        private static volatile bool s_configured;
-
-        /// <summary>
-        /// The config factory created this processor: deferred VIEWs will be sent. Until then TrackVisitor sends the VIEW
-        /// at request begin, so removing this processor from the config can never lose VIEWs.
-        /// </summary>
-        internal static bool Configured => s_configured;
-
-        public SendPageView()
-        {
-            s_configured = true;
-        }
-
-        /// <summary>Send no VIEW when the response ends with 404 (a "not found" page item).</summary>
+        /// <summary>Send no VIEW when the response ends with 404 (a "not found" page item); false sends one.</summary>
         public bool SkipNotFound { get; set; } = true;
 
-        /// <summary>Send no VIEW when the response ends with a 5xx status.</summary>
+        /// <summary>Send no VIEW when the response ends with a 5xx status; false sends one.</summary>
         public bool SkipServerErrors { get; set; } = true;
 
         public override void Process(HttpRequestArgs args)
@@ -56,7 +44,8 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestEnd
             if (view == null) return;
 
             int code = StatusCode(http);
-            if ((SkipNotFound && code == 404) || (SkipServerErrors && code >= 500)) return;
+            bool isView = (code >= 200 && code < 300) || (!SkipNotFound && code == 404) || (!SkipServerErrors && code >= 500);
+            if (!isView) return;
 
             var fromItems = http.Items[TrackVisitor.PageVariantItemsKey] as string;
             if (!string.IsNullOrEmpty(fromItems)) view.PageVariantId = fromItems;

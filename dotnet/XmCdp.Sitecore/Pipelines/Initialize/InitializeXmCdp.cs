@@ -83,13 +83,17 @@ namespace XmCdp.Sitecore.Pipelines.Initialize
                     var settings = ReadSettings(siteName, node);
                     var decisions = ReadDecisions(siteName, node);
                     var client = XmCdpSites.ClientFactory(settings);
-                    XmCdpSites.Register(new SiteBinding(siteName, settings, client, decisions));
+                    var posMap = Values(siteName, node);
+                    string byLanguage;
+                    posMap.TryGetValue("pointOfSaleByLanguage", out byLanguage);
+                    SiteBinding.ParsePointOfSaleMap(byLanguage);
+                    XmCdpSites.Register(new SiteBinding(siteName, settings, client, decisions, byLanguage));
                     created++;
                     XmCdpLog.Info("tracking site '" + siteName + "' with " + settings);
                 }
                 catch (XmCdpException e)
                 {
-                    XmCdpLog.Error("site '" + siteName + "' is not tracked: " + e.Message);
+                    XmCdpLog.Error("site '" + siteName + "' is not tracked: " + Explain(e, node));
                 }
                 catch (ArgumentException e)
                 {
@@ -107,43 +111,43 @@ namespace XmCdp.Sitecore.Pipelines.Initialize
             }
         }
 
+        /// <summary>Attributes handled here, never passed to the native settings.</summary>
+        private static readonly string[] CSharpOnly = { "name", "prefetchFlows", "prefetchPaths", "apiTokenAppSetting", "pointOfSaleByLanguage" };
+
+        /// <summary>Documented attribute names that differ from the native setting's name.</summary>
+        private static string NativeName(string attribute) => attribute == "edgeSiteName" ? "siteName" : attribute;
+
         /// <summary>
-        /// Site settings come from the <c>&lt;site&gt;</c> attributes; any of them can be overridden by the appSetting
-        /// <c>XmCdp.{site}.{attribute}</c> (so environments inject values with SITECORE_APPSETTINGS_*). The API token
-        /// is read from appSettings only, never from a patch file.
+        /// Every <c>&lt;site&gt;</c> attribute except the C#-only ones is passed to the native settings under its own
+        /// name: the native parser owns the list of names and their rules, and rejects an unknown name (status 21) or
+        /// a bad value, naming the setting, never the value. Any attribute can be set or overridden by the appSetting
+        /// <c>XmCdp.{site}.{attribute}</c> (environments inject values with SITECORE_APPSETTINGS_*). The API token is
+        /// read from appSettings only, never from a patch file. <c>spoolDirectory</c> is resolved against the
+        /// application root like Sitecore's <c>$(dataFolder)</c>.
         /// </summary>
         internal static CdpSettings ReadSettings(string siteName, XmlNode node)
         {
-            Func<string, string> get = key =>
-            {
-                var over = ConfigurationManager.AppSettings["XmCdp." + siteName + "." + key];
-                return !string.IsNullOrEmpty(over) ? over : Attr(node, key);
-            };
             if (Attr(node, "apiToken") != null)
                 throw new ArgumentException("apiToken must not be set in a patch file; use the appSetting named by apiTokenAppSetting.");
-            var settings = new CdpSettings
+            var values = Values(siteName, node);
+            if (values.ContainsKey("apiToken"))
+                throw new ArgumentException("apiToken must not be set as XmCdp." + siteName + ".apiToken; use the appSetting named by apiTokenAppSetting.");
+            var settings = new CdpSettings();
+            foreach (var kv in values)
             {
-                ClientKey = get("clientKey"),
-                PointOfSale = get("pointOfSale"),
-                TargetUrl = get("targetUrl"),
-                EdgeUrl = get("edgeUrl"),
-                ContextId = get("contextId"),
-                EdgeSiteName = get("edgeSiteName"),
-                Currency = get("currency"),
-                CookieName = get("cookieName"),
-                CookieDomain = get("cookieDomain"),
-            };
-            settings.CookieExpiryDays = Int(get, "cookieExpiryDays");
-            settings.DecisionTimeoutMs = Int(get, "decisionTimeoutMs");
-            settings.BreakerFailureThreshold = Int(get, "breakerFailureThreshold");
-            settings.BreakerCooldownMs = Int(get, "breakerCooldownMs");
-            settings.BrowserIdPoolSize = Int(get, "browserIdPoolSize");
-            settings.BrowserCreateTimeoutMs = Int(get, "browserCreateTimeoutMs");
-            settings.GuestApiUrl = get("guestApiUrl");
-            settings.GuestApiTimeoutMs = Int(get, "guestApiTimeoutMs");
-            var channel = get("channel");
+                if (Array.IndexOf(CSharpOnly, kv.Key) >= 0) continue;
+                var value = kv.Key == "spoolDirectory" ? AppPaths.Resolve(kv.Value) : kv.Value;
+                settings.SetNative(NativeName(kv.Key), value);
+            }
+            // What the C# side itself needs (cookie names, event defaults); the native parser still validates them.
+            settings.ClientKey = settings.GetNative("clientKey");
+            settings.PointOfSale = settings.GetNative("pointOfSale");
+            settings.Currency = settings.GetNative("currency");
+            settings.CookieName = settings.GetNative("cookieName");
+            settings.CookieDomain = settings.GetNative("cookieDomain");
+            var channel = settings.GetNative("channel");
             if (!string.IsNullOrEmpty(channel)) settings.Channel = channel;
-            var tokenKey = Attr(node, "apiTokenAppSetting");
+            var tokenKey = values.ContainsKey("apiTokenAppSetting") ? values["apiTokenAppSetting"] : null;
             if (!string.IsNullOrEmpty(tokenKey))
             {
                 var token = ConfigurationManager.AppSettings[tokenKey];
@@ -151,6 +155,33 @@ namespace XmCdp.Sitecore.Pipelines.Initialize
             }
             if (string.IsNullOrEmpty(settings.ClientKey)) throw new ArgumentException("clientKey is required.");
             return settings;
+        }
+
+        /// <summary>Non-empty attributes of the element, then appSettings <c>XmCdp.{site}.{name}</c> over them, in order.</summary>
+        private static Dictionary<string, string> Values(string siteName, XmlNode node)
+        {
+            var values = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (node.Attributes != null)
+                foreach (XmlAttribute a in node.Attributes)
+                    if (a.Value.Length > 0 && string.IsNullOrEmpty(a.NamespaceURI)) values[a.LocalName] = a.Value;
+            var prefix = "XmCdp." + siteName + ".";
+            var app = ConfigurationManager.AppSettings;
+            foreach (string key in app.AllKeys)
+            {
+                if (key == null || !key.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)) continue;
+                var name = key.Substring(prefix.Length);
+                var value = app[key];
+                // The token's own appSetting (XmCdp.website.ApiToken by convention) is read through apiTokenAppSetting.
+                if (name.Length == 0 || string.IsNullOrEmpty(value) || IsTokenSetting(node, key)) continue;
+                values[name] = value;
+            }
+            return values;
+        }
+
+        private static bool IsTokenSetting(XmlNode node, string key)
+        {
+            var tokenKey = Attr(node, "apiTokenAppSetting");
+            return tokenKey != null && string.Equals(tokenKey, key, StringComparison.OrdinalIgnoreCase);
         }
 
         /// <summary>prefetchFlows / prefetchPaths of a site (attributes, overridable by appSettings like the others).</summary>
@@ -164,14 +195,18 @@ namespace XmCdp.Sitecore.Pipelines.Initialize
             return SiteDecisions.Parse(get("prefetchFlows"), get("prefetchPaths"));
         }
 
-        private static int? Int(Func<string, string> get, string key)
+        /// <summary>
+        /// The native parser names an unknown setting (status 21) by its native name; say which attribute it was.
+        /// Native messages never hold values, so the message is kept as it is.
+        /// </summary>
+        private static string Explain(XmCdpException e, XmlNode node)
         {
-            var v = get(key);
-            if (string.IsNullOrEmpty(v)) return null;
-            int n;
-            if (!int.TryParse(v.Trim(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out n) || n < 0)
-                throw new ArgumentException(key + " must be a whole number.");
-            return n;
+            if (e.Status != CdpStatus.UnknownKey) return e.Message;
+            var siteName = Attr(node, "name");
+            foreach (var name in Values(siteName, node).Keys)
+                if (e.Message.IndexOf("\"" + NativeName(name) + "\"", StringComparison.Ordinal) >= 0)
+                    return "unknown attribute '" + name + "' (not a setting of this version; check its spelling). " + e.Message;
+            return e.Message;
         }
 
         private static string Attr(XmlNode node, string name)

@@ -4,6 +4,7 @@ using System.Configuration;
 using System.IO;
 using System.Linq;
 using System.Text;
+using System.Threading;
 using System.Web;
 using Sitecore.Configuration;
 using Sitecore.Pipelines;
@@ -29,6 +30,9 @@ namespace XmCdp.TestHost
             var roles = (ConfigurationManager.AppSettings["role:define"] ?? "Standalone")
                 .Split(new[] { ',', '|' }, StringSplitOptions.RemoveEmptyEntries).Select(r => r.Trim());
             var config = new ConfigReplay(File.ReadAllText(Path.Combine(appConfig, "Sitecore.config")), roles);
+            // Layers.config: the Sitecore layer (App_Config/Sitecore, e.g. Sitecore.Mvc.config) before the Custom layer
+            // (App_Config/Include), so a module's patch:after lands right after its anchor, before stock additions.
+            foreach (var file in IncludeFiles(Path.Combine(appConfig, "Sitecore"))) config.ApplyIncludeFile(file);
             foreach (var file in IncludeFiles(Path.Combine(appConfig, "Include"))) config.ApplyIncludeFile(file);
             config.ApplySettings();
 
@@ -37,24 +41,40 @@ namespace XmCdp.TestHost
             StubContent.Register("/products/bike", "bike");
             StubContent.Register("/cart", "cart");
             StubContent.Register("/checkout", "checkout");
+            // An MVC/API route whose URL also resolves an item: TransferRoutedRequest hands it to MVC.
+            StubContent.Register("/products/compare", "compare");
+            global::Sitecore.Mvc.Pipelines.HttpRequest.StubRoutes.Register("/products/compare");
 
-            config.BuildPipeline("initialize").Run(new PipelineArgs());
-            s_begin = config.BuildPipeline("httpRequestBegin");
-            s_end = config.BuildPipeline("httpRequestEnd");
             s_config = config;
+            config.BuildPipeline("initialize").Run(new PipelineArgs());
         }
+
+        // Like Sitecore's config factory, a pipeline's processors are created when the pipeline first runs: on the
+        // first request, httpRequestBegin's before httpRequestEnd's.
+        private static Pipeline Built(ref Pipeline pipeline, string name)
+        {
+            var p = Volatile.Read(ref pipeline);
+            if (p != null) return p;
+            lock (s_buildLock)
+            {
+                if (pipeline == null) Volatile.Write(ref pipeline, s_config.BuildPipeline(name));
+                return pipeline;
+            }
+        }
+
+        private static readonly object s_buildLock = new object();
 
         protected void Application_BeginRequest(object sender, EventArgs e)
         {
             if (Request.Path.StartsWith("/__host/", StringComparison.Ordinal)) return;
-            s_begin.Run(new HttpRequestArgs(new HttpContextWrapper(Context)));
+            Built(ref s_begin, "httpRequestBegin").Run(new HttpRequestArgs(new HttpContextWrapper(Context)));
         }
 
         // Like Sitecore's HTTP module: httpRequestEnd runs in EndRequest, after the page (the "renderings") was written.
         protected void Application_EndRequest(object sender, EventArgs e)
         {
             if (Request.Path.StartsWith("/__host/", StringComparison.Ordinal)) return;
-            s_end.Run(new HttpRequestArgs(new HttpContextWrapper(Context)));
+            Built(ref s_end, "httpRequestEnd").Run(new HttpRequestArgs(new HttpContextWrapper(Context)));
         }
 
         protected void Application_End(object sender, EventArgs e)
@@ -124,9 +144,12 @@ namespace XmCdp.TestHost
             }
             Decisions(context, cdp, sb);
             response.Write(sb.ToString());
-            // ?status=404|500: the page item renders but the response ends with that status (no VIEW is sent).
+            // ?status=404|500|304: the page item renders but the response ends with that status (no VIEW is sent);
+            // 301|302: a rendering redirects, as Response.Redirect / RedirectPermanent do (httpRequestEnd still runs).
             var status = context.Request.QueryString["status"];
-            if (status == "404" || status == "500") response.StatusCode = int.Parse(status);
+            if (status == "404" || status == "500" || status == "304") response.StatusCode = int.Parse(status);
+            else if (status == "302") response.Redirect("/about", false);
+            else if (status == "301") response.RedirectPermanent("/about", false);
         }
 
         /// <summary>

@@ -41,13 +41,15 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
         }
 
         [Test]
-        public void ShippedConfig_PutsTrackVisitorRightAfterItemResolver()
+        public void ShippedConfig_PutsTrackVisitorAfterTransferRoutedRequestRightBeforeLayoutResolver()
         {
             var steps = _host.Get("/__host/pipeline?name=httpRequestBegin").Body.Split('\n').ToList();
-            int item = steps.IndexOf("Sitecore.Pipelines.HttpRequest.ItemResolver, Sitecore.Kernel");
+            int transfer = steps.IndexOf("Sitecore.Mvc.Pipelines.HttpRequest.TransferRoutedRequest, Sitecore.Mvc");
             int ours = steps.IndexOf("XmCdp.Sitecore.Pipelines.HttpRequestBegin.TrackVisitor, XmCdp.Sitecore");
-            Assert.That(item, Is.GreaterThanOrEqualTo(0), string.Join("\n", steps));
-            Assert.That(ours, Is.EqualTo(item + 1), string.Join("\n", steps));
+            int layout = steps.IndexOf("Sitecore.Pipelines.HttpRequest.LayoutResolver, Sitecore.Kernel");
+            Assert.That(transfer, Is.GreaterThanOrEqualTo(0), string.Join("\n", steps));
+            Assert.That(ours, Is.GreaterThan(transfer), string.Join("\n", steps));
+            Assert.That(layout, Is.EqualTo(ours + 1), string.Join("\n", steps));
 
             var init = _host.Get("/__host/pipeline?name=initialize").Body;
             Assert.That(init, Is.StringContaining("XmCdp.Sitecore.Pipelines.Initialize.InitializeXmCdp, XmCdp.Sitecore"));
@@ -121,17 +123,33 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
         }
 
         [Test]
-        public void PagesEndingWith404Or500_SendNoView()
+        public void PagesEndingWithRedirectNotModified404Or500_SendNoView()
         {
             var bid = _emulator.CreateBrowserId();
             Assert.That(_host.Get("/cart?status=404", Bid(bid)).Status, Is.EqualTo(404));
             Assert.That(_host.Get("/checkout?status=500", Bid(bid)).Status, Is.EqualTo(500));
+            // Response.Redirect / RedirectPermanent from a rendering or a redirect module, and a conditional GET.
+            Assert.That(_host.Get("/cart?status=302", Bid(bid)).Status, Is.EqualTo(302));
+            Assert.That(_host.Get("/checkout?status=301", Bid(bid)).Status, Is.EqualTo(301));
+            Assert.That(_host.Get("/cart?status=304", Bid(bid)).Status, Is.EqualTo(304));
             Assert.That(_host.Get("/about", Bid(bid)).Status, Is.EqualTo(200));
 
             _emulator.WaitForEvents(bid, 1, TimeSpan.FromSeconds(10));
             System.Threading.Thread.Sleep(300);
             var pages = _emulator.Events(bid).Select(e => EmulatorClient.Body(e)["page"]).ToList();
             Assert.That(pages, Is.EqualTo(new object[] { "about" }));
+        }
+
+        [Test]
+        public void RoutedMvcRequest_WhoseUrlAlsoResolvesAnItem_IsNotTracked()
+        {
+            var bid = _emulator.CreateBrowserId();
+            var routed = _host.Get("/products/compare", Bid(bid));
+            Assert.That(routed.Body, Is.EqualTo("page=compare tracked=no"), "TransferRoutedRequest aborted the pipeline first");
+            Assert.That(_host.Get("/about", Bid(bid)).Status, Is.EqualTo(200));
+            _emulator.WaitForEvents(bid, 1, TimeSpan.FromSeconds(10));
+            System.Threading.Thread.Sleep(300);
+            Assert.That(_emulator.Events(bid).Select(e => EmulatorClient.Body(e)["page"]).ToList(), Is.EqualTo(new object[] { "about" }));
         }
 
         [Test]
@@ -193,7 +211,13 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
             Assert.That(r.Body, Is.EqualTo("page=about tracked=yes view=AtRequestEnd identity=none"));
             var set = r.SetCookieHeaders.Where(h => h.StartsWith("bid_ck_test=")).ToList();
             Assert.That(set.Count, Is.EqualTo(1), string.Join(" | ", r.SetCookieHeaders));
-            Assert.That(set[0], Is.StringMatching("^bid_ck_test=[A-Za-z0-9._-]+; Max-Age=63072000; SameSite=None; Secure; Path=/$"));
+            // Through Response.Cookies (it survives the late rebuild the host models): a 2-year expiry, readable by the
+            // Engage browser tag (no HttpOnly), SameSite=Lax, not Secure over plain http.
+            Assert.That(set[0], Is.StringMatching("^bid_ck_test=[A-Za-z0-9._-]+; ").And.StringContaining("path=/").And.StringContaining("expires="));
+            Assert.That(set[0], Is.StringContaining("SameSite=Lax").And.Not.StringContaining("HttpOnly").And.Not.StringContaining("ecure"));
+            var cookie = r.Cookie("bid_ck_test");
+            Assert.That(cookie, Is.Not.Null, string.Join(" | ", r.SetCookieHeaders));
+            Assert.That(cookie.Expires.ToUniversalTime(), Is.EqualTo(DateTime.UtcNow.AddSeconds(63072000)).Within(TimeSpan.FromMinutes(5)));
             var bid = set[0].Substring("bid_ck_test=".Length, set[0].IndexOf(';') - "bid_ck_test=".Length);
 
             var events = _emulator.WaitForEvents(bid, 1, TimeSpan.FromSeconds(10));

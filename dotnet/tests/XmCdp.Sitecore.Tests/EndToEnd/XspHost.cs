@@ -59,7 +59,7 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
             File.WriteAllText(webConfig, text);
             var bin = Path.Combine(site, "bin");
             Directory.CreateDirectory(bin);
-            foreach (var name in new[] { "XmCdp", "XmCdp.Sitecore", "Sitecore.Kernel", "XmCdp.TestHost" })
+            foreach (var name in new[] { "XmCdp", "XmCdp.Sitecore", "Sitecore.Kernel", "Sitecore.Mvc", "XmCdp.TestHost" })
             {
                 File.Copy(Path.Combine(testOut, name + ".dll"), Path.Combine(bin, name + ".dll"));
                 var mdb = Path.Combine(testOut, name + ".dll.mdb");
