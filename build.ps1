@@ -31,7 +31,11 @@
     Version of the Sitecore.Kernel NuGet package compiled against; use your site's version (default 10.3.0).
 
 .PARAMETER OutDir
-    Where the site layout is written (default .\dist); emptied first.
+    Where the site layout is written (default .\dist). It must be absent, empty or the output of an earlier run
+    (only bin\, App_Config\ and INSTALL.md in it): it is emptied first, so any other folder is refused.
+
+    Runs under Windows PowerShell 5.1 and PowerShell 7. Native tools (cargo, git, dotnet) are judged by their exit
+    code, never by whether they wrote to stderr; RUSTFLAGS is restored even when a step fails.
 
 .EXAMPLE
     .\build.ps1 -SitecoreVersion 10.4.0 -OutDir C:\deploy\xmcdp
@@ -49,20 +53,48 @@ Set-Location $PSScriptRoot
 
 function Invoke-Step([string]$Name, [scriptblock]$Body) {
     Write-Host "== $Name"
-    & $Body
+    # Windows PowerShell 5.1 turns every stderr line of a native tool (cargo's "Compiling ...") into an error
+    # record once stderr is redirected, which 'Stop' makes fatal: run the tool under 'Continue', print its stderr
+    # as text and let the exit code decide.
+    $saved = $ErrorActionPreference
+    $ErrorActionPreference = 'Continue'
+    try {
+        $global:LASTEXITCODE = 0
+        & $Body 2>&1 | ForEach-Object { Write-Host $_ }
+    } finally {
+        $ErrorActionPreference = $saved
+    }
     if ($LASTEXITCODE -ne 0) { throw "$Name failed (exit code $LASTEXITCODE)" }
+}
+
+# A folder this script may empty: an earlier output (only the dist layout's entries, with the native DLL in place).
+function Test-PreviousDist([string]$Path) {
+    $names = @(Get-ChildItem -Force -LiteralPath $Path | ForEach-Object { $_.Name })
+    $foreign = @($names | Where-Object { @('bin', 'App_Config', 'INSTALL.md') -notcontains $_ })
+    return ($foreign.Count -eq 0) -and (Test-Path -LiteralPath (Join-Path $Path 'bin\x64\xmcdp.dll'))
+}
+
+# Absolute, resolved against the script folder (Join-Path would glue an absolute -OutDir onto it).
+$OutDir = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, $OutDir))
+if ((Test-Path -LiteralPath $OutDir) -and @(Get-ChildItem -Force -LiteralPath $OutDir).Count -gt 0 -and -not (Test-PreviousDist $OutDir)) {
+    throw "refusing to empty -OutDir $OutDir`: it is not empty and not an earlier build.ps1 output (bin\, App_Config\, INSTALL.md)"
 }
 
 $target = 'x86_64-pc-windows-msvc'
 $profileDir = if ($Configuration -eq 'Release') { 'release' } else { 'debug' }
 
 # 1. Native library, CRT linked statically.
-Invoke-Step 'native library (cargo build, +crt-static)' {
-    $env:RUSTFLAGS = '-C target-feature=+crt-static'
-    $cargoArgs = @('build', '-p', 'xmcdp', '--lib', '--target', $target)
-    if ($Configuration -eq 'Release') { $cargoArgs += '--release' }
-    cargo @cargoArgs
-    Remove-Item Env:\RUSTFLAGS
+$savedRustFlags = $env:RUSTFLAGS
+try {
+    Invoke-Step 'native library (cargo build, +crt-static)' {
+        $env:RUSTFLAGS = '-C target-feature=+crt-static'
+        $cargoArgs = @('build', '-p', 'xmcdp', '--lib', '--target', $target)
+        if ($Configuration -eq 'Release') { $cargoArgs += '--release' }
+        cargo @cargoArgs
+    }
+} finally {
+    # The caller's value (or none), also when the build failed: the shell session keeps its environment.
+    if ($null -eq $savedRustFlags) { Remove-Item Env:\RUSTFLAGS -ErrorAction SilentlyContinue } else { $env:RUSTFLAGS = $savedRustFlags }
 }
 $nativeDll = Join-Path $PSScriptRoot "target\$target\$profileDir\xmcdp.dll"
 if (-not (Test-Path $nativeDll)) { throw "cargo did not produce $nativeDll" }
@@ -72,7 +104,7 @@ Invoke-Step 'bindings are fresh (cargo xtask bindings + git diff)' {
     cargo xtask bindings
     if ($LASTEXITCODE -ne 0) { return }
     git diff --exit-code -- bindings/c/xmcdp.h bindings/csharp/Interop.cs
-    if ($LASTEXITCODE -ne 0) { Write-Error 'bindings/ is stale: commit the regenerated files' }
+    if ($LASTEXITCODE -ne 0) { Write-Host 'bindings/ is stale: commit the regenerated files' }
 }
 
 # 3. C# assemblies (net48) against the real Sitecore.Kernel package; restore finds the Sitecore feed in
@@ -86,7 +118,7 @@ $assemblies = Join-Path $PSScriptRoot "dotnet\XmCdp.Sitecore\bin\$Configuration\
 
 # 4. The site layout (same as `cargo xtask dist`).
 Write-Host "== packaging into $OutDir"
-if (Test-Path $OutDir) { Remove-Item -Recurse -Force $OutDir }
+if (Test-Path -LiteralPath $OutDir) { Remove-Item -Recurse -Force -LiteralPath $OutDir }
 $bin = Join-Path $OutDir 'bin'
 $x64 = Join-Path $bin 'x64'
 $include = Join-Path $OutDir 'App_Config\Include\XmCdp'
@@ -99,5 +131,5 @@ Copy-Item 'xtask\src\dist_install.md' (Join-Path $OutDir 'INSTALL.md')
 # Sitecore.Kernel must not be copied: the site's own assembly is used (Private=false / runtime assets excluded).
 if (Test-Path (Join-Path $bin 'Sitecore.Kernel.dll')) { throw 'Sitecore.Kernel.dll must not ship' }
 
-Get-ChildItem -Recurse -File $OutDir | ForEach-Object { Write-Host "  $($_.FullName.Substring($OutDir.Length + 1))" }
+Get-ChildItem -Recurse -File -LiteralPath $OutDir | ForEach-Object { Write-Host "  $($_.FullName)" }
 Write-Host "== $OutDir is ready to copy onto the site root; recycle the app pool after an upgrade (see INSTALL.md)"

@@ -178,6 +178,8 @@ impl Client {
         v["spool"] = self.spool.as_ref().map_or_else(|| serde_json::json!({"enabled": false}), |s| s.stats_json());
         v["log_records_dropped"] = log::dropped().into();
         v["shut_down"] = self.is_shut_down().into();
+        // try_lock: a stats call while another thread drains must not wait for the drain.
+        v["shutdown"] = self.shutdown.try_lock().and_then(|r| r.as_ref().map(ShutdownReport::to_value)).unwrap_or(serde_json::Value::Null);
         v.to_string()
     }
 }

@@ -42,7 +42,7 @@
 
 /* The API hash this header was generated from. Compare with xmcdp_api_guard() after loading the
    library; a difference means header and library do not match. */
-#define XMCDP_API_HASH UINT64_C(7581801906356112450)
+#define XMCDP_API_HASH UINT64_C(7629923944112578699)
 
 
 // Longest single string field accepted, in bytes.
@@ -636,6 +636,17 @@ enum xmcdp_status_t xmcdp_log_next(uint32_t timeout_ms,
 // needed length in `*out_len` when `cap` is still too small (the result stays held). `buf` (writable for
 // `cap` bytes; NULL allowed when `cap` is 0) and `out_len` are borrowed for the duration of the call.
 enum xmcdp_status_t xmcdp_result_take(uint8_t *buf, size_t cap, size_t *out_len);
+
+// Copies the JSON type of every setting `xmcdp_client_new` accepts into `buf` as a JSON object (UTF-8, no
+// terminator), e.g. `{"clientKey":"string","queueCapacity":"integer","forwardUserAgent":"boolean",...}`, and
+// its length into `*out_len`. Types are "string", "integer", "boolean" and "integerOrObject" (a number, or an
+// object of numbers). Hosts that hold settings as text convert them by this table instead of guessing; a key
+// not in it is rejected by `xmcdp_client_new` as unknown. The table is fixed for the library's life.
+//
+// `buf` (writable for `cap` bytes; NULL allowed when `cap` is 0) and `out_len` are borrowed for the duration
+// of the call. Returns `XMCDP_STATUS_BUFFER_TOO_SMALL` with the needed length in `*out_len` when `cap` is too
+// small, `XMCDP_STATUS_NULL_POINTER` when `out_len` is NULL.
+enum xmcdp_status_t xmcdp_settings_schema(uint8_t *buf, size_t cap, size_t *out_len);
 
 // The name of a status code without its `XMCDP_STATUS_` prefix, e.g. "INVALID_UTF8"; "UNKNOWN" for a
 // number that is not a status. The returned bytes are static (owned by the library, valid for the

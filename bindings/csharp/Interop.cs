@@ -20,9 +20,9 @@ namespace XmCdp.Native
         static Interop()
         {
             var api_version = Interop.xmcdp_api_guard();
-            if (api_version != 7581801906356112450ul)
+            if (api_version != 7629923944112578699ul)
             {
-                throw new TypeLoadException($"API reports hash {api_version} which differs from hash in bindings (7581801906356112450). You probably forgot to update / copy either the bindings or the library.");
+                throw new TypeLoadException($"API reports hash {api_version} which differs from hash in bindings (7629923944112578699). You probably forgot to update / copy either the bindings or the library.");
             }
         }
 
@@ -79,6 +79,18 @@ namespace XmCdp.Native
         /// `cap` bytes; NULL allowed when `cap` is 0) and `out_len` are borrowed for the duration of the call.
         [DllImport(NativeLib, CallingConvention = CallingConvention.Cdecl, EntryPoint = "xmcdp_result_take")]
         public static extern xmcdp_status_t xmcdp_result_take(IntPtr buf, ulong cap, out ulong out_len);
+
+        /// Copies the JSON type of every setting `xmcdp_client_new` accepts into `buf` as a JSON object (UTF-8, no
+        /// terminator), e.g. `{"clientKey":"string","queueCapacity":"integer","forwardUserAgent":"boolean",...}`, and
+        /// its length into `*out_len`. Types are "string", "integer", "boolean" and "integerOrObject" (a number, or an
+        /// object of numbers). Hosts that hold settings as text convert them by this table instead of guessing; a key
+        /// not in it is rejected by `xmcdp_client_new` as unknown. The table is fixed for the library's life.
+        ///
+        /// `buf` (writable for `cap` bytes; NULL allowed when `cap` is 0) and `out_len` are borrowed for the duration
+        /// of the call. Returns `XMCDP_STATUS_BUFFER_TOO_SMALL` with the needed length in `*out_len` when `cap` is too
+        /// small, `XMCDP_STATUS_NULL_POINTER` when `out_len` is NULL.
+        [DllImport(NativeLib, CallingConvention = CallingConvention.Cdecl, EntryPoint = "xmcdp_settings_schema")]
+        public static extern xmcdp_status_t xmcdp_settings_schema(IntPtr buf, ulong cap, out ulong out_len);
 
         /// Creates a client (its own runtime, transport and delivery queue) from settings JSON (camelCase keys,
         /// unknown or repeated keys rejected; at least `clientKey`, `targetUrl`, `pointOfSale`) and writes its handle to

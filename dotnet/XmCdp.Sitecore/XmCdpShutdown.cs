@@ -81,6 +81,7 @@ namespace XmCdp.Sitecore
                         var status = native.Shutdown(left > TimeSpan.Zero ? left : TimeSpan.Zero);
                         if (status != CdpStatus.Ok)
                             XmCdpLog.Warn("shutdown of site '" + site.SiteName + "' ended with status " + (int)status + " (" + status + ")");
+                        LogFigures(site.SiteName, native.GetStats());
                         native.Dispose();
                     }
                     else
@@ -101,6 +102,17 @@ namespace XmCdp.Sitecore
             {
             }
             XmCdpLog.Info("all clients shut down in " + clock.ElapsedMilliseconds + " ms");
+        }
+
+        /// <summary>One line per site: what the drain delivered, what was left and where it went (counts only).</summary>
+        private static void LogFigures(string siteName, CdpStats stats)
+        {
+            var report = stats.Shutdown;
+            var line = "site '" + siteName + "' shut down: " + (report != null ? report.ToString() : "no report")
+                + (stats.SpoolEnabled ? "; spool: " + stats.SpoolSpooled + " spooled, " + stats.SpoolReplayed + " replayed, "
+                    + stats.SpoolDepth + " waiting for the next start, " + stats.SpoolEvicted + " evicted" : "; spool off");
+            if (report != null && report.Unsent > report.Spooled) XmCdpLog.Warn(line + " (" + (report.Unsent - report.Spooled) + " events lost)");
+            else XmCdpLog.Info(line);
         }
 
         /// <summary>Test hook: allow another init/shutdown cycle in the same AppDomain.</summary>

@@ -55,8 +55,9 @@ namespace XmCdp
         /// <summary>
         /// Passes one native setting through by its native name (the names and rules belong to the native parser,
         /// which rejects an unknown name with status 21 and a bad value with 22, naming the setting, never the value).
-        /// The text becomes a JSON boolean (<c>true</c>/<c>false</c>), a number (an integer), an object (text starting
-        /// with <c>{</c>) or else a string. It replaces the typed property of the same name.
+        /// The text is converted to the setting's JSON type as the native schema gives it (<c>xmcdp_settings_schema</c>);
+        /// text that is not of that type fails <c>ToJson</c> with an ArgumentException naming the setting. It replaces
+        /// the typed property of the same name.
         /// </summary>
         public CdpSettings SetNative(string name, string value)
         {
@@ -110,19 +111,9 @@ namespace XmCdp
             foreach (var kv in _native)
             {
                 w.Inner.Name(kv.Key);
-                WriteInferred(w.Inner, kv.Value);
+                SettingsSchema.Write(w.Inner, kv.Key, kv.Value);
             }
             return w.Inner.EndObject().ToString();
-        }
-
-        private static void WriteInferred(JsonWriter w, string text)
-        {
-            var t = text.Trim();
-            long n;
-            if (t == "true" || t == "false") w.Bool(t == "true");
-            else if (t.Length > 0 && t.Length < 19 && long.TryParse(t, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out n)) w.Number(n);
-            else if (t.StartsWith("{", StringComparison.Ordinal) && t.EndsWith("}", StringComparison.Ordinal)) w.RawValue(t);
-            else w.String(text);
         }
 
         private static void Int(PassThroughWriter w, string name, int? value)

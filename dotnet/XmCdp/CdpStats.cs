@@ -9,7 +9,7 @@ namespace XmCdp
     /// The JSON is kept verbatim (its schema belongs to the native library); <see cref="TryGetNumber"/> reads a
     /// counter by dotted path without a JSON library.
     /// </summary>
-    public sealed class CdpStats
+    public sealed partial class CdpStats
     {
         internal CdpStats(string json)
         {

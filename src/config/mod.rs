@@ -9,9 +9,11 @@ use std::fmt;
 use std::time::Duration;
 
 mod parse;
+mod schema;
 mod strict;
 
 use parse::Reader;
+pub use schema::{schema_json, SettingType, SCHEMA};
 
 /// A secret string whose `Debug`/`Display` never show the value.
 #[derive(Clone, PartialEq, Eq)]

@@ -152,6 +152,25 @@ pub extern "C" fn xmcdp_result_take(buf: *mut u8, cap: usize, out_len: *mut usiz
     ffi_call("xmcdp_result_take", || unsafe { take_held(buf, cap, out_len) })
 }
 
+/// Copies the JSON type of every setting `xmcdp_client_new` accepts into `buf` as a JSON object (UTF-8, no
+/// terminator), e.g. `{"clientKey":"string","queueCapacity":"integer","forwardUserAgent":"boolean",...}`, and
+/// its length into `*out_len`. Types are "string", "integer", "boolean" and "integerOrObject" (a number, or an
+/// object of numbers). Hosts that hold settings as text convert them by this table instead of guessing; a key
+/// not in it is rejected by `xmcdp_client_new` as unknown. The table is fixed for the library's life.
+///
+/// `buf` (writable for `cap` bytes; NULL allowed when `cap` is 0) and `out_len` are borrowed for the duration
+/// of the call. Returns `XMCDP_STATUS_BUFFER_TOO_SMALL` with the needed length in `*out_len` when `cap` is too
+/// small, `XMCDP_STATUS_NULL_POINTER` when `out_len` is NULL.
+#[ffi_function]
+#[ffi_surrogates(buf = "buffer_surrogate", cap = "usize_surrogate", out_len = "usize_out_surrogate")]
+#[no_mangle]
+pub extern "C" fn xmcdp_settings_schema(buf: *mut u8, cap: usize, out_len: *mut usize) -> xmcdp_status_t {
+    ffi_call("xmcdp_settings_schema", || unsafe {
+        check_out_buffer(buf, cap, out_len)?;
+        write_out(crate::config::schema_json().as_bytes(), buf, cap, out_len, "settings schema")
+    })
+}
+
 /// Every export, for the generators (cbindgen reads the source instead) and the API guard hash.
 /// Order is the C# file's order; new functions go at the end of their group.
 pub fn ffi_inventory() -> Inventory {
@@ -163,6 +182,7 @@ pub fn ffi_inventory() -> Inventory {
         .register(function!(xmcdp_last_error))
         .register(function!(xmcdp_log_next))
         .register(function!(xmcdp_result_take))
+        .register(function!(xmcdp_settings_schema))
         // client
         .register(function!(xmcdp_client_new))
         .register(function!(xmcdp_client_shutdown))

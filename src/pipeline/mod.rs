@@ -55,6 +55,10 @@ pub struct ShutdownReport {
 
 impl ShutdownReport {
     pub fn to_json(&self) -> String {
+        self.to_value().to_string()
+    }
+
+    pub fn to_value(&self) -> serde_json::Value {
         serde_json::json!({
             "delivered": self.delivered,
             "unsent": self.unsent,
@@ -62,7 +66,6 @@ impl ShutdownReport {
             "timed_out": self.timed_out,
             "elapsed_ms": self.elapsed.as_millis() as u64,
         })
-        .to_string()
     }
 }
 

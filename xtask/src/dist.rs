@@ -225,6 +225,33 @@ mod tests {
             );
             assert!(root.join(path).is_file(), "{path} is missing");
         }
+        // Hardening (issue 10 item 12), each point by what implements it.
+        for (needle, why) in [
+            ("$ErrorActionPreference = 'Stop'", "script errors stop the build"),
+            ("$ErrorActionPreference = 'Continue'", "native stderr (cargo progress) must not abort under Windows PowerShell 5.1"),
+            ("2>&1 | ForEach-Object { Write-Host $_ }", "native stderr is shown as text, not turned into terminating errors"),
+            ("if ($LASTEXITCODE -ne 0) { throw", "a native step is judged by its exit code"),
+            ("$savedRustFlags = $env:RUSTFLAGS", "RUSTFLAGS is saved"),
+            ("finally {", "... and restored in finally"),
+            ("$env:RUSTFLAGS = $savedRustFlags", "... to the caller's value"),
+            ("[System.IO.Path]::GetFullPath(", "-OutDir is made absolute"),
+            ("function Test-PreviousDist", "a non-empty -OutDir is emptied only when it is a previous dist folder"),
+            ("refusing to empty -OutDir", "... else refused"),
+            ("Write-Host \"  $($_.FullName)\"", "packaged files are printed with absolute paths"),
+        ] {
+            assert!(ps1.contains(needle), "build.ps1 does not contain {needle} ({why})");
+        }
+        assert!(!ps1.contains("Write-Error"), "Write-Error does not stop the build under 'Continue': throw instead");
+        let rustflags_removed = ps1.matches("Remove-Item Env:\\RUSTFLAGS").count();
+        let finally_at = ps1.find("finally {").unwrap();
+        assert!(ps1.match_indices("Remove-Item Env:\\RUSTFLAGS").all(|(i, _)| i > finally_at) && rustflags_removed <= 1, "RUSTFLAGS is only reset in finally");
+        for project in ["dotnet/XmCdp/XmCdp.csproj", "dotnet/XmCdp.Sitecore/XmCdp.Sitecore.csproj"] {
+            let text = fs::read_to_string(root.join(project)).unwrap();
+            assert!(
+                text.contains("<CopyLocalLockFileAssemblies>false</CopyLocalLockFileAssemblies>"),
+                "{project}: no NuGet dependency (Sitecore, Microsoft.Extensions) may land in the output"
+            );
+        }
         let csproj = fs::read_to_string(root.join("dotnet/XmCdp.Sitecore/XmCdp.Sitecore.csproj")).unwrap();
         assert!(csproj.contains("Version=\"$(SitecoreVersion)\""), "the csproj must take -SitecoreVersion");
         assert!(csproj.contains("<ExcludeAssets>runtime</ExcludeAssets>"), "Sitecore.Kernel must not ship");

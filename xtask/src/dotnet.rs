@@ -215,7 +215,11 @@ pub fn test(repo_root: &Path, native_lib: &Path, emulator_url: Option<&str>) -> 
 
 fn run_suite(out: &Path, suite: &str, emulator_url: &str, native_lib: &Path) -> Result<(u32, u32), String> {
     let result_xml = out.join(format!("TestResult.{}.xml", suite.trim_end_matches(".dll")));
-    let output = Command::new("nunit-console")
+    let mut cmd = Command::new("nunit-console");
+    if let Ok(run) = std::env::var("XMCDP_NUNIT_RUN") {
+        cmd.arg(format!("-run={run}"));
+    }
+    let output = cmd
         .current_dir(out)
         .arg(suite)
         .arg("-nologo")

@@ -51,6 +51,12 @@ fn cargo_counts(output: &str) -> (u64, u64) {
 pub fn run(args: &[String]) -> Result<(), String> {
     let root = util::repo_root();
     let quick = args.iter().any(|a| a == "--rust-only");
+    // Iterating on the C# layer: only the NUnit step (narrow it further with XMCDP_NUNIT_RUN=Namespace.Fixture).
+    if args.iter().any(|a| a == "--dotnet-only") {
+        let (p, f) = dotnet_tests(&root)?;
+        println!("{p} passed, {f} failed");
+        return if f > 0 { Err(format!("{f} failed")) } else { Ok(()) };
+    }
     let mut tally = Tally::default();
 
     for tool in ["gcc", "node", "npm"] {

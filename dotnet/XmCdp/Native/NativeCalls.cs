@@ -234,6 +234,11 @@ namespace XmCdp.Native
             return ReadString((IntPtr b, ulong c, out ulong l) => (int)Interop.xmcdp_client_stats(client, b, c, out l), out json);
         }
 
+        internal static int SettingsSchema(out string json)
+        {
+            return ReadString((IntPtr b, ulong c, out ulong l) => (int)Interop.xmcdp_settings_schema(b, c, out l), out json);
+        }
+
         /// <summary>The calling thread's last native error message, or a generic text when there is none.</summary>
         internal static string LastError()
         {

@@ -208,6 +208,59 @@ namespace XmCdp.Sitecore.Tests
         }
 
         [Test]
+        public void Initialize_LogsWhereEachSettingCameFrom_NeverTheValues()
+        {
+            Replay("Standalone").BuildPipeline("initialize").Run(new PipelineArgs());
+
+            var line = Log.Entries().SingleOrDefault(l => l.StartsWith("INFO XmCdp: site 'website' settings:"));
+            Assert.That(line, Is.Not.Null, string.Join("\n", Log.Entries()));
+            Assert.That(line, Is.StringContaining("from the patch file: ").And.StringContaining("clientKey").And.StringContaining("pointOfSale"));
+            Assert.That(line, Is.StringContaining("from appSettings: targetUrl (XmCdp.website.targetUrl)"), "App.config overrides targetUrl");
+            Assert.That(line, Is.StringContaining("API token: appSetting XmCdp.website.ApiToken (set)"));
+            Assert.That(line, Is.Not.StringContaining("127.0.0.1").And.Not.StringContaining("tok_UNIT_SECRET").And.Not.StringContaining("ck_test"));
+        }
+
+        /// <summary>The repository's shipped web.config transform (found walking up from the test output).</summary>
+        private static string TransformFile()
+        {
+            for (var dir = new DirectoryInfo(TestOut); dir != null; dir = dir.Parent)
+            {
+                var f = Path.Combine(dir.FullName, "dotnet", "XmCdp.Sitecore", "Transforms", "web.config.XmCdp.xdt");
+                if (File.Exists(f)) return f;
+            }
+            throw new FileNotFoundException("web.config.XmCdp.xdt not found above " + TestOut);
+        }
+
+        [Test]
+        public void WebConfigTransform_HasEmptyPlaceholdersForTheTokenAndNativeOverrides_ForStrictModeEnvironmentVariables()
+        {
+            var xdt = new XmlDocument();
+            xdt.Load(TransformFile());
+            var ns = new XmlNamespaceManager(xdt.NameTable);
+            ns.AddNamespace("xdt", "http://schemas.microsoft.com/XML-Document-Transform");
+            var adds = xdt.SelectNodes("/configuration/appSettings/add").Cast<XmlElement>().ToList();
+            Assert.That(adds, Is.Not.Empty);
+
+            var shipped = new XmlDocument();
+            shipped.Load(ShippedConfig);
+            var site = (XmlElement)shipped.SelectSingleNode("//site[@name='website']");
+            var tokenKey = site.GetAttribute("apiTokenAppSetting");
+            Assert.That(adds.Select(a => a.GetAttribute("key")), Has.Member(tokenKey), "Strict mode replaces only existing keys: the token needs one");
+
+            foreach (var a in adds)
+            {
+                var key = a.GetAttribute("key");
+                Assert.That(a.GetAttribute("value"), Is.Empty, key + ": a placeholder must not change behaviour");
+                Assert.That(a.GetAttribute("Transform", ns.LookupNamespace("xdt")), Is.EqualTo("InsertIfMissing"), key);
+                Assert.That(a.GetAttribute("Locator", ns.LookupNamespace("xdt")), Is.EqualTo("Match(key)"), key);
+                if (key == tokenKey) continue;
+                Assert.That(key, Is.StringStarting("XmCdp.website."));
+                var setting = key.Substring("XmCdp.website.".Length);
+                Assert.That(SettingsSchema.Types.ContainsKey(setting), Is.True, key + " is not a native setting");
+            }
+        }
+
+        [Test]
         public void Initialize_NoSites_WarnsAndDoesNothing()
         {
             new InitializeXmCdp().Process(new PipelineArgs());

@@ -6,6 +6,7 @@ using System.Xml;
 using NUnit.Framework;
 using Sitecore.Configuration;
 using Sitecore.Pipelines;
+using XmCdp.Events;
 using XmCdp.Sitecore.Pipelines.Initialize;
 using Log = Sitecore.Diagnostics.Log;
 
@@ -101,6 +102,70 @@ namespace XmCdp.Sitecore.Tests
             Assert.That(errors[0], Is.StringStarting("ERROR XmCdp: site 'typo' is not tracked: unknown attribute 'queueCapasity'"));
             Assert.That(errors[1], Is.StringStarting("ERROR XmCdp: site 'invalid' is not tracked:").And.StringContaining("overflowPolicy"));
             Assert.That(string.Join("\n", Log.Entries()), Is.Not.StringContaining("SECRET_VALUE"));
+        }
+
+        [Test]
+        public void TextSettings_AreTypedByTheNativeSchema_NotGuessedFromTheText()
+        {
+            const string site = "<site name='shop' clientKey='ck_shop' pointOfSale='2024' cookieName='12345' targetUrl='http://127.0.0.1:9' "
+                + "forwardUserAgent='False' queueCapacity=' 500 ' />";
+            WithSite(site).Process(new PipelineArgs());
+            var json = _created.Single().ToJson();
+            Assert.That(json, Is.StringContaining("\"pointOfSale\":\"2024\""), "an all-digit string setting stays a string");
+            Assert.That(json, Is.StringContaining("\"cookieName\":\"12345\""));
+            Assert.That(json, Is.StringContaining("\"forwardUserAgent\":false"));
+            Assert.That(json, Is.StringContaining("\"queueCapacity\":500"));
+
+            // ... and the native parser takes it: the site is tracked.
+            XmCdpSites.Clear();
+            XmCdpSites.ClientFactory = XmCdpSites.DefaultFactory;
+            WithSite(site).Process(new PipelineArgs());
+            Assert.That(XmCdpSites.Find("shop"), Is.Not.Null, string.Join("\n", Log.Entries()));
+        }
+
+        [Test]
+        public void InvalidNumber_DisablesTheSiteNamingTheAttributeNeverTheValue()
+        {
+            XmCdpSites.ClientFactory = XmCdpSites.DefaultFactory;
+            WithSite("<site name='shop' clientKey='ck_shop' pointOfSale='p' targetUrl='http://127.0.0.1:9' queueCapacity='12SECRET_VALUE' />")
+                .Process(new PipelineArgs());
+
+            Assert.That(XmCdpSites.Find("shop"), Is.Null);
+            var errors = Log.Entries().Where(l => l.StartsWith("ERROR")).ToList();
+            Assert.That(errors.Count, Is.EqualTo(1), string.Join("\n", Log.Entries()));
+            Assert.That(errors[0], Is.StringStarting("ERROR XmCdp: site 'shop' is not tracked: setting 'queueCapacity' must be a whole number"));
+            Assert.That(string.Join("\n", Log.Entries()), Is.Not.StringContaining("SECRET_VALUE"));
+        }
+
+        [Test]
+        public void Shutdown_LogsTheReportAndTheSpoolFigures()
+        {
+            var dir = Path.Combine(Path.GetTempPath(), "xmcdp-shutdown-figures-" + Guid.NewGuid().ToString("N"));
+            try
+            {
+                XmCdpSites.ClientFactory = XmCdpSites.DefaultFactory;
+                // Nothing listens on the discard port: the view cannot be delivered and goes to the spool at shutdown.
+                WithSite("<site name='shop' clientKey='ck_shop' pointOfSale='p' targetUrl='http://127.0.0.1:9' retryMaxAttempts='100' "
+                    + "connectTimeoutMs='50' spoolDirectory='" + dir + "' />").Process(new PipelineArgs());
+                var client = (CdpClient)XmCdpSites.Find("shop").Client;
+                Assert.That(client.GetStats().Shutdown, Is.Null, "no report before shutdown");
+                Assert.That(client.GetStats().SpoolEnabled, Is.True);
+                Assert.That(client.TryPageView(new PageView { BrowserId = "6f0c2c1e-1b1a-4c3f-9d0e-5a4b3c2d1e0f", Page = "home" }), Is.EqualTo(CdpStatus.Ok));
+
+                Assert.That(client.Shutdown(TimeSpan.FromMilliseconds(300)), Is.EqualTo(CdpStatus.ShutdownIncomplete));
+                var report = client.GetStats().Shutdown;
+                Assert.That(report, Is.Not.Null);
+                Assert.That(new[] { report.Delivered, report.Unsent, report.Spooled }, Is.EqualTo(new long[] { 0, 1, 1 }));
+                Assert.That(client.GetStats().SpoolSpooled, Is.EqualTo(1));
+
+                XmCdpShutdown.ShutdownAll(TimeSpan.FromSeconds(1));
+                Assert.That(Log.Entries(), Has.Some.EqualTo("INFO XmCdp: site 'shop' shut down: 0 delivered while draining, 1 unsent, 1 of them spooled; "
+                    + "spool: 1 spooled, 0 replayed, 1 waiting for the next start, 0 evicted"), string.Join("\n", Log.Entries()));
+            }
+            finally
+            {
+                try { Directory.Delete(dir, true); } catch (IOException) { }
+            }
         }
 
         [Test]

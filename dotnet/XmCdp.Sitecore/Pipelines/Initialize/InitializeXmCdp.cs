@@ -90,6 +90,7 @@ namespace XmCdp.Sitecore.Pipelines.Initialize
                     XmCdpSites.Register(new SiteBinding(siteName, settings, client, decisions, byLanguage));
                     created++;
                     XmCdpLog.Info("tracking site '" + siteName + "' with " + settings);
+                    XmCdpLog.Info(DescribeSources(siteName, node));
                 }
                 catch (XmCdpException e)
                 {
@@ -157,13 +158,45 @@ namespace XmCdp.Sitecore.Pipelines.Initialize
             return settings;
         }
 
-        /// <summary>Non-empty attributes of the element, then appSettings <c>XmCdp.{site}.{name}</c> over them, in order.</summary>
-        private static Dictionary<string, string> Values(string siteName, XmlNode node)
+        /// <summary>
+        /// Which setting came from the patch file and which from an appSetting (where environment variables land on
+        /// 9.3+), and whether the token's appSetting is set: names only, never values.
+        /// </summary>
+        private static string DescribeSources(string siteName, XmlNode node)
+        {
+            var sources = new Dictionary<string, string>(StringComparer.Ordinal);
+            var values = Values(siteName, node, sources);
+            var patch = new List<string>();
+            var app = new List<string>();
+            foreach (var kv in sources)
+            {
+                if (kv.Key == "name" || kv.Key == "apiTokenAppSetting") continue;
+                if (kv.Value == null) patch.Add(kv.Key);
+                else app.Add(kv.Key + " (" + kv.Value + ")");
+            }
+            string tokenKey;
+            values.TryGetValue("apiTokenAppSetting", out tokenKey);
+            var token = string.IsNullOrEmpty(tokenKey)
+                ? "none (no apiTokenAppSetting)"
+                : "appSetting " + tokenKey + (string.IsNullOrEmpty(ConfigurationManager.AppSettings[tokenKey]) ? " (missing or empty)" : " (set)");
+            return "site '" + siteName + "' settings: from the patch file: " + (patch.Count > 0 ? string.Join(", ", patch) : "none")
+                + "; from appSettings: " + (app.Count > 0 ? string.Join(", ", app) : "none") + "; API token: " + token;
+        }
+
+        /// <summary>
+        /// Non-empty attributes of the element, then appSettings <c>XmCdp.{site}.{name}</c> over them, in order;
+        /// <paramref name="sources"/> (optional) gets each name's appSetting key, or null for the patch attribute.
+        /// </summary>
+        private static Dictionary<string, string> Values(string siteName, XmlNode node, Dictionary<string, string> sources = null)
         {
             var values = new Dictionary<string, string>(StringComparer.Ordinal);
             if (node.Attributes != null)
                 foreach (XmlAttribute a in node.Attributes)
-                    if (a.Value.Length > 0 && string.IsNullOrEmpty(a.NamespaceURI)) values[a.LocalName] = a.Value;
+                    if (a.Value.Length > 0 && string.IsNullOrEmpty(a.NamespaceURI))
+                    {
+                        values[a.LocalName] = a.Value;
+                        if (sources != null) sources[a.LocalName] = null;
+                    }
             var prefix = "XmCdp." + siteName + ".";
             var app = ConfigurationManager.AppSettings;
             foreach (string key in app.AllKeys)
@@ -174,6 +207,7 @@ namespace XmCdp.Sitecore.Pipelines.Initialize
                 // The token's own appSetting (XmCdp.website.ApiToken by convention) is read through apiTokenAppSetting.
                 if (name.Length == 0 || string.IsNullOrEmpty(value) || IsTokenSetting(node, key)) continue;
                 values[name] = value;
+                if (sources != null) sources[name] = key;
             }
             return values;
         }
