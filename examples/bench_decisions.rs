@@ -50,7 +50,7 @@ fn main() {
         Client::from_json(&s.to_string()).unwrap()
     };
     let c = settings(json!({}));
-    let bid = c.create_browser_id(Duration::from_secs(2)).unwrap().browser_id;
+    let bid = c.browser_ids().create_browser_id(Duration::from_secs(2)).unwrap().browser_id;
     let n = 1000;
     let budget = Duration::from_secs(2);
 
@@ -59,13 +59,13 @@ fn main() {
         let injected = Duration::from_millis(latency);
         // warm-up (connection pool)
         for i in 0..50 {
-            c.decide(&req(&bid, i), None, budget).unwrap();
+            c.decisions().decide(&req(&bid, i), None, budget).unwrap();
         }
         let mut lib = Vec::with_capacity(n);
         for i in 0..n {
             let r = req(&bid, 100_000 + i);
             let t = Instant::now();
-            c.decide(&r, Some("bench"), budget).unwrap();
+            c.decisions().decide(&r, Some("bench"), budget).unwrap();
             lib.push(t.elapsed().saturating_sub(injected));
         }
         // The same POSTs with a bare reqwest client on its own runtime (the floor for loopback HTTP).
@@ -99,19 +99,19 @@ fn main() {
     // Breaker open: outage, one failure opens it (threshold 1), then every call fails fast.
     let cb = settings(json!({"breakerFailureThreshold": 1, "breakerCooldownMs": 600_000}));
     faults(&base, json!({"outage": true}));
-    assert!(cb.decide(&req(&bid, 0), None, budget).is_err());
+    assert!(cb.decisions().decide(&req(&bid, 0), None, budget).is_err());
     let r = req(&bid, 1);
     let mut open = Vec::with_capacity(200_000);
     for _ in 0..200_000 {
         let t = Instant::now();
-        let e = cb.decide(&r, None, budget).unwrap_err();
+        let e = cb.decisions().decide(&r, None, budget).unwrap_err();
         open.push(t.elapsed());
         assert_eq!(e.kind, xmcdp::ErrorKind::CircuitOpen);
     }
     show("decide() with the breaker open", &mut open);
     let t = Instant::now();
     for _ in 0..200_000 {
-        let _ = cb.decide(&r, None, budget);
+        let _ = cb.decisions().decide(&r, None, budget);
     }
     println!("{:<58} mean={:>10.1?}", "decide() with the breaker open (batch)", t.elapsed() / 200_000);
     faults(&base, json!({}));
@@ -120,12 +120,12 @@ fn main() {
     let cp = settings(json!({"browserIdPoolSize": 16}));
     let mut pool = Vec::new();
     for _ in 0..20 {
-        while cp.browser_pool_len() < 16 {
+        while cp.browser_ids().pool_len() < 16 {
             std::thread::sleep(Duration::from_millis(5));
         }
         for _ in 0..8 {
             let t = Instant::now();
-            let r = cp.ensure_browser_id("").unwrap();
+            let r = cp.browser_ids().ensure_browser_id("").unwrap();
             pool.push(t.elapsed());
             assert_eq!(r.source, xmcdp::browser::BrowserIdSource::Pool);
         }
@@ -136,7 +136,7 @@ fn main() {
         let mut created = Vec::new();
         for _ in 0..200 {
             let t = Instant::now();
-            let r = c.ensure_browser_id("").unwrap();
+            let r = c.browser_ids().ensure_browser_id("").unwrap();
             created.push(t.elapsed());
             assert_eq!(r.source, xmcdp::browser::BrowserIdSource::Created);
         }
@@ -145,7 +145,7 @@ fn main() {
     let mut cookie = Vec::new();
     for _ in 0..100_000 {
         let t = Instant::now();
-        c.ensure_browser_id("a=b; bid_ck_test=a38b230c-11eb-4cf9-8d5d-274e9f344925").unwrap();
+        c.browser_ids().ensure_browser_id("a=b; bid_ck_test=a38b230c-11eb-4cf9-8d5d-274e9f344925").unwrap();
         cookie.push(t.elapsed());
     }
     show("returning visit: id from the cookie", &mut cookie);

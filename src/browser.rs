@@ -1,20 +1,21 @@
 //! Browser identity on the network side: `browser/create.json` within a budget, a small pool of ids created
 //! ahead of time, `ensure_browser_id` for a request's `Cookie` header, and browser → guest via `show.json`.
-//! The cookie parsing and `Set-Cookie` strings are `identity`'s (pure, Engage-compatible).
+//! The cookie parsing and `Set-Cookie` strings are `cookie`'s (pure, Engage-compatible).
 //!
 //! The pool trade-off: a first visit takes an id without waiting for the network, but every id in the pool
 //! was created in CDP and is an anonymous guest there even if no visitor ever gets it (and ids left in the pool
 //! at shutdown are never used). Size it to the burst of first visits expected within one refill (a handful),
 //! or set `browserIdPoolSize` to 0 (the default) to create ids only on demand.
 
-use crate::client::Client;
-use crate::config::{Endpoint, Settings};
-use crate::decisions::slot::run_within;
-use crate::decisions::{network_error, read_capped, server_message};
+use crate::config::Settings;
+use crate::transport::call::{run_within, RuntimeLink};
+use crate::transport::response::{network_error, read_capped, server_message};
+use crate::transport::urls::BrowserUrls;
 use crate::error::{Error, ErrorKind, Result};
-use crate::identity::{read_cookie_header, validate_browser_id, CookieSpec};
+use crate::cookie::{read_cookie_header, CookieSpec};
+use crate::model::validate_browser_id;
 use crate::log;
-use crate::transport::{encode, Transport};
+use crate::transport::Transport;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -54,7 +55,13 @@ pub struct CreatedBrowser {
     pub guest_ref: Option<String>,
 }
 
-pub(crate) struct Pool {
+/// The browser ids of one client (cookie, pool, create, show); reach it with `Client::browser_ids`.
+pub struct BrowserIds {
+    pool: Arc<Pool>,
+    rt: RuntimeLink,
+}
+
+struct Pool {
     ids: Mutex<VecDeque<CreatedBrowser>>,
     size: usize,
     refill: tokio::sync::Notify,
@@ -66,37 +73,16 @@ pub(crate) struct Pool {
 #[derive(Clone)]
 struct Api {
     http: reqwest::Client,
-    create_url: String,
-    /// `show.json` URL = prefix + browser id + suffix.
-    show_prefix: String,
-    show_suffix: String,
+    urls: BrowserUrls,
 }
 
 impl Api {
     fn new(settings: &Settings, transport: &Transport) -> Api {
-        let ck = encode(&settings.client_key);
-        let (create_url, show_prefix, show_suffix) = match &settings.endpoint {
-            // Engage builds this URL by concatenation: `message={}` is sent as is.
-            Endpoint::Classic { target_url } => (
-                format!("{target_url}/v1.2/browser/create.json?client_key={ck}&message={{}}"),
-                format!("{target_url}/v1.2/browser/"),
-                // Engage sends the client key as api_token (never the Guest REST API token).
-                format!("/show.json?client_key={ck}&api_token={ck}"),
-            ),
-            Endpoint::Edge { edge_url, context_id, .. } => {
-                let ctx = encode(context_id);
-                (
-                    format!("{edge_url}/v1/events/v1.2/browser/create.json?sitecoreContextId={ctx}&client_key="),
-                    format!("{edge_url}/v1/events/v1.2/browser/"),
-                    format!("/show.json?sitecoreContextId={ctx}&client_key=&api_token="),
-                )
-            }
-        };
-        Api { http: transport.http().clone(), create_url, show_prefix, show_suffix }
+        Api { http: transport.http().clone(), urls: BrowserUrls::new(settings) }
     }
 
     async fn create(&self) -> Result<CreatedBrowser> {
-        let resp = self.http.get(&self.create_url).send().await.map_err(|e| network_error("browser/create.json", &e))?;
+        let resp = self.http.get(&self.urls.create).send().await.map_err(|e| network_error("browser/create.json", &e))?;
         let status = resp.status().as_u16();
         let body = read_capped(resp, MAX_RESPONSE_BYTES).await?;
         if !(200..300).contains(&status) {
@@ -112,7 +98,7 @@ impl Api {
     }
 
     async fn show(&self, browser_id: String) -> Result<String> {
-        let url = format!("{}{}{}", self.show_prefix, browser_id, self.show_suffix);
+        let url = self.urls.show(&browser_id);
         let resp = self.http.get(&url).send().await.map_err(|e| network_error("browser/show.json", &e))?;
         let status = resp.status().as_u16();
         let body = read_capped(resp, MAX_RESPONSE_BYTES).await?;
@@ -145,7 +131,7 @@ fn stream_status_error(what: &str, status: u16, body: &[u8], browser_id: Option<
 }
 
 impl Pool {
-    pub(crate) fn start(settings: &Settings, transport: &Transport, rt: &tokio::runtime::Handle) -> Arc<Pool> {
+    fn start(settings: &Settings, transport: &Transport, rt: &RuntimeLink) -> Arc<Pool> {
         let spec = CookieSpec {
             name: settings.cookie_name.clone(),
             legacy_name: settings.legacy_cookie_name.clone(),
@@ -161,7 +147,9 @@ impl Pool {
             create_timeout: settings.browser_create_timeout,
         });
         if pool.size > 0 {
-            rt.spawn(refill_loop(pool.clone()));
+            if let Ok(h) = rt.handle() {
+                h.spawn(refill_loop(pool.clone()));
+            }
         }
         pool
     }
@@ -205,18 +193,22 @@ async fn refill_loop(p: Arc<Pool>) {
     }
 }
 
-impl Client {
+impl BrowserIds {
+    pub(crate) fn new(settings: &Settings, transport: &Transport, rt: RuntimeLink) -> BrowserIds {
+        BrowserIds { pool: Pool::start(settings, transport, &rt), rt }
+    }
+
     /// The visitor's browser id for a raw `Cookie:` header, within `browserCreateTimeoutMs`. See
-    /// [`Client::ensure_browser_id_within`].
+    /// [`BrowserIds::ensure_browser_id_within`].
     pub fn ensure_browser_id(&self, cookie_header: &str) -> Result<BrowserIdResult> {
-        self.ensure_browser_id_within(cookie_header, self.features.browser.create_timeout)
+        self.ensure_browser_id_within(cookie_header, self.pool.create_timeout)
     }
 
     /// The visitor's browser id: the current cookie; else the legacy cookie (migrated: `Set-Cookie` for the
     /// current name plus the legacy one's expiry); else an id from the pool; else a blocking create within
     /// `budget`. Invalid (hostile) cookie values are ignored, never echoed, and never reach a URL or header.
     pub fn ensure_browser_id_within(&self, cookie_header: &str, budget: Duration) -> Result<BrowserIdResult> {
-        let pool = &self.features.browser;
+        let pool = &self.pool;
         let read = read_cookie_header(&pool.spec, cookie_header);
         if read.rejected.is_some() {
             log::emit_once("browser-cookie-rejected", log::Level::Warn, "xmcdp: ignored an invalid browser id cookie value (not shown)");
@@ -244,8 +236,8 @@ impl Client {
 
     /// `browser/create.json` (classic or Edge), waiting at most `budget`.
     pub fn create_browser_id(&self, budget: Duration) -> Result<CreatedBrowser> {
-        let rt = self.runtime_handle().ok_or_else(|| Error::new(ErrorKind::ShutDown, "the client is shut down"))?;
-        let api = self.features.browser.api.clone();
+        let rt = self.rt.handle()?;
+        let api = self.pool.api.clone();
         run_within(&rt, budget, "browser/create.json", async move { api.create().await })
     }
 
@@ -253,14 +245,14 @@ impl Client {
     /// IDENTITY merge this is the surviving guest. The id is validated first (`InvalidBrowserId`).
     pub fn guest_ref_for_browser(&self, browser_id: &str, budget: Duration) -> Result<String> {
         validate_browser_id(browser_id).map_err(Error::from)?;
-        let rt = self.runtime_handle().ok_or_else(|| Error::new(ErrorKind::ShutDown, "the client is shut down"))?;
-        let api = self.features.browser.api.clone();
+        let rt = self.rt.handle()?;
+        let api = self.pool.api.clone();
         let bid = browser_id.to_string();
         run_within(&rt, budget, "browser/show.json", async move { api.show(bid).await })
     }
 
     /// Ids waiting in the pool.
-    pub fn browser_pool_len(&self) -> usize {
-        self.features.browser.ids.lock().len()
+    pub fn pool_len(&self) -> usize {
+        self.pool.ids.lock().len()
     }
 }

@@ -1,11 +1,17 @@
 //! The client: one per site/tenant. Owns its tokio runtime (not a global: a new AppDomain makes a new client,
-//! and several clients coexist), the HTTP transport and the delivery pipeline.
+//! and several clients coexist), the HTTP transport, the delivery pipeline and the features built on the
+//! transport: [`Client::decisions`], [`Client::browser_ids`], [`Client::guests`]. The features know nothing of
+//! the client: each is built from the settings, the transport and a link to the runtime.
 
+use crate::browser::BrowserIds;
 use crate::config::Settings;
+use crate::decisions::{BreakerState, Decisions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::Event;
-use crate::pipeline::spool::Discard;
+use crate::pipeline::overflow::Discard;
 use crate::pipeline::{Envelope, Pipeline};
+use crate::guests::{GuestApi, Guests};
+use crate::transport::call::RuntimeLink;
 use crate::transport::Transport;
 use crate::log;
 use parking_lot::Mutex;
@@ -23,13 +29,15 @@ const MAX_USER_AGENT: usize = 512;
 pub struct Client {
     settings: Arc<Settings>,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    /// The features' view of `runtime`; closed when the runtime stops.
+    runtime_link: RuntimeLink,
     pipeline: Pipeline,
-    transport: Transport,
     /// Durable spool behind the pipeline (`spoolDirectory`); `None` = undelivered events are lost.
     spool: Option<crate::spool::Spool>,
     shutdown: Mutex<Option<ShutdownReport>>,
-    /// Decisions, browser-id pool: state owned by `decisions` / `browser`.
-    pub(crate) features: crate::decisions::Features,
+    decisions: Decisions,
+    browser_ids: BrowserIds,
+    guests: Guests,
 }
 
 impl Client {
@@ -51,21 +59,49 @@ impl Client {
                 .map_err(|e| log::error(format!("xmcdp: running without the spool: {e}")))
                 .ok()
         });
-        let overflow = spool.as_ref().map_or_else(|| Box::new(Discard) as Box<dyn crate::pipeline::spool::Overflow>, |s| s.overflow());
+        let overflow = spool.as_ref().map_or_else(|| Box::new(Discard) as Box<dyn crate::pipeline::overflow::Overflow>, |s| s.overflow());
         let pipeline = Pipeline::start(&settings, transport.clone(), overflow, runtime.handle());
         if let Some(s) = &spool {
             s.attach(pipeline.replay_sink());
         }
-        let features = crate::decisions::Features::new(&settings, &transport, runtime.handle());
+        let runtime_link = RuntimeLink::new(runtime.handle());
+        let decisions = Decisions::new(&settings, &transport, runtime_link.clone());
+        let browser_ids = BrowserIds::new(&settings, &transport, runtime_link.clone());
+        let guests = Guests::new(&settings, &transport, runtime_link.clone());
         log::info(format!(
             "xmcdp: client started for client key {} ({} lanes, queue {} events / {} bytes)",
             settings.client_key, settings.delivery_concurrency, settings.queue_capacity, settings.queue_max_bytes
         ));
-        Ok(Client { settings: Arc::new(settings), runtime: Mutex::new(Some(runtime)), pipeline, transport, spool, shutdown: Mutex::new(None), features })
+        Ok(Client {
+            settings: Arc::new(settings),
+            runtime: Mutex::new(Some(runtime)),
+            runtime_link,
+            pipeline,
+            spool,
+            shutdown: Mutex::new(None),
+            decisions,
+            browser_ids,
+            guests,
+        })
     }
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Personalize decisions (callFlows) within a budget, prefetch tickets, cache and breaker.
+    pub fn decisions(&self) -> &Decisions {
+        &self.decisions
+    }
+
+    /// The visitor's browser id (cookie, pool, create) and browser → guest.
+    pub fn browser_ids(&self) -> &BrowserIds {
+        &self.browser_ids
+    }
+
+    /// The Guest REST v2.1 API (needs `apiToken`; `guestApiUrl` or the classic `targetUrl`).
+    pub fn guests(&self) -> GuestApi<'_> {
+        self.guests.api()
     }
 
     /// Validates the event on the calling thread (cheap checks only), fills the site defaults and queues it.
@@ -100,6 +136,7 @@ impl Client {
                 log::info(format!("xmcdp: {left} events wait in the spool for the next start"));
             }
         }
+        self.runtime_link.close();
         if let Some(rt) = self.runtime.lock().take() {
             rt.shutdown_timeout(Duration::from_millis(200));
         }
@@ -118,7 +155,7 @@ impl Client {
 
     pub fn stats_json(&self) -> String {
         let mut v = serde_json::json!({ "events": self.pipeline.stats_json() });
-        let d = self.decision_stats();
+        let d = self.decisions.stats();
         v["decisions"] = serde_json::json!({
             "requests": d.requests,
             "http_calls": d.http_calls,
@@ -127,33 +164,23 @@ impl Client {
             "cache_entries": d.cache_entries,
             "timeouts": d.timeouts,
             "failures": d.failures,
-            "breaker_state": match self.breaker_state() {
-                crate::decisions::BreakerState::Closed => "closed",
-                crate::decisions::BreakerState::Open => "open",
-                crate::decisions::BreakerState::HalfOpen => "half_open",
+            "breaker_state": match self.decisions.breaker_state() {
+                BreakerState::Closed => "closed",
+                BreakerState::Open => "open",
+                BreakerState::HalfOpen => "half_open",
             },
             "breaker_opened": d.breaker_opened,
             "breaker_rejections": d.breaker_rejections,
             "tickets_outstanding": d.tickets_outstanding,
             "tickets_expired": d.tickets_expired,
         });
-        v["browser_id_pool"] = self.browser_pool_len().into();
+        v["browser_id_pool"] = self.browser_ids.pool_len().into();
         v["spool"] = self.spool.as_ref().map_or_else(|| serde_json::json!({"enabled": false}), |s| s.stats_json());
         v["log_records_dropped"] = log::dropped().into();
         v["shut_down"] = self.is_shut_down().into();
         // try_lock: a stats call while another thread drains must not wait for the drain.
         v["shutdown"] = self.shutdown.try_lock().and_then(|r| r.as_ref().map(ShutdownReport::to_value)).unwrap_or(serde_json::Value::Null);
         v.to_string()
-    }
-
-    /// The shared HTTP transport (one keep-alive pool per client), for features beyond events.
-    pub fn transport(&self) -> &Transport {
-        &self.transport
-    }
-
-    /// Runtime handle, for features that run their own tasks (decisions, browser ids).
-    pub fn runtime_handle(&self) -> Option<tokio::runtime::Handle> {
-        self.runtime.lock().as_ref().map(|rt| rt.handle().clone())
     }
 }
 

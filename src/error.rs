@@ -1,4 +1,4 @@
-//! One error type for the whole core. Each kind maps onto one stable status code in `ffi::status`.
+//! One error type for the whole core, the pure model included. Each kind maps onto one stable status code in `ffi::status`.
 
 use std::fmt;
 
@@ -53,6 +53,20 @@ pub struct Error {
     pub message: String,
 }
 
+impl ErrorKind {
+    /// The Engage 1.4.3 error code for the same condition, where Engage has one (for diagnostics parity).
+    pub fn sdk_code(self) -> Option<&'static str> {
+        match self {
+            ErrorKind::InvalidEmail => Some("IV-0003"),
+            ErrorKind::TooManyExtAttributes => Some("IV-0005"),
+            ErrorKind::MissingIdentifiers => Some("MV-0004"),
+            ErrorKind::MissingPointOfSale => Some("MV-0003"),
+            ErrorKind::MissingFriendlyId => Some("MV-0008"),
+            _ => None,
+        }
+    }
+}
+
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error { kind, message: message.into() }
@@ -69,22 +83,6 @@ impl std::error::Error for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-impl From<crate::model::ModelError> for Error {
-    fn from(e: crate::model::ModelError) -> Self {
-        use crate::model::ModelErrorKind as M;
-        let kind = match e.kind {
-            M::InvalidEmail => ErrorKind::InvalidEmail,
-            M::InvalidDate => ErrorKind::InvalidDate,
-            M::TooManyExtAttributes => ErrorKind::TooManyExtAttributes,
-            M::InvalidExt => ErrorKind::InvalidExt,
-            M::MissingIdentifiers => ErrorKind::MissingIdentifiers,
-            M::MissingPointOfSale => ErrorKind::MissingPointOfSale,
-            M::InvalidEventType => ErrorKind::InvalidEventType,
-            M::InvalidBrowserId => ErrorKind::InvalidBrowserId,
-            M::TooLong => ErrorKind::TooLarge,
-            M::MissingFriendlyId => ErrorKind::MissingFriendlyId,
-            M::InvalidField => ErrorKind::InvalidField,
-        };
-        Error { kind, message: e.message }
-    }
+pub(crate) fn err(kind: ErrorKind, message: impl Into<String>) -> Error {
+    Error::new(kind, message)
 }

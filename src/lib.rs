@@ -1,17 +1,17 @@
 //! xmcdp: server-side Sitecore CDP / Personalize client for Sitecore XM.
 //!
-//! Layout: `config` (settings), `model` (wire payloads, pure), `identity` (browser id cookie), `transport`
-//! (HTTP), `pipeline` (queue, ordering, retry, shutdown), `stats`, `log` (pulled log records), `client`
-//! (ties them together). `ffi` is the only place with `extern "C"`; the core knows nothing of it.
+//! Calls go one way: `ffi` → `client` → features (`pipeline` + `spool`, `decisions`, `browser`, `guests`) →
+//! `transport` (all HTTP) → `model` (wire payloads, pure). See ARCHITECTURE.md. `ffi` is the only place with
+//! `extern "C"`; the core knows nothing of it.
 
 pub mod browser;
 pub mod client;
 pub mod config;
+pub mod cookie;
 pub mod decisions;
 pub mod error;
 pub mod ffi;
 pub mod guests;
-pub mod identity;
 pub mod log;
 pub mod model;
 pub mod pipeline;

@@ -45,7 +45,7 @@ fn no_cookie_creates_an_id_within_the_budget() {
     let emu = emulator();
     let c = client(&emu, json!({}));
     let t = Instant::now();
-    let r = c.ensure_browser_id("other=1").expect("created");
+    let r = c.browser_ids().ensure_browser_id("other=1").expect("created");
     eprintln!("first visit, blocking create: {:?}", t.elapsed());
     assert_eq!((r.source, r.created), (BrowserIdSource::Created, true));
     assert_eq!(r.set_cookies, vec![format!("bid_ck_test={}{COOKIE_ATTRS}", r.browser_id)]);
@@ -56,13 +56,13 @@ fn no_cookie_creates_an_id_within_the_budget() {
     assert_eq!(creates[0]["query"], "client_key=ck_test&message={}");
     // The guest ref that came with the id is the one show.json reports.
     let gref = r.guest_ref.clone().expect("customer_ref");
-    assert_eq!(c.guest_ref_for_browser(&r.browser_id, Duration::from_secs(2)).unwrap(), gref);
+    assert_eq!(c.browser_ids().guest_ref_for_browser(&r.browser_id, Duration::from_secs(2)).unwrap(), gref);
     let show = &requests(&emu, "browser_show")[0];
     assert_eq!(show["path"], format!("/v1.2/browser/{}/show.json", r.browser_id));
     assert_eq!(show["query"], "client_key=ck_test&api_token=ck_test");
     // cookieDomain and cookieExpiryDays shape the cookie.
     let c = client(&emu, json!({"cookieDomain": ".example.com", "cookieExpiryDays": 365}));
-    let r = c.ensure_browser_id("").unwrap();
+    let r = c.browser_ids().ensure_browser_id("").unwrap();
     assert_eq!(r.set_cookies, vec![format!("bid_ck_test={}; Max-Age=31536000; SameSite=None; Secure; Path=/; Domain=.example.com", r.browser_id)]);
 }
 
@@ -70,11 +70,11 @@ fn no_cookie_creates_an_id_within_the_budget() {
 fn existing_and_legacy_cookies() {
     let emu = emulator();
     let c = client(&emu, json!({}));
-    let r = c.ensure_browser_id("a=b; bid_ck_test=a38b230c-11eb-4cf9-8d5d-274e9f344925; BID_ck_test=old").unwrap();
+    let r = c.browser_ids().ensure_browser_id("a=b; bid_ck_test=a38b230c-11eb-4cf9-8d5d-274e9f344925; BID_ck_test=old").unwrap();
     assert_eq!((r.browser_id.as_str(), r.source, r.created), ("a38b230c-11eb-4cf9-8d5d-274e9f344925", BrowserIdSource::Cookie, false));
     assert!(r.set_cookies.is_empty());
     // Legacy only: migrated exactly as Engage does (TV-B7), no create call.
-    let r = c.ensure_browser_id("BID_ck_test=legacy-bid-value").unwrap();
+    let r = c.browser_ids().ensure_browser_id("BID_ck_test=legacy-bid-value").unwrap();
     assert_eq!((r.browser_id.as_str(), r.source, r.created), ("legacy-bid-value", BrowserIdSource::Legacy, false));
     assert_eq!(
         r.set_cookies,
@@ -86,8 +86,8 @@ fn existing_and_legacy_cookies() {
     assert!(requests(&emu, "browser_create").is_empty());
     // A configured cookie name; legacy migration switched off.
     let c = client(&emu, json!({"cookieName": "sc_cid", "legacyCookieName": null}));
-    assert_eq!(c.ensure_browser_id("sc_cid=abc").unwrap().source, BrowserIdSource::Cookie);
-    assert_eq!(c.ensure_browser_id("BID_ck_test=legacy").unwrap().source, BrowserIdSource::Created);
+    assert_eq!(c.browser_ids().ensure_browser_id("sc_cid=abc").unwrap().source, BrowserIdSource::Cookie);
+    assert_eq!(c.browser_ids().ensure_browser_id("BID_ck_test=legacy").unwrap().source, BrowserIdSource::Created);
 }
 
 #[test]
@@ -103,19 +103,19 @@ fn hostile_cookie_values_never_reach_a_url_or_header() {
         "bid_ck_test=evil\u{0}",
         "BID_ck_test=evil/../x",
     ] {
-        let r = c.ensure_browser_id(h).unwrap();
+        let r = c.browser_ids().ensure_browser_id(h).unwrap();
         assert_eq!(r.source, BrowserIdSource::Created, "{h:?}");
         assert!(!r.browser_id.contains("evil") && r.set_cookies.iter().all(|s| !s.contains("evil") && !s.contains('\n')));
     }
     for bad in ["../x", "a/b", "a\r\nb", "", "a b", "%2e%2e", &"x".repeat(200)] {
-        let e = c.guest_ref_for_browser(bad, Duration::from_secs(1)).unwrap_err();
+        let e = c.browser_ids().guest_ref_for_browser(bad, Duration::from_secs(1)).unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidBrowserId, "{bad:?}");
     }
     assert!(requests(&emu, "browser_show").is_empty());
     let all = admin(&emu.base_url()).requests().unwrap().to_string();
     assert!(!all.contains("evil"));
     // An unknown (well-formed) id: NotFound, and the id is not echoed back in the message.
-    let e = c.guest_ref_for_browser("no-such-browser-id", Duration::from_secs(2)).unwrap_err();
+    let e = c.browser_ids().guest_ref_for_browser("no-such-browser-id", Duration::from_secs(2)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::NotFound);
     assert!(!e.message.contains("no-such-browser-id"), "{}", e.message);
 }
@@ -124,11 +124,11 @@ fn hostile_cookie_values_never_reach_a_url_or_header() {
 fn pool_serves_first_visits_without_waiting_and_refills() {
     let emu = emulator();
     let c = client(&emu, json!({"browserIdPoolSize": 3}));
-    wait_for(Duration::from_secs(3), || (c.browser_pool_len() == 3).then_some(())).expect("pool fills");
+    wait_for(Duration::from_secs(3), || (c.browser_ids().pool_len() == 3).then_some(())).expect("pool fills");
     // Creates are slow from now on: the pool still answers at once.
     faults(&emu, json!({"routes": {"browser_create": {"latency_ms": 150}}}));
     let t = Instant::now();
-    let r = c.ensure_browser_id("").unwrap();
+    let r = c.browser_ids().ensure_browser_id("").unwrap();
     let took = t.elapsed();
     eprintln!("first visit from the pool: {took:?}");
     assert_eq!((r.source, r.created), (BrowserIdSource::Pool, true));
@@ -136,28 +136,28 @@ fn pool_serves_first_visits_without_waiting_and_refills() {
     assert!(r.guest_ref.is_some());
     assert_eq!(r.set_cookies, vec![format!("bid_ck_test={}{COOKIE_ATTRS}", r.browser_id)]);
     // Drain the pool faster than it refills: the next visit falls back to a blocking create within its budget.
-    let a = c.ensure_browser_id("").unwrap();
-    let b = c.ensure_browser_id("").unwrap();
+    let a = c.browser_ids().ensure_browser_id("").unwrap();
+    let b = c.browser_ids().ensure_browser_id("").unwrap();
     assert_eq!((a.source, b.source), (BrowserIdSource::Pool, BrowserIdSource::Pool));
     let ids = [&r.browser_id, &a.browser_id, &b.browser_id];
     assert!(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2], "each id goes to one visitor");
     // A budget shorter than the create: Timeout, within the budget.
     let t = Instant::now();
-    assert_eq!(c.ensure_browser_id_within("", Duration::from_millis(30)).unwrap_err().kind, ErrorKind::Timeout);
+    assert_eq!(c.browser_ids().ensure_browser_id_within("", Duration::from_millis(30)).unwrap_err().kind, ErrorKind::Timeout);
     assert!(t.elapsed() < Duration::from_millis(130));
     let t = Instant::now();
-    let d = c.ensure_browser_id("").unwrap();
+    let d = c.browser_ids().ensure_browser_id("").unwrap();
     assert_eq!(d.source, BrowserIdSource::Created);
     assert!(t.elapsed() >= Duration::from_millis(150));
     // Refill in the background.
     faults(&emu, json!({}));
-    wait_for(Duration::from_secs(3), || (c.browser_pool_len() == 3).then_some(())).expect("refilled");
+    wait_for(Duration::from_secs(3), || (c.browser_ids().pool_len() == 3).then_some(())).expect("refilled");
     assert!(requests(&emu, "browser_create").len() >= 7);
     // Pool size 0 (the default) never creates ahead.
     let emu2 = emulator();
     let c2 = client(&emu2, json!({}));
     std::thread::sleep(Duration::from_millis(50));
-    assert_eq!(c2.browser_pool_len(), 0);
+    assert_eq!(c2.browser_ids().pool_len(), 0);
     assert!(requests(&emu2, "browser_create").is_empty());
 }
 
@@ -174,8 +174,8 @@ fn identity_merge_is_visible_through_show_json() {
         });
         c.send(ev, None).expect("queued");
     };
-    let a = c.ensure_browser_id("").unwrap();
-    let b = c.ensure_browser_id("").unwrap();
+    let a = c.browser_ids().ensure_browser_id("").unwrap();
+    let b = c.browser_ids().ensure_browser_id("").unwrap();
     let (ga, gb) = (a.guest_ref.clone().unwrap(), b.guest_ref.clone().unwrap());
     assert_ne!(ga, gb);
     identify(&a.browser_id);
@@ -187,11 +187,11 @@ fn identity_merge_is_visible_through_show_json() {
     identify(&b.browser_id);
     // B's anonymous guest is retired; B now resolves to A's (the surviving) guest.
     let survivor = wait_for(Duration::from_secs(5), || {
-        let g = c.guest_ref_for_browser(&b.browser_id, Duration::from_secs(2)).unwrap();
+        let g = c.browser_ids().guest_ref_for_browser(&b.browser_id, Duration::from_secs(2)).unwrap();
         (g == ga).then_some(g)
     });
     assert_eq!(survivor.as_deref(), Some(ga.as_str()));
-    assert_eq!(c.guest_ref_for_browser(&a.browser_id, Duration::from_secs(2)).unwrap(), ga);
+    assert_eq!(c.browser_ids().guest_ref_for_browser(&a.browser_id, Duration::from_secs(2)).unwrap(), ga);
 }
 
 #[test]
@@ -201,11 +201,11 @@ fn edge_front_door() {
         &json!({"clientKey": "ck_test", "edgeUrl": emu.base_url(), "contextId": "ctx-123", "siteName": "spinair.com"}).to_string(),
     )
     .unwrap();
-    let r = c.ensure_browser_id("").unwrap();
+    let r = c.browser_ids().ensure_browser_id("").unwrap();
     let create = &requests(&emu, "browser_create")[0];
     assert_eq!(create["path"], "/v1/events/v1.2/browser/create.json");
     assert_eq!(create["query"], "sitecoreContextId=ctx-123&client_key=");
-    assert_eq!(c.guest_ref_for_browser(&r.browser_id, Duration::from_secs(2)).unwrap(), r.guest_ref.unwrap());
+    assert_eq!(c.browser_ids().guest_ref_for_browser(&r.browser_id, Duration::from_secs(2)).unwrap(), r.guest_ref.unwrap());
     let show = &requests(&emu, "browser_show")[0];
     assert_eq!(show["path"], format!("/v1/events/v1.2/browser/{}/show.json", r.browser_id));
     assert_eq!(show["query"], "sitecoreContextId=ctx-123&client_key=&api_token=");
@@ -215,10 +215,10 @@ fn edge_front_door() {
 fn unknown_client_key_and_outage() {
     let emu = emulator();
     let c = Client::from_json(&json!({"clientKey": "ck_nope", "targetUrl": emu.base_url(), "pointOfSale": "p"}).to_string()).unwrap();
-    let e = c.ensure_browser_id("").unwrap_err();
+    let e = c.browser_ids().ensure_browser_id("").unwrap_err();
     assert_eq!(e.kind, ErrorKind::Unauthorized, "{}", e.message);
     let c = client(&emu, json!({}));
     faults(&emu, json!({"outage": true}));
-    let e = c.create_browser_id(Duration::from_secs(1)).unwrap_err();
+    let e = c.browser_ids().create_browser_id(Duration::from_secs(1)).unwrap_err();
     assert!(matches!(e.kind, ErrorKind::Http | ErrorKind::ConnectFailed), "{:?}", e);
 }

@@ -63,7 +63,7 @@ fn classic_decision_returns_the_flow_json_with_forwarded_headers() {
     let bid = new_browser(&emu);
     let mut r = req("home_page_banner", &bid);
     r.params = serde_json::from_value(json!({"customer": {"tier": "gold", "points": 10}, "flag": true})).unwrap();
-    let d = c.decide(&r, Some(UA), Duration::from_secs(2)).expect("decision");
+    let d = c.decisions().decide(&r, Some(UA), Duration::from_secs(2)).expect("decision");
     assert_eq!(d.status, 200);
     assert_eq!(d.source, DecisionSource::Network);
     let v = d.json().unwrap();
@@ -82,7 +82,7 @@ fn classic_decision_returns_the_flow_json_with_forwarded_headers() {
     let cid = h["x-sc-correlation-id"].as_str().expect("correlation id");
     assert!(cid.len() == 32 && cid.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "{cid}");
     // A second call gets a fresh correlation id.
-    c.decide(&r, None, Duration::from_secs(2)).unwrap();
+    c.decisions().decide(&r, None, Duration::from_secs(2)).unwrap();
     let reqs = flow_requests(&emu);
     assert_ne!(reqs[1]["headers"]["x-sc-correlation-id"], reqs[0]["headers"]["x-sc-correlation-id"]);
     assert!(reqs[1]["headers"]["user-agent"].as_str().unwrap().starts_with("xmcdp/"), "no UA given: the library's own");
@@ -98,7 +98,7 @@ fn edge_decision_posts_to_personalize_with_context_and_site() {
     let bid = new_browser(&emu);
     let mut r = req("home_page_banner", &bid);
     r.page_variant_ids = vec!["pv1".into(), "pv2".into()];
-    let v = c.decide(&r, Some(UA), Duration::from_secs(2)).expect("decision").json().unwrap();
+    let v = c.decisions().decide(&r, Some(UA), Duration::from_secs(2)).expect("decision").json().unwrap();
     assert_eq!(v["variantId"], "banner-visitor");
     let rec = &flow_requests(&emu)[0];
     assert_eq!(rec["path"], "/v1/personalize");
@@ -114,32 +114,32 @@ fn typed_outcomes_for_unknown_flows_server_errors_and_invalid_requests() {
     let emu = emulator();
     let c = client(&emu, json!({"breakerFailureThreshold": 100}));
     let bid = new_browser(&emu);
-    let e = c.decide(&req("no_such_flow", &bid), None, Duration::from_secs(2)).unwrap_err();
+    let e = c.decisions().decide(&req("no_such_flow", &bid), None, Duration::from_secs(2)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::FlowNotFound);
     assert!(e.message.contains("404") && e.message.contains("no_such_flow"), "{}", e.message);
-    let e = c.decide(&req("paused_flow", &bid), None, Duration::from_secs(2)).unwrap_err();
+    let e = c.decisions().decide(&req("paused_flow", &bid), None, Duration::from_secs(2)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::FlowNotFound);
     // A 404 says the service is up: it never opens the breaker.
-    assert_eq!(c.breaker_state(), BreakerState::Closed);
-    assert_eq!(c.decision_stats().failures, 0);
+    assert_eq!(c.decisions().breaker_state(), BreakerState::Closed);
+    assert_eq!(c.decisions().stats().failures, 0);
 
     faults(&emu, json!({"routes": {"callflows": {"error_rate": 1.0, "error_status": 503}}}));
-    let e = c.decide(&req("home_page_banner", &bid), None, Duration::from_secs(2)).unwrap_err();
+    let e = c.decisions().decide(&req("home_page_banner", &bid), None, Duration::from_secs(2)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::ServerError, "{}", e.message);
     faults(&emu, json!({"routes": {"callflows": {"throttle_rate": 1.0}}}));
-    assert_eq!(c.decide(&req("home_page_banner", &bid), None, Duration::from_secs(2)).unwrap_err().kind, ErrorKind::ServerError);
+    assert_eq!(c.decisions().decide(&req("home_page_banner", &bid), None, Duration::from_secs(2)).unwrap_err().kind, ErrorKind::ServerError);
     faults(&emu, json!({}));
     let before = flow_requests(&emu).len();
 
     // Invalid requests fail locally, before any request.
-    assert_eq!(c.decide(&req(" ", &bid), None, Duration::from_secs(1)).unwrap_err().kind, ErrorKind::MissingFriendlyId);
+    assert_eq!(c.decisions().decide(&req(" ", &bid), None, Duration::from_secs(1)).unwrap_err().kind, ErrorKind::MissingFriendlyId);
     let hostile = req("home_page_banner", "x\r\nX-Evil: 1");
-    assert_eq!(c.decide(&hostile, None, Duration::from_secs(1)).unwrap_err().kind, ErrorKind::InvalidBrowserId);
-    assert_eq!(c.begin_decide(&hostile, None).unwrap_err().kind, ErrorKind::InvalidBrowserId);
+    assert_eq!(c.decisions().decide(&hostile, None, Duration::from_secs(1)).unwrap_err().kind, ErrorKind::InvalidBrowserId);
+    assert_eq!(c.decisions().begin_decide(&hostile, None).unwrap_err().kind, ErrorKind::InvalidBrowserId);
     assert_eq!(flow_requests(&emu).len(), before);
 
     // A template rendering a string is returned raw.
-    let d = c.decide(&req("promo_*", &bid), None, Duration::from_secs(2)).unwrap();
+    let d = c.decisions().decide(&req("promo_*", &bid), None, Duration::from_secs(2)).unwrap();
     assert_eq!(d.json().unwrap()["variantId"], "promo-spring", "wildcard: first live match in lexicographic order");
 }
 
@@ -153,7 +153,7 @@ fn budgets_are_honoured() {
     for budget_ms in [20u64, 50, 100, 150] {
         let budget = Duration::from_millis(budget_ms);
         let t = Instant::now();
-        let e = c.decide(&req("home_page_banner", &bid), None, budget).unwrap_err();
+        let e = c.decisions().decide(&req("home_page_banner", &bid), None, budget).unwrap_err();
         let took = t.elapsed();
         assert_eq!(e.kind, ErrorKind::Timeout, "{}", e.message);
         assert!(took >= budget, "returned before the budget: {took:?}");
@@ -161,12 +161,12 @@ fn budgets_are_honoured() {
         assert!(took < budget + Duration::from_millis(100), "budget {budget_ms} ms took {took:?}");
     }
     eprintln!("worst budget overshoot: {worst:?}");
-    assert!(c.decision_stats().timeouts >= 4);
+    assert!(c.decisions().stats().timeouts >= 4);
     // The four calls above were identical: they shared one HTTP call (bounded by decisionTimeoutMs).
-    assert_eq!(c.decision_stats().http_calls, 1);
+    assert_eq!(c.decisions().stats().http_calls, 1);
     // With a faster server the budget suffices (another visitor's request: not joined to the slow call).
     faults(&emu, json!({"routes": {"callflows": {"latency_ms": 30}}}));
-    c.decide(&req("home_page_banner", &new_browser(&emu)), None, Duration::from_millis(500)).expect("within budget");
+    c.decisions().decide(&req("home_page_banner", &new_browser(&emu)), None, Duration::from_millis(500)).expect("within budget");
 }
 
 #[test]
@@ -175,42 +175,42 @@ fn breaker_opens_on_outage_fails_fast_and_recovers() {
     let c = client(&emu, json!({"breakerFailureThreshold": 3, "breakerCooldownMs": 300}));
     let bid = new_browser(&emu);
     let r = req("home_page_banner", &bid);
-    c.decide(&r, None, Duration::from_secs(2)).expect("healthy");
+    c.decisions().decide(&r, None, Duration::from_secs(2)).expect("healthy");
 
     faults(&emu, json!({"outage": true}));
     for _ in 0..3 {
-        let e = c.decide(&r, None, Duration::from_secs(2)).unwrap_err();
+        let e = c.decisions().decide(&r, None, Duration::from_secs(2)).unwrap_err();
         assert!(matches!(e.kind, ErrorKind::Http | ErrorKind::ConnectFailed), "{:?} {}", e.kind, e.message);
     }
-    assert_eq!(c.breaker_state(), BreakerState::Open);
+    assert_eq!(c.decisions().breaker_state(), BreakerState::Open);
     let seen = flow_requests(&emu).len();
     // Open: fails fast, no network.
     let t = Instant::now();
     for _ in 0..1000 {
-        assert_eq!(c.decide(&r, None, Duration::from_secs(2)).unwrap_err().kind, ErrorKind::CircuitOpen);
+        assert_eq!(c.decisions().decide(&r, None, Duration::from_secs(2)).unwrap_err().kind, ErrorKind::CircuitOpen);
     }
     let per_call = t.elapsed() / 1000;
     eprintln!("decide with the breaker open: {per_call:?} per call (debug build)");
     assert!(per_call < Duration::from_millis(1), "{per_call:?}");
     // Prefetch gets a ticket whose answer is already CircuitOpen.
-    let tk = c.begin_decide(&r, None).unwrap();
-    assert_eq!(c.decision_ready(tk), Ok(true));
-    assert_eq!(c.wait_decision(tk, Duration::ZERO).unwrap_err().kind, ErrorKind::CircuitOpen);
+    let tk = c.decisions().begin_decide(&r, None).unwrap();
+    assert_eq!(c.decisions().decision_ready(tk), Ok(true));
+    assert_eq!(c.decisions().wait_decision(tk, Duration::ZERO).unwrap_err().kind, ErrorKind::CircuitOpen);
     assert_eq!(flow_requests(&emu).len(), seen);
 
     // After the cool-down one probe goes out; it fails (still down) and the breaker re-opens.
     std::thread::sleep(Duration::from_millis(320));
-    assert!(c.decide(&r, None, Duration::from_secs(2)).is_err());
-    assert_eq!(c.breaker_state(), BreakerState::Open);
-    assert_eq!(c.decide(&r, None, Duration::from_secs(2)).unwrap_err().kind, ErrorKind::CircuitOpen);
+    assert!(c.decisions().decide(&r, None, Duration::from_secs(2)).is_err());
+    assert_eq!(c.decisions().breaker_state(), BreakerState::Open);
+    assert_eq!(c.decisions().decide(&r, None, Duration::from_secs(2)).unwrap_err().kind, ErrorKind::CircuitOpen);
 
     // Service back: after the cool-down the probe succeeds and the breaker closes.
     faults(&emu, json!({}));
     std::thread::sleep(Duration::from_millis(320));
-    c.decide(&r, None, Duration::from_secs(2)).expect("probe succeeds");
-    assert_eq!(c.breaker_state(), BreakerState::Closed);
-    c.decide(&r, None, Duration::from_secs(2)).expect("closed");
-    assert!(c.decision_stats().breaker_opened >= 2);
+    c.decisions().decide(&r, None, Duration::from_secs(2)).expect("probe succeeds");
+    assert_eq!(c.decisions().breaker_state(), BreakerState::Closed);
+    c.decisions().decide(&r, None, Duration::from_secs(2)).expect("closed");
+    assert!(c.decisions().stats().breaker_opened >= 2);
 }
 
 #[test]
@@ -223,23 +223,23 @@ fn breaker_opens_when_the_service_is_slower_than_the_budget() {
     for i in 0..2 {
         let mut r = req("home_page_banner", &bid);
         r.params = Map::from_iter([("i".to_string(), json!(i))]);
-        assert_eq!(c.decide(&r, None, Duration::from_millis(40)).unwrap_err().kind, ErrorKind::Timeout);
+        assert_eq!(c.decisions().decide(&r, None, Duration::from_millis(40)).unwrap_err().kind, ErrorKind::Timeout);
     }
     // The calls' own bound (decisionTimeoutMs) passes shortly after the pages gave up.
-    common::wait_for(Duration::from_secs(1), || (c.breaker_state() == BreakerState::Open).then_some(())).expect("breaker opens");
+    common::wait_for(Duration::from_secs(1), || (c.decisions().breaker_state() == BreakerState::Open).then_some(())).expect("breaker opens");
     let r = req("home_page_banner", &bid);
     let t = Instant::now();
-    assert_eq!(c.decide(&r, None, Duration::from_millis(40)).unwrap_err().kind, ErrorKind::CircuitOpen);
+    assert_eq!(c.decisions().decide(&r, None, Duration::from_millis(40)).unwrap_err().kind, ErrorKind::CircuitOpen);
     assert!(t.elapsed() < Duration::from_millis(25), "fails fast, not after the budget");
     // Faster than decisionTimeoutMs but still slower than the page budget: a late answer is a failure too.
     faults(&emu, json!({"routes": {"callflows": {"latency_ms": 60}}}));
     std::thread::sleep(Duration::from_millis(220));
-    assert_eq!(c.decide(&r, None, Duration::from_millis(20)).unwrap_err().kind, ErrorKind::Timeout);
-    common::wait_for(Duration::from_secs(1), || (c.breaker_state() == BreakerState::Open).then_some(())).expect("re-opens");
+    assert_eq!(c.decisions().decide(&r, None, Duration::from_millis(20)).unwrap_err().kind, ErrorKind::Timeout);
+    common::wait_for(Duration::from_secs(1), || (c.decisions().breaker_state() == BreakerState::Open).then_some(())).expect("re-opens");
     faults(&emu, json!({}));
     std::thread::sleep(Duration::from_millis(220));
-    c.decide(&r, None, Duration::from_secs(1)).expect("recovers");
-    assert_eq!(c.breaker_state(), BreakerState::Closed);
+    c.decisions().decide(&r, None, Duration::from_secs(1)).expect("recovers");
+    assert_eq!(c.decisions().breaker_state(), BreakerState::Closed);
 }
 
 #[test]
@@ -255,7 +255,7 @@ fn identical_concurrent_requests_share_one_http_call() {
             let (c, b, bid) = (c.clone(), barrier.clone(), bid.clone());
             std::thread::spawn(move || {
                 b.wait();
-                c.decide(&req("home_page_banner", &bid), Some(UA), Duration::from_secs(2))
+                c.decisions().decide(&req("home_page_banner", &bid), Some(UA), Duration::from_secs(2))
             })
         })
         .collect();
@@ -264,15 +264,15 @@ fn identical_concurrent_requests_share_one_http_call() {
     assert!(results.iter().all(|d| d.body == results[0].body));
     assert_eq!(results.iter().filter(|d| d.source == DecisionSource::Network).count(), 1);
     assert_eq!(results.iter().filter(|d| d.source == DecisionSource::Coalesced).count(), n - 1);
-    let s = c.decision_stats();
+    let s = c.decisions().stats();
     assert_eq!((s.http_calls, s.coalesced), (1, n as u64 - 1));
     // Different params (or visitors) are not coalesced.
     let mut other = req("home_page_banner", &bid);
     other.params = Map::from_iter([("x".to_string(), json!(1))]);
-    let t1 = c.begin_decide(&req("home_page_banner", &bid), None).unwrap();
-    let t2 = c.begin_decide(&other, None).unwrap();
-    c.wait_decision(t1, Duration::from_secs(2)).unwrap();
-    c.wait_decision(t2, Duration::from_secs(2)).unwrap();
+    let t1 = c.decisions().begin_decide(&req("home_page_banner", &bid), None).unwrap();
+    let t2 = c.decisions().begin_decide(&other, None).unwrap();
+    c.decisions().wait_decision(t1, Duration::from_secs(2)).unwrap();
+    c.decisions().wait_decision(t2, Duration::from_secs(2)).unwrap();
     assert_eq!(flow_requests(&emu).len(), 3);
 }
 
@@ -283,24 +283,24 @@ fn prefetch_is_ready_before_wait_and_tickets_are_claimed_once() {
     let bid = new_browser(&emu);
     faults(&emu, json!({"routes": {"callflows": {"latency_ms": 80}}}));
     let t = Instant::now();
-    let tk = c.begin_decide(&req("home_page_banner", &bid), Some(UA)).unwrap();
+    let tk = c.decisions().begin_decide(&req("home_page_banner", &bid), Some(UA)).unwrap();
     assert!(t.elapsed() < Duration::from_millis(50), "begin returns at once: {:?}", t.elapsed());
-    assert_eq!(c.decision_ready(tk), Ok(false));
+    assert_eq!(c.decisions().decision_ready(tk), Ok(false));
     // The page renders meanwhile.
-    common::wait_for(Duration::from_secs(2), || c.decision_ready(tk).unwrap().then_some(())).expect("ready");
+    common::wait_for(Duration::from_secs(2), || c.decisions().decision_ready(tk).unwrap().then_some(())).expect("ready");
     let t = Instant::now();
-    let d = c.wait_decision(tk, Duration::from_millis(1)).expect("already there");
+    let d = c.decisions().wait_decision(tk, Duration::from_millis(1)).expect("already there");
     assert!(t.elapsed() < Duration::from_millis(25));
     assert_eq!(d.json().unwrap()["variantId"], "banner-visitor");
-    assert_eq!(c.wait_decision(tk, Duration::from_millis(10)).unwrap_err().kind, ErrorKind::TicketUnknown);
-    assert_eq!(c.wait_decision(Ticket(987_654_321), Duration::from_millis(10)).unwrap_err().kind, ErrorKind::TicketUnknown);
-    assert_eq!(c.decision_ready(tk).unwrap_err().kind, ErrorKind::TicketUnknown);
+    assert_eq!(c.decisions().wait_decision(tk, Duration::from_millis(10)).unwrap_err().kind, ErrorKind::TicketUnknown);
+    assert_eq!(c.decisions().wait_decision(Ticket(987_654_321), Duration::from_millis(10)).unwrap_err().kind, ErrorKind::TicketUnknown);
+    assert_eq!(c.decisions().decision_ready(tk).unwrap_err().kind, ErrorKind::TicketUnknown);
 
     // Waiting with a budget shorter than the remaining latency: Timeout, and the ticket is spent.
     faults(&emu, json!({"routes": {"callflows": {"latency_ms": 300}}}));
-    let tk = c.begin_decide(&req("home_page_banner", &bid), None).unwrap();
-    assert_eq!(c.wait_decision(tk, Duration::from_millis(30)).unwrap_err().kind, ErrorKind::Timeout);
-    assert_eq!(c.wait_decision(tk, Duration::from_millis(30)).unwrap_err().kind, ErrorKind::TicketUnknown);
+    let tk = c.decisions().begin_decide(&req("home_page_banner", &bid), None).unwrap();
+    assert_eq!(c.decisions().wait_decision(tk, Duration::from_millis(30)).unwrap_err().kind, ErrorKind::Timeout);
+    assert_eq!(c.decisions().wait_decision(tk, Duration::from_millis(30)).unwrap_err().kind, ErrorKind::TicketUnknown);
 }
 
 #[test]
@@ -312,20 +312,20 @@ fn unclaimed_tickets_expire_and_are_swept() {
         .map(|i| {
             let mut r = req("home_page_banner", &bid);
             r.params = Map::from_iter([("i".to_string(), json!(i))]);
-            c.begin_decide(&r, None).unwrap()
+            c.decisions().begin_decide(&r, None).unwrap()
         })
         .collect();
-    assert_eq!(c.decision_stats().tickets_outstanding, 50);
-    common::wait_for(Duration::from_secs(2), || (c.decision_stats().tickets_outstanding == 0).then_some(())).expect("swept");
-    assert_eq!(c.decision_stats().tickets_expired, 50);
+    assert_eq!(c.decisions().stats().tickets_outstanding, 50);
+    common::wait_for(Duration::from_secs(2), || (c.decisions().stats().tickets_outstanding == 0).then_some(())).expect("swept");
+    assert_eq!(c.decisions().stats().tickets_expired, 50);
     for t in tickets {
-        assert_eq!(c.wait_decision(t, Duration::ZERO).unwrap_err().kind, ErrorKind::TicketUnknown);
+        assert_eq!(c.decisions().wait_decision(t, Duration::ZERO).unwrap_err().kind, ErrorKind::TicketUnknown);
     }
     // The table is bounded.
     let c = client(&emu, json!({"decisionMaxTickets": 2}));
-    c.begin_decide(&req("home_page_banner", &bid), None).unwrap();
-    c.begin_decide(&req("promo_spring", &bid), None).unwrap();
-    assert_eq!(c.begin_decide(&req("promo_summer", &bid), None).unwrap_err().kind, ErrorKind::QueueFull);
+    c.decisions().begin_decide(&req("home_page_banner", &bid), None).unwrap();
+    c.decisions().begin_decide(&req("promo_spring", &bid), None).unwrap();
+    assert_eq!(c.decisions().begin_decide(&req("promo_summer", &bid), None).unwrap_err().kind, ErrorKind::QueueFull);
 }
 
 #[test]
@@ -334,21 +334,21 @@ fn cache_is_opt_in_per_flow() {
     let c = client(&emu, json!({"decisionCacheTtlMs": {"home_page_banner": 300}}));
     let bid = new_browser(&emu);
     let r = req("home_page_banner", &bid);
-    assert_eq!(c.decide(&r, None, Duration::from_secs(2)).unwrap().source, DecisionSource::Network);
-    let d = c.decide(&r, None, Duration::from_secs(2)).unwrap();
+    assert_eq!(c.decisions().decide(&r, None, Duration::from_secs(2)).unwrap().source, DecisionSource::Network);
+    let d = c.decisions().decide(&r, None, Duration::from_secs(2)).unwrap();
     assert_eq!(d.source, DecisionSource::Cache);
     assert_eq!(flow_requests(&emu).len(), 1);
     // Another visitor is another key.
     let other = new_browser(&emu);
-    assert_eq!(c.decide(&req("home_page_banner", &other), None, Duration::from_secs(2)).unwrap().source, DecisionSource::Network);
+    assert_eq!(c.decisions().decide(&req("home_page_banner", &other), None, Duration::from_secs(2)).unwrap().source, DecisionSource::Network);
     // Flows without a TTL are never cached.
     for _ in 0..2 {
-        assert_eq!(c.decide(&req("promo_spring", &bid), None, Duration::from_secs(2)).unwrap().source, DecisionSource::Network);
+        assert_eq!(c.decisions().decide(&req("promo_spring", &bid), None, Duration::from_secs(2)).unwrap().source, DecisionSource::Network);
     }
     assert_eq!(flow_requests(&emu).len(), 4);
     // Expiry.
     std::thread::sleep(Duration::from_millis(320));
-    assert_eq!(c.decide(&r, None, Duration::from_secs(2)).unwrap().source, DecisionSource::Network);
+    assert_eq!(c.decisions().decide(&r, None, Duration::from_secs(2)).unwrap().source, DecisionSource::Network);
     // Errors are not cached.
-    assert_eq!(c.decision_stats().cache_hits, 1);
+    assert_eq!(c.decisions().stats().cache_hits, 1);
 }

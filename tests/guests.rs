@@ -33,7 +33,7 @@ fn guest_requests(emu: &EmulatorHandle) -> Vec<Value> {
 }
 
 fn new_guest(c: &Client) -> String {
-    c.ensure_browser_id("").unwrap().guest_ref.unwrap()
+    c.browser_ids().ensure_browser_id("").unwrap().guest_ref.unwrap()
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn extension_crud_round_trip() {
 fn find_guests_by_identifier_and_email() {
     let emu = emulator();
     let c = client(&emu, "tok_test");
-    let b = c.ensure_browser_id("").unwrap();
+    let b = c.browser_ids().ensure_browser_id("").unwrap();
     let g = b.guest_ref.clone().unwrap();
     c.send(
         Event::Identity(Identity {

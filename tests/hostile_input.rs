@@ -198,7 +198,7 @@ fn arbitrary_ext_flattens_like_the_sdk_or_fails_with_the_limit() {
             Err(e) => {
                 if expected.len() > MAX_EXT_ATTRIBUTES {
                     over_limit += 1;
-                    assert_eq!(e.kind, ModelErrorKind::TooManyExtAttributes, "{e}");
+                    assert_eq!(e.kind, ErrorKind::TooManyExtAttributes, "{e}");
                 } else {
                     panic!("rejected {} attributes ({e}): {}", expected.len(), Value::Object(obj));
                 }
@@ -273,7 +273,7 @@ fn custom_bodies_never_carry_a_reserved_key_twice() {
         let has_reserved = data.keys().any(|k| RESERVED_DATA_KEYS.contains(&k.as_str()));
         let ev = Event::Custom(CustomEvent { event_type: "ADD".into(), data, ..Default::default() });
         if has_reserved {
-            assert_eq!(ev.validate().unwrap_err().kind, ModelErrorKind::InvalidField);
+            assert_eq!(ev.validate().unwrap_err().kind, ErrorKind::InvalidField);
         }
         // Even unvalidated, the body is strict JSON and the built keys win.
         for ctx in ctxs() {
@@ -296,7 +296,7 @@ fn settings_reject_cookie_domains_the_cookie_code_rejects() {
     }
     for good in [".example.com", "example.com", "a-b.c"] {
         let s = Settings::from_json(&base(good)).unwrap();
-        let spec = xmcdp::identity::CookieSpec { domain: s.cookie_domain.clone(), ..xmcdp::identity::CookieSpec::for_client_key("ck") };
+        let spec = xmcdp::cookie::CookieSpec { domain: s.cookie_domain.clone(), ..xmcdp::cookie::CookieSpec::for_client_key("ck") };
         spec.validate().unwrap();
     }
 }
@@ -582,7 +582,7 @@ fn header_and_url_injection_never_reaches_the_server() {
     )
     .unwrap();
     let budget = Duration::from_secs(5);
-    let created = c.ensure_browser_id("").unwrap();
+    let created = c.browser_ids().ensure_browser_id("").unwrap();
     let (bid, guest) = (created.browser_id.clone(), created.guest_ref.clone().unwrap());
     let long = overlong();
     let values: Vec<&str> = HOSTILE.iter().copied().chain([long.as_str()]).collect();
@@ -592,12 +592,12 @@ fn header_and_url_injection_never_reaches_the_server() {
     for h in &values {
         // Browser ids: rejected before anything is queued or sent.
         assert_eq!(c.send(view(h), None).unwrap_err().kind, ErrorKind::InvalidBrowserId, "{h:?}");
-        assert_eq!(c.guest_ref_for_browser(h, budget).unwrap_err().kind, ErrorKind::InvalidBrowserId, "{h:?}");
+        assert_eq!(c.browser_ids().guest_ref_for_browser(h, budget).unwrap_err().kind, ErrorKind::InvalidBrowserId, "{h:?}");
         // Cookie values: ignored, never echoed into Set-Cookie; the visitor gets a fresh id.
         for header in [format!("bid_ck_test={h}"), format!("BID_ck_test={h}"), format!("bid_ck_test=\"{h}\"; other=1")] {
-            let r = c.ensure_browser_id(&header).unwrap();
+            let r = c.browser_ids().ensure_browser_id(&header).unwrap();
             // Unless a valid id survives cookie parsing (`"a"` unquotes to `a`, `a;b=c` is the cookie `a`).
-            assert!(r.created || (h.contains(r.browser_id.as_str()) && xmcdp::identity::validate_browser_id(&r.browser_id).is_ok()), "{h:?}");
+            assert!(r.created || (h.contains(r.browser_id.as_str()) && xmcdp::cookie::validate_browser_id(&r.browser_id).is_ok()), "{h:?}");
             for sc in &r.set_cookies {
                 assert!(!sc.chars().any(char::is_control) && !sc.contains("Injected") && (h.len() < 3 || !sc.contains(h)), "{sc:?}");
             }
@@ -621,14 +621,14 @@ fn header_and_url_injection_never_reaches_the_server() {
         assert_eq!(c.send(custom("ADD", Some(h)), None).is_ok(), page_ok, "{h:?}");
         // Decisions: friendlyId and identifiers travel in the body; browser id / guest ref are checked.
         let d = DecisionRequest { friendly_id: h.to_string(), browser_id: Some(bid.clone()), ..Default::default() };
-        let r = c.decide(&d, Some(h), budget);
+        let r = c.decisions().decide(&d, Some(h), budget);
         if h.chars().any(char::is_control) || h.len() > 4096 {
             assert!(matches!(r.unwrap_err().kind, ErrorKind::InvalidField | ErrorKind::TooLarge), "{h:?}");
         }
         let d = DecisionRequest { friendly_id: "home_page_banner".into(), browser_id: Some(h.to_string()), ..Default::default() };
-        assert_eq!(c.decide(&d, None, budget).unwrap_err().kind, ErrorKind::InvalidBrowserId);
+        assert_eq!(c.decisions().decide(&d, None, budget).unwrap_err().kind, ErrorKind::InvalidBrowserId);
         let d = DecisionRequest { friendly_id: "home_page_banner".into(), guest_ref: Some(h.to_string()), ..Default::default() };
-        assert_eq!(c.decide(&d, None, budget).unwrap_err().kind, ErrorKind::InvalidField);
+        assert_eq!(c.decisions().decide(&d, None, budget).unwrap_err().kind, ErrorKind::InvalidField);
         // Guest REST: refs and extension names are path segments and are checked; keys too.
         let g = c.guests();
         assert_eq!(g.get(h, true).unwrap_err().kind, ErrorKind::InvalidArgument, "{h:?}");

@@ -2,9 +2,10 @@
 //! each body must equal the capture as a JSON value and byte for byte.
 
 use serde_json::{json, Map, Value};
-use xmcdp::identity::{read_cookie_header, CookieSpec};
+use xmcdp::cookie::{read_cookie_header, CookieSpec};
+use xmcdp::ErrorKind;
 use xmcdp::model::{
-    BodyContext, CustomEvent, DecisionRequest, Event, EventCommon, Ext, Identifier, Identity, ModelErrorKind, PageView, Wire,
+    BodyContext, CustomEvent, DecisionRequest, Event, EventCommon, Ext, Identifier, Identity, PageView, Wire,
 };
 
 const HARNESS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/spec/engage-harness");
@@ -372,7 +373,7 @@ fn minimal_identity() -> Identity {
     Identity { identifiers: vec![Identifier { provider: "email".into(), id: "a@b.co".into(), expiry_date: None }], ..Identity::default() }
 }
 
-fn kind_of(ev: Event) -> ModelErrorKind {
+fn kind_of(ev: Event) -> ErrorKind {
     ev.validate().unwrap_err().kind
 }
 
@@ -380,22 +381,22 @@ fn kind_of(ev: Event) -> ModelErrorKind {
 fn error_vectors_identity() {
     // E1 / CE1: identifiers [] -> MV-0004 / MV-0003.
     let e = Event::Identity(Identity::default()).validate().unwrap_err();
-    assert_eq!(e.kind, ModelErrorKind::MissingIdentifiers);
+    assert_eq!(e.kind, ErrorKind::MissingIdentifiers);
     assert_eq!(e.kind.sdk_code(), Some("MV-0004"));
     // E2: dob not exactly YYYY-MM-DDTHH:MM.
-    assert_eq!(kind_of(Event::Identity(Identity { dob: Some("1990-01-31".into()), ..minimal_identity() })), ModelErrorKind::InvalidDate);
-    assert_eq!(kind_of(Event::Identity(Identity { dob: Some("1990-02-30T00:00".into()), ..minimal_identity() })), ModelErrorKind::InvalidDate);
+    assert_eq!(kind_of(Event::Identity(Identity { dob: Some("1990-01-31".into()), ..minimal_identity() })), ErrorKind::InvalidDate);
+    assert_eq!(kind_of(Event::Identity(Identity { dob: Some("1990-02-30T00:00".into()), ..minimal_identity() })), ErrorKind::InvalidDate);
     // E3: expiryDate with seconds and zone.
     let mut i = minimal_identity();
     i.identifiers[0].expiry_date = Some("2030-12-31T23:59:00Z".into());
-    assert_eq!(kind_of(Event::Identity(i)), ModelErrorKind::InvalidDate);
+    assert_eq!(kind_of(Event::Identity(i)), ErrorKind::InvalidDate);
     // E4: email.
-    assert_eq!(kind_of(Event::Identity(Identity { email: Some("foo@bar".into()), ..minimal_identity() })), ModelErrorKind::InvalidEmail);
+    assert_eq!(kind_of(Event::Identity(Identity { email: Some("foo@bar".into()), ..minimal_identity() })), ErrorKind::InvalidEmail);
     Event::Identity(Identity { email: Some("a@b..c".into()), dob: Some("2024-02-29T12:30".into()), ..minimal_identity() }).validate().unwrap();
     // Server-side extra: blank identifier parts.
     let mut i = minimal_identity();
     i.identifiers[0].id = " ".into();
-    assert_eq!(kind_of(Event::Identity(i)), ModelErrorKind::InvalidField);
+    assert_eq!(kind_of(Event::Identity(i)), ErrorKind::InvalidField);
 }
 
 fn ext_with(n: usize) -> Map<String, Value> {
@@ -406,13 +407,13 @@ fn ext_with(n: usize) -> Map<String, Value> {
 fn error_vectors_ext_limit() {
     // E5 / CE6: 51 flattened attributes are rejected, 50 accepted (E5b).
     let e = Ext::from_value(Value::Object(ext_with(51))).unwrap_err();
-    assert_eq!((e.kind, e.kind.sdk_code()), (ModelErrorKind::TooManyExtAttributes, Some("IV-0005")));
+    assert_eq!((e.kind, e.kind.sdk_code()), (ErrorKind::TooManyExtAttributes, Some("IV-0005")));
     let fifty = Ext::from_value(Value::Object(ext_with(50))).unwrap();
     // Flattened count: 25 objects of 2 leaves = 50 ok, one more leaf is 51.
     let mut nested: Map<String, Value> = (0..25).map(|i| (format!("o{i}"), json!({"a":1,"b":2}))).collect();
     assert_eq!(Ext::from_value(Value::Object(nested.clone())).unwrap().len(), 50);
     nested.insert("o0".into(), json!({"a":1,"b":2,"c":3}));
-    assert_eq!(Ext::from_value(Value::Object(nested)).unwrap_err().kind, ModelErrorKind::TooManyExtAttributes);
+    assert_eq!(Ext::from_value(Value::Object(nested)).unwrap_err().kind, ErrorKind::TooManyExtAttributes);
     // VIEW quirk: 50 custom keys + pageVariantId = 51 keys, accepted, pageVariantId first.
     let pv = PageView { common: EventCommon { browser_id: BID.into(), ..EventCommon::default() }, page_variant_id: Some("pv".into()), ext: fifty, ..PageView::default() };
     let ev = Event::View(pv);
@@ -428,14 +429,14 @@ fn error_vectors_call_flows() {
     // E6 / CE2: blank friendlyId.
     for f in ["", " ", "\t"] {
         let e = DecisionRequest { friendly_id: f.into(), ..DecisionRequest::default() }.validate().unwrap_err();
-        assert_eq!((e.kind, e.kind.sdk_code()), (ModelErrorKind::MissingFriendlyId, Some("MV-0008")));
+        assert_eq!((e.kind, e.kind.sdk_code()), (ErrorKind::MissingFriendlyId, Some("MV-0008")));
     }
     let d = DecisionRequest { friendly_id: "x".into(), email: Some("not-an-email".into()), ..DecisionRequest::default() };
-    assert_eq!(d.validate().unwrap_err().kind, ModelErrorKind::InvalidEmail);
+    assert_eq!(d.validate().unwrap_err().kind, ErrorKind::InvalidEmail);
     // A blank email is dropped rather than rejected, as Engage does.
     DecisionRequest { friendly_id: "x".into(), email: Some("  ".into()), ..DecisionRequest::default() }.validate().unwrap();
     let d = DecisionRequest { friendly_id: "x".into(), browser_id: Some("a\r\nb".into()), ..DecisionRequest::default() };
-    assert_eq!(d.validate().unwrap_err().kind, ModelErrorKind::InvalidBrowserId);
+    assert_eq!(d.validate().unwrap_err().kind, ErrorKind::InvalidBrowserId);
 }
 
 #[test]
@@ -443,17 +444,17 @@ fn error_vectors_point_of_sale_and_settings() {
     let ev = Event::Custom(CustomEvent { event_type: "X".into(), ..CustomEvent::default() });
     // E8: no pos on the event or in settings.
     let e = ev.validate_with(&BodyContext::classic(CK, "")).unwrap_err();
-    assert_eq!((e.kind, e.kind.sdk_code()), (ModelErrorKind::MissingPointOfSale, Some("MV-0003")));
+    assert_eq!((e.kind, e.kind.sdk_code()), (ErrorKind::MissingPointOfSale, Some("MV-0003")));
     // ...but a per-event pos is enough, and Edge needs none.
     let mut with_pos = ev.clone();
     with_pos.common_mut().point_of_sale = Some("p".into());
     with_pos.validate_with(&BodyContext::classic(CK, "")).unwrap();
     ev.validate_with(&BodyContext::edge(None)).unwrap();
     // E9: blank pos in settings or on the event.
-    assert_eq!(BodyContext::classic(CK, "  ").validate().unwrap_err().kind, ModelErrorKind::MissingPointOfSale);
+    assert_eq!(BodyContext::classic(CK, "  ").validate().unwrap_err().kind, ErrorKind::MissingPointOfSale);
     let mut blank = ev.clone();
     blank.common_mut().point_of_sale = Some(" ".into());
-    assert_eq!(blank.validate().unwrap_err().kind, ModelErrorKind::MissingPointOfSale);
+    assert_eq!(blank.validate().unwrap_err().kind, ErrorKind::MissingPointOfSale);
     // E10: no client key.
     assert!(BodyContext::classic("", POS).validate().is_err());
     BodyContext::classic(CK, POS).validate().unwrap();
@@ -472,14 +473,14 @@ fn custom_event_rules() {
         mk(ok).validate().unwrap();
     }
     for bad in ["", "VIEW", "IDENTITY", "A B", "x\n", "é", &"A".repeat(101)] {
-        assert_eq!(kind_of(mk(bad)), ModelErrorKind::InvalidEventType, "{bad:?}");
+        assert_eq!(kind_of(mk(bad)), ErrorKind::InvalidEventType, "{bad:?}");
     }
     // Data keys that the body writes itself are rejected (Engage would silently override them)...
     for k in ["type", "ext", "browser_id", "channel", "client_key", "currency", "language", "page", "pos", "pointOfSale", "requested_at"] {
         let mut data = Map::new();
         data.insert(k.into(), json!("x"));
         let ev = Event::Custom(CustomEvent { event_type: "ADD".into(), data, ..CustomEvent::default() });
-        assert_eq!(kind_of(ev.clone()), ModelErrorKind::InvalidField, "{k}");
+        assert_eq!(kind_of(ev.clone()), ErrorKind::InvalidField, "{k}");
         // ...and never reach the body if validation was skipped.
         let body: Value = serde_json::from_slice(&ev.to_body(&classic())).unwrap();
         assert_ne!(body.get(k), Some(&json!("x")), "{k}");
@@ -488,11 +489,11 @@ fn custom_event_rules() {
     // Hostile browser ids never validate.
     for bid in ["a\r\nb", "../x", "a;b", "\"q\""] {
         let ev = Event::Custom(CustomEvent { common: EventCommon { browser_id: bid.into(), ..EventCommon::default() }, event_type: "X".into(), ..CustomEvent::default() });
-        assert_eq!(kind_of(ev), ModelErrorKind::InvalidBrowserId);
+        assert_eq!(kind_of(ev), ErrorKind::InvalidBrowserId);
     }
     // Over-long strings.
     let ev = Event::Custom(CustomEvent { common: EventCommon { channel: Some("W".repeat(300)), ..EventCommon::default() }, event_type: "X".into(), ..CustomEvent::default() });
-    assert_eq!(kind_of(ev), ModelErrorKind::TooLong);
+    assert_eq!(kind_of(ev), ErrorKind::TooLarge);
 }
 
 #[test]
@@ -606,7 +607,7 @@ fn random_events_always_serialize() {
         };
         let valid = ev.validate().is_ok();
         if valid && !ev.browser_id().is_empty() {
-            xmcdp::identity::validate_browser_id(ev.browser_id()).unwrap();
+            xmcdp::cookie::validate_browser_id(ev.browser_id()).unwrap();
         }
         for ctx in &ctxs {
             let body = ev.to_body(ctx);

@@ -180,7 +180,7 @@ fn invalid_events_are_refused_on_the_calling_thread() {
     for i in 0..51 {
         big.insert(format!("k{i}"), json!(i));
     }
-    assert_eq!(Ext::from_value(Value::Object(big)).unwrap_err().kind, xmcdp::model::ModelErrorKind::TooManyExtAttributes);
+    assert_eq!(Ext::from_value(Value::Object(big)).unwrap_err().kind, xmcdp::ErrorKind::TooManyExtAttributes);
     let s = stats(&c);
     assert_eq!(s["enqueued"], 0);
 }

@@ -127,13 +127,13 @@ fn no_token_or_personal_data_in_logs_errors_or_stats() {
     hay.add("Debug of Settings", format!("{:?}", c.settings()));
 
     // Browser ids, including a hostile cookie and an unknown id.
-    let b = c.ensure_browser_id(&format!("bid_{CK}={EVIL_COOKIE}")).unwrap();
+    let b = c.browser_ids().ensure_browser_id(&format!("bid_{CK}={EVIL_COOKIE}")).unwrap();
     let bid = b.browser_id.clone();
     let guest = b.guest_ref.clone().expect("guest ref");
-    let _ = c.ensure_browser_id(&format!("BID_{CK}={EVIL_COOKIE}"));
+    let _ = c.browser_ids().ensure_browser_id(&format!("BID_{CK}={EVIL_COOKIE}"));
     let unknown_bid = "0badc0de-canary-0000-0000-000000000001";
-    hay.result("show.json of an unknown browser", c.guest_ref_for_browser(unknown_bid, budget));
-    hay.result("show.json of a hostile id", c.guest_ref_for_browser(EVIL_COOKIE, budget));
+    hay.result("show.json of an unknown browser", c.browser_ids().guest_ref_for_browser(unknown_bid, budget));
+    hay.result("show.json of a hostile id", c.browser_ids().guest_ref_for_browser(EVIL_COOKIE, budget));
 
     // Events: VIEW, IDENTITY (valid and invalid), custom, invalid fields.
     c.send(Event::View(PageView { common: EventCommon { browser_id: bid.clone(), ..Default::default() }, ..Default::default() }), Some("UA".into()))
@@ -175,17 +175,17 @@ fn no_token_or_personal_data_in_logs_errors_or_stats() {
         identifier: ident.map(|(p, i)| (p.to_owned(), i.to_owned())),
         ..Default::default()
     };
-    hay.result("decide by browser", c.decide(&dec(None, None, "banner"), None, budget));
-    hay.result("decide by email", c.decide(&dec(Some(EMAIL), None, "banner"), None, budget));
-    hay.result("decide by identifier", c.decide(&dec(None, Some(("CRM", CRM_ID)), "banner"), None, budget));
-    hay.result("decide unknown flow by email", c.decide(&dec(Some(EMAIL), None, "no_such_flow"), None, budget));
-    hay.result("decide unknown flow by identifier", c.decide(&dec(None, Some(("CRM", CRM_ID)), "no_such_flow"), None, budget));
-    hay.result("decide with a bad email", c.decide(&dec(Some(BAD_EMAIL), None, "banner"), None, budget));
+    hay.result("decide by browser", c.decisions().decide(&dec(None, None, "banner"), None, budget));
+    hay.result("decide by email", c.decisions().decide(&dec(Some(EMAIL), None, "banner"), None, budget));
+    hay.result("decide by identifier", c.decisions().decide(&dec(None, Some(("CRM", CRM_ID)), "banner"), None, budget));
+    hay.result("decide unknown flow by email", c.decisions().decide(&dec(Some(EMAIL), None, "no_such_flow"), None, budget));
+    hay.result("decide unknown flow by identifier", c.decisions().decide(&dec(None, Some(("CRM", CRM_ID)), "no_such_flow"), None, budget));
+    hay.result("decide with a bad email", c.decisions().decide(&dec(Some(BAD_EMAIL), None, "banner"), None, budget));
     for status in [400, 401, 500] {
         faults(&emu, &json!({"routes": {"callflows": {"error_rate": 1.0, "error_status": status}}}));
-        hay.result(&format!("decide answered {status}"), c.decide(&dec(Some(EMAIL), None, "banner"), None, budget));
-        if let Some(t) = hay.result("begin decide", c.begin_decide(&dec(None, Some(("CRM", CRM_ID)), "banner"), None)) {
-            hay.result(&format!("wait decide answered {status}"), c.wait_decision(t, budget));
+        hay.result(&format!("decide answered {status}"), c.decisions().decide(&dec(Some(EMAIL), None, "banner"), None, budget));
+        if let Some(t) = hay.result("begin decide", c.decisions().begin_decide(&dec(None, Some(("CRM", CRM_ID)), "banner"), None)) {
+            hay.result(&format!("wait decide answered {status}"), c.decisions().wait_decision(t, budget));
         }
     }
     faults(&emu, &json!({}));

@@ -1,14 +1,14 @@
 //! `Settings::from_json` on arbitrary text and on JSON objects built from the real keys with arbitrary
 //! values. Checks: no panic; the API token never shows in an error message, `Display`/`Debug` of the error
 //! or of the settings; accepted settings are internally consistent (the cookie spec they produce is one
-//! `identity::CookieSpec::validate` accepts, base URLs have no trailing slash, query or credentials).
+//! `cookie::CookieSpec::validate` accepts, base URLs have no trailing slash, query or credentials).
 #![no_main]
 
 use arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
 use xmcdp::config::{Endpoint, Settings, KEYS};
-use xmcdp::identity::CookieSpec;
+use xmcdp::cookie::CookieSpec;
 use xmcdp_fuzz::{arb_value, hostile_string};
 
 /// How many keys or string values in `v` contain `needle` (a token that only occurs as the apiToken
@@ -93,7 +93,7 @@ fn run(data: &[u8]) -> arbitrary::Result<()> {
                 max_age_days: s.cookie_expiry_days,
             };
             if let Err(e) = spec.validate() {
-                panic!("settings accepted a cookie spec that identity::CookieSpec rejects ({e}): {spec:?}");
+                panic!("settings accepted a cookie spec that cookie::CookieSpec rejects ({e}): {spec:?}");
             }
             let base = s.base_url();
             assert!(!base.ends_with('/') && !base.contains('?') && !base.contains('#') && !base.contains('@'), "{base}");

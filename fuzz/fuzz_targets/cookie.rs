@@ -1,4 +1,4 @@
-//! The browser-id cookie: `identity::read_cookie_header` on arbitrary headers (and headers assembled from the
+//! The browser-id cookie: `cookie::read_cookie_header` on arbitrary headers (and headers assembled from the
 //! configured names and hostile values), `validate_browser_id`, and `CookieSpec::validate` / `set_cookie`.
 //! Checks: no panic; whatever id comes out passes `validate_browser_id` and is only `[A-Za-z0-9._-]`; a
 //! `Set-Cookie` built from an accepted spec and id has no control characters, exactly one `name=id` pair and
@@ -7,7 +7,7 @@
 
 use arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
-use xmcdp::identity::{read_cookie_header, validate_browser_id, CookieSpec};
+use xmcdp::cookie::{read_cookie_header, validate_browser_id, CookieSpec};
 use xmcdp_fuzz::{hostile_string, opt_string, uuidish};
 
 const REASONS: &[&str] = &[

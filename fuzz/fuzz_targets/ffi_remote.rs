@@ -257,7 +257,7 @@ fn run(data: &[u8]) -> arbitrary::Result<()> {
                 assert_eq!(id.browser_id_len + id.guest_ref_len + id.set_cookies_len, n);
                 let all = written(buf, n);
                 let bid = std::str::from_utf8(&all[..id.browser_id_len]).expect("ASCII id");
-                xmcdp::identity::validate_browser_id(bid).expect("valid id");
+                xmcdp::cookie::validate_browser_id(bid).expect("valid id");
                 let cookies = &all[id.browser_id_len + id.guest_ref_len..];
                 assert!(!cookies.iter().any(|&b| b < 0x20 && b != b'\n'), "control bytes in Set-Cookie");
                 let count = if cookies.is_empty() { 0 } else { cookies.split(|&b| b == b'\n').count() as u32 };

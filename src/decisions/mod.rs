@@ -17,28 +17,28 @@
 //! `ConnectFailed`, `Http` (other network errors).
 
 mod breaker;
-pub(crate) mod slot;
+mod service;
 mod store;
 
 pub use breaker::BreakerState;
 
-use crate::client::Client;
 use crate::config::{DecisionSettings, Endpoint, Settings};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{BodyContext, DecisionRequest, Defaults, Wire};
-use crate::transport::{encode, Transport};
+use crate::transport::call::{timeout_error, RuntimeLink, Slot};
+use crate::transport::response::{network_error, read_capped, server_message};
+use crate::transport::{urls, Transport};
 use breaker::{Breaker, Permit};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use reqwest::header::{HeaderValue, CONTENT_TYPE, USER_AGENT};
-use slot::Slot;
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
-use store::{Cache, Tickets};
+use service::{inc, spawn_sweeper, FlowService, Start};
 
 /// Longest flow response read; a template that renders more than this is a misconfiguration.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
@@ -74,7 +74,7 @@ impl Decision {
     }
 }
 
-/// A prefetch started by [`Client::begin_decide`]; claimed once by [`Client::wait_decision`].
+/// A prefetch started by [`Decisions::begin_decide`]; claimed once by [`Decisions::wait_decision`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(transparent)]
 pub struct Ticket(pub u64);
@@ -99,380 +99,28 @@ pub struct DecisionStats {
 
 pub(crate) type Outcome = Result<Decision>;
 
-/// Per-client state of the features built on the core: decisions and the browser-id pool.
-pub struct Features {
-    pub(crate) decisions: Arc<Engine>,
-    pub(crate) browser: Arc<crate::browser::Pool>,
+/// Decisions of one client; reach it with `Client::decisions`.
+pub struct Decisions {
+    service: Arc<FlowService>,
+    rt: RuntimeLink,
 }
 
-impl Features {
-    pub(crate) fn new(settings: &Settings, transport: &Transport, rt: &tokio::runtime::Handle) -> Features {
-        let decisions = Arc::new(Engine::new(settings, transport));
-        spawn_sweeper(Arc::downgrade(&decisions), rt);
-        Features { decisions, browser: crate::browser::Pool::start(settings, transport, rt) }
-    }
-}
-
-#[derive(Default)]
-struct Counters {
-    requests: AtomicU64,
-    http_calls: AtomicU64,
-    coalesced: AtomicU64,
-    cache_hits: AtomicU64,
-    timeouts: AtomicU64,
-    failures: AtomicU64,
-    breaker_rejections: AtomicU64,
-    tickets_expired: AtomicU64,
-}
-
-fn inc(c: &AtomicU64) {
-    c.fetch_add(1, Ordering::Relaxed);
-}
-
-pub(crate) struct Engine {
-    cfg: DecisionSettings,
-    url: String,
-    wire: Wire,
-    client_key: String,
-    point_of_sale: String,
-    channel: String,
-    currency: Option<String>,
-    language: Option<String>,
-    forward_user_agent: bool,
-    http: reqwest::Client,
-    breaker: Breaker,
-    cache: Cache,
-    tickets: Tickets,
-    inflight: Mutex<HashMap<String, Arc<Slot<Outcome>>>>,
-    stats: Counters,
-    cid_keys: RandomState,
-    cid_counter: AtomicU64,
-}
-
-enum Start {
-    Ready(Decision),
-    Pending(Arc<Slot<Outcome>>, bool),
-}
-
-fn spawn_sweeper(engine: Weak<Engine>, rt: &tokio::runtime::Handle) {
-    let period = match engine.upgrade() {
-        Some(e) => (e.cfg.ticket_ttl / 4).clamp(Duration::from_millis(10), Duration::from_secs(1)),
-        None => return,
-    };
-    rt.spawn(async move {
-        let mut iv = tokio::time::interval(period);
-        iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            iv.tick().await;
-            let Some(e) = engine.upgrade() else { break };
-            let now = Instant::now();
-            let n = e.tickets.sweep(now);
-            e.stats.tickets_expired.fetch_add(n as u64, Ordering::Relaxed);
-            e.cache.sweep(now);
+impl Decisions {
+    pub(crate) fn new(settings: &Settings, transport: &Transport, rt: RuntimeLink) -> Decisions {
+        let service = Arc::new(FlowService::new(settings, transport));
+        if let Ok(h) = rt.handle() {
+            spawn_sweeper(Arc::downgrade(&service), &h);
         }
-    });
-}
-
-impl Engine {
-    fn new(settings: &Settings, transport: &Transport) -> Engine {
-        let (url, wire) = match &settings.endpoint {
-            Endpoint::Classic { target_url } => (format!("{target_url}/v2/callFlows"), Wire::Classic),
-            Endpoint::Edge { edge_url, context_id, site_name } => (
-                format!("{edge_url}/v1/personalize?sitecoreContextId={}&siteId={}", encode(context_id), encode(site_name)),
-                Wire::Edge,
-            ),
-        };
-        let cfg = settings.decisions.clone();
-        Engine {
-            url,
-            wire,
-            client_key: settings.client_key.clone(),
-            point_of_sale: settings.point_of_sale.clone(),
-            channel: settings.channel.clone(),
-            currency: settings.currency.clone(),
-            language: settings.language.clone(),
-            forward_user_agent: settings.forward_user_agent,
-            http: transport.http().clone(),
-            breaker: Breaker::new(cfg.breaker_failure_threshold, cfg.breaker_cooldown),
-            cache: Cache::new(cfg.cache_max_entries),
-            tickets: Tickets::new(cfg.max_tickets),
-            inflight: Mutex::new(HashMap::new()),
-            stats: Counters::default(),
-            cid_keys: RandomState::new(),
-            cid_counter: AtomicU64::new(0),
-            cfg,
-        }
+        Decisions { service, rt }
     }
 
-    fn body_ctx(&self) -> BodyContext<'_> {
-        let ctx = match self.wire {
-            Wire::Classic => BodyContext::classic(&self.client_key, &self.point_of_sale),
-            Wire::Edge => BodyContext::edge(None),
-        };
-        ctx.with_defaults(Defaults { channel: Some(&self.channel), currency: self.currency.as_deref(), language: self.language.as_deref() })
-    }
-
-    fn cache_ttl(&self, friendly_id: &str) -> Option<Duration> {
-        match self.cfg.cache_ttl_by_flow.iter().find(|(f, _)| f == friendly_id) {
-            Some((_, ttl)) => Some(*ttl).filter(|t| !t.is_zero()),
-            None => self.cfg.cache_ttl,
-        }
-    }
-
-    /// Uuid-v4-like 32 hex characters (Cloud SDK `x-sc-correlation-id`), unique per call.
-    fn correlation_id(&self) -> String {
-        let n = self.cid_counter.fetch_add(1, Ordering::Relaxed);
-        let a = self.cid_keys.hash_one(n);
-        let b = self.cid_keys.hash_one((n, a));
-        format!("{a:016x}{b:016x}")
-    }
-
-    /// Validation, cache, breaker, coalescing; spawns the HTTP call when this request leads.
-    ///
-    /// The HTTP call is bounded by `max(budget, decisionTimeoutMs)`, so a coalesced caller with a longer
-    /// budget than the leader's is not cut short. For the breaker, an answer that arrives after the leader's
-    /// budget counts as a failure ("slower than the budget"): a service that is up but always too slow would
-    /// otherwise cost every page its whole budget.
-    fn start(self: &Arc<Self>, client: &Client, req: &DecisionRequest, user_agent: Option<&str>, budget: Duration) -> Result<Start> {
-        let leader_deadline = Instant::now() + budget;
-        inc(&self.stats.requests);
-        let ctx = self.body_ctx();
-        req.validate_with(&ctx).map_err(Error::from)?;
-        let ttl = self.cache_ttl(&req.friendly_id);
-        let mut key = None;
-        if ttl.is_some() {
-            let k = req.cache_key();
-            if let Some(mut d) = self.cache.get(&k, Instant::now()) {
-                inc(&self.stats.cache_hits);
-                d.source = DecisionSource::Cache;
-                return Ok(Start::Ready(d));
-            }
-            key = Some(k);
-        }
-        let Some(permit) = self.breaker.acquire() else {
-            inc(&self.stats.breaker_rejections);
-            return Err(Error::new(ErrorKind::CircuitOpen, "decisions are failing fast: the circuit breaker is open"));
-        };
-        let Some(rt) = client.runtime_handle() else {
-            if permit == Permit::Probe {
-                self.breaker.release_probe();
-            }
-            return Err(Error::new(ErrorKind::ShutDown, "the client is shut down"));
-        };
-        let key = key.unwrap_or_else(|| req.cache_key());
-        let slot = {
-            let mut inflight = self.inflight.lock();
-            if let Some(s) = inflight.get(&key) {
-                let s = s.clone();
-                drop(inflight);
-                inc(&self.stats.coalesced);
-                if permit == Permit::Probe {
-                    self.breaker.release_probe();
-                }
-                return Ok(Start::Pending(s, true));
-            }
-            let slot = Slot::new();
-            inflight.insert(key.clone(), slot.clone());
-            slot
-        };
-        let body = req.to_body(&ctx);
-        let ua = user_agent.filter(|_| self.forward_user_agent).and_then(|ua| {
-            let mut cut = ua.len().min(MAX_USER_AGENT);
-            while !ua.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            HeaderValue::from_str(&ua[..cut]).ok()
-        });
-        let mut guard = CallGuard { engine: self.clone(), key, slot: slot.clone(), permit, done: false };
-        let engine = self.clone();
-        let call_timeout = budget.max(self.cfg.timeout).min(MAX_CALL);
-        rt.spawn(async move {
-            inc(&engine.stats.http_calls);
-            let r = match tokio::time::timeout(call_timeout, engine.call(body, ua)).await {
-                Ok(r) => r,
-                Err(_) => Err(Error::new(ErrorKind::Timeout, format!("the flow service did not answer within {} ms", call_timeout.as_millis()))),
-            };
-            match &r {
-                Err(e) if counts_against_breaker(e.kind) => {
-                    inc(&engine.stats.failures);
-                    engine.breaker.on_failure(guard.permit, kind_label(e.kind));
-                }
-                Ok(_) if Instant::now() > leader_deadline => {
-                    inc(&engine.stats.failures);
-                    engine.breaker.on_failure(guard.permit, "slower than the budget");
-                }
-                _ => engine.breaker.on_success(),
-            }
-            if let (Ok(d), Some(ttl)) = (&r, ttl) {
-                engine.cache.insert(guard.key.clone(), d.clone(), Instant::now() + ttl);
-            }
-            guard.finish(r);
-        });
-        Ok(Start::Pending(slot, false))
-    }
-
-    async fn call(&self, body: Vec<u8>, user_agent: Option<HeaderValue>) -> Outcome {
-        let mut rb = self
-            .http
-            .post(&self.url)
-            .header(CONTENT_TYPE, "application/json")
-            .header("x-sc-correlation-id", self.correlation_id())
-            .body(body);
-        if let Some(ua) = user_agent {
-            rb = rb.header(USER_AGENT, ua);
-        }
-        let resp = rb.send().await.map_err(|e| network_error("the flow service", &e))?;
-        let status = resp.status().as_u16();
-        let body = read_capped(resp, MAX_RESPONSE_BYTES).await?;
-        if (200..300).contains(&status) {
-            Ok(Decision { status, body, source: DecisionSource::Network })
-        } else {
-            Err(status_error(status, &body))
-        }
-    }
-
-    fn stats(&self) -> DecisionStats {
-        let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let s = &self.stats;
-        DecisionStats {
-            requests: l(&s.requests),
-            http_calls: l(&s.http_calls),
-            coalesced: l(&s.coalesced),
-            cache_hits: l(&s.cache_hits),
-            timeouts: l(&s.timeouts),
-            failures: l(&s.failures),
-            breaker_rejections: l(&s.breaker_rejections),
-            breaker_opened: self.breaker.opened.load(Ordering::Relaxed),
-            tickets_outstanding: self.tickets.len() as u64,
-            tickets_expired: l(&s.tickets_expired),
-            cache_entries: self.cache.len() as u64,
-        }
-    }
-}
-
-/// Fills the shared slot and leaves the in-flight table exactly once, even when the task is dropped
-/// (runtime shut down mid-call): waiters then see `ShutDown` instead of waiting out their budget.
-struct CallGuard {
-    engine: Arc<Engine>,
-    key: String,
-    slot: Arc<Slot<Outcome>>,
-    permit: Permit,
-    done: bool,
-}
-
-impl CallGuard {
-    fn finish(&mut self, r: Outcome) {
-        self.done = true;
-        // Leave the table first: a request arriving now starts a fresh call instead of picking up an answer
-        // (or a timeout) meant for an earlier budget.
-        {
-            let mut inflight = self.engine.inflight.lock();
-            if inflight.get(&self.key).is_some_and(|s| Arc::ptr_eq(s, &self.slot)) {
-                inflight.remove(&self.key);
-            }
-        }
-        self.slot.set(r);
-    }
-}
-
-impl Drop for CallGuard {
-    fn drop(&mut self) {
-        if !self.done {
-            if self.permit == Permit::Probe {
-                self.engine.breaker.release_probe();
-            }
-            self.finish(Err(Error::new(ErrorKind::ShutDown, "the client shut down during the decision")));
-        }
-    }
-}
-
-fn counts_against_breaker(kind: ErrorKind) -> bool {
-    matches!(kind, ErrorKind::Timeout | ErrorKind::ServerError | ErrorKind::ConnectFailed | ErrorKind::Http)
-}
-
-fn kind_label(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Timeout => "timeout",
-        ErrorKind::ServerError => "server error",
-        ErrorKind::ConnectFailed => "connect failed",
-        _ => "network error",
-    }
-}
-
-/// A transport error without the URL (which may carry query values) in the message.
-pub(crate) fn network_error(what: &str, e: &reqwest::Error) -> Error {
-    if e.is_timeout() {
-        Error::new(ErrorKind::Timeout, format!("{what} did not answer in time"))
-    } else if e.is_connect() {
-        Error::new(ErrorKind::ConnectFailed, format!("cannot connect to {what}"))
-    } else if e.is_body() || e.is_decode() {
-        Error::new(ErrorKind::Http, format!("{what} sent an incomplete response"))
-    } else {
-        Error::new(ErrorKind::Http, format!("network error talking to {what}"))
-    }
-}
-
-/// Reads a response body, refusing more than `max` bytes.
-pub(crate) async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<Bytes> {
-    if resp.content_length().is_some_and(|n| n > max as u64) {
-        return Err(Error::new(ErrorKind::TooLarge, format!("the response is larger than {max} bytes")));
-    }
-    let mut buf = bytes::BytesMut::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| network_error("the server", &e))? {
-        if buf.len() + chunk.len() > max {
-            return Err(Error::new(ErrorKind::TooLarge, format!("the response is larger than {max} bytes")));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
-}
-
-/// The server's own words from a Personalize / Guest REST error body (`message`, `developerMessage`), or the
-/// Stream shape (`error_msg`), cut to a log-friendly length.
-pub(crate) fn server_message(body: &[u8]) -> String {
-    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    let pick = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::trim).filter(|s| !s.is_empty());
-    let mut parts: Vec<&str> = Vec::new();
-    for k in ["message", "developerMessage", "error_msg"] {
-        if let Some(s) = pick(k) {
-            if !parts.contains(&s) {
-                parts.push(s);
-            }
-        }
-    }
-    let mut s = parts.join(": ");
-    if s.len() > 300 {
-        let mut cut = 300;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push('…');
-    }
-    s.retain(|c| !c.is_control());
-    s
-}
-
-fn status_error(status: u16, body: &[u8]) -> Error {
-    let msg = server_message(body);
-    let detail = if msg.is_empty() { String::new() } else { format!(": {msg}") };
-    let kind = match status {
-        404 => ErrorKind::FlowNotFound,
-        401 | 403 => ErrorKind::Unauthorized,
-        429 | 500..=599 => ErrorKind::ServerError,
-        _ => ErrorKind::DecisionFailed,
-    };
-    Error::new(kind, format!("callFlows answered {status}{detail}"))
-}
-
-impl Client {
     /// Asks Personalize for `request.friendly_id`'s decision and waits at most `budget` (from a host thread;
     /// never from inside this client's runtime). Returns the flow's response or an outcome to render the
     /// fallback for (see the module docs). `user_agent` is the visitor's, forwarded when `forwardUserAgent`.
     pub fn decide(&self, request: &DecisionRequest, user_agent: Option<&str>, budget: Duration) -> Result<Decision> {
-        let e = &self.features.decisions;
+        let e = &self.service;
         let deadline = Instant::now() + budget;
-        match e.start(self, request, user_agent, budget)? {
+        match e.start(&self.rt, request, user_agent, budget)? {
             Start::Ready(d) => Ok(d),
             Start::Pending(slot, coalesced) => wait_slot(e, &slot, deadline, budget, coalesced),
         }
@@ -480,16 +128,16 @@ impl Client {
 
     /// The default budget (`decisionTimeoutMs`).
     pub fn default_decision_budget(&self) -> Duration {
-        self.features.decisions.cfg.timeout
+        self.service.cfg.timeout
     }
 
     /// Starts a decision and returns at once (prefetch at request begin). The HTTP call is bounded by
-    /// `decisionTimeoutMs` (also the budget the breaker judges it by); claim the answer with [`Client::wait_decision`] within `decisionTicketTtlMs`, after
+    /// `decisionTimeoutMs` (also the budget the breaker judges it by); claim the answer with [`Decisions::wait_decision`] within `decisionTicketTtlMs`, after
     /// which the ticket is dropped by the background sweep. An open breaker yields a ticket whose answer is
     /// already `CircuitOpen`. Invalid requests fail here; so does a full ticket table (`QueueFull`).
     pub fn begin_decide(&self, request: &DecisionRequest, user_agent: Option<&str>) -> Result<Ticket> {
-        let e = &self.features.decisions;
-        let slot = match e.start(self, request, user_agent, e.cfg.timeout) {
+        let e = &self.service;
+        let slot = match e.start(&self.rt, request, user_agent, e.cfg.timeout) {
             Ok(Start::Ready(d)) => Slot::filled(Ok(d)),
             Ok(Start::Pending(s, _)) => s,
             Err(err) if err.kind == ErrorKind::CircuitOpen => Slot::filled(Err(err)),
@@ -504,7 +152,7 @@ impl Client {
     /// Claims a prefetch's answer, waiting at most `budget`. A ticket is claimed once, whatever the result;
     /// an unknown, expired or already claimed ticket is `TicketUnknown`.
     pub fn wait_decision(&self, ticket: Ticket, budget: Duration) -> Result<Decision> {
-        let e = &self.features.decisions;
+        let e = &self.service;
         let now = Instant::now();
         let slot = e.tickets.take(ticket.0, now).ok_or_else(|| {
             Error::new(ErrorKind::TicketUnknown, "unknown, expired or already claimed decision ticket")
@@ -514,23 +162,22 @@ impl Client {
 
     /// Whether a prefetch's answer is there (without claiming it); `TicketUnknown` as for `wait_decision`.
     pub fn decision_ready(&self, ticket: Ticket) -> Result<bool> {
-        self.features
-            .decisions
+        self.service
             .tickets
             .peek_ready(ticket.0)
             .ok_or_else(|| Error::new(ErrorKind::TicketUnknown, "unknown, expired or already claimed decision ticket"))
     }
 
-    pub fn decision_stats(&self) -> DecisionStats {
-        self.features.decisions.stats()
+    pub fn stats(&self) -> DecisionStats {
+        self.service.stats()
     }
 
     pub fn breaker_state(&self) -> BreakerState {
-        self.features.decisions.breaker.state()
+        self.service.breaker.state()
     }
 }
 
-fn wait_slot(e: &Engine, slot: &Slot<Outcome>, deadline: Instant, budget: Duration, coalesced: bool) -> Result<Decision> {
+fn wait_slot(e: &FlowService, slot: &Slot<Outcome>, deadline: Instant, budget: Duration, coalesced: bool) -> Result<Decision> {
     match slot.wait_until(deadline) {
         Some(Ok(mut d)) => {
             if coalesced && d.source == DecisionSource::Network {
@@ -541,13 +188,14 @@ fn wait_slot(e: &Engine, slot: &Slot<Outcome>, deadline: Instant, budget: Durati
         Some(Err(err)) => Err(err),
         None => {
             inc(&e.stats.timeouts);
-            Err(slot::timeout_error("the decision", budget))
+            Err(timeout_error("the decision", budget))
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::service::status_error;
     use super::*;
 
     #[test]

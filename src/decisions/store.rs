@@ -1,7 +1,7 @@
 //! The decision cache (opt-in per flow) and the prefetch ticket table. Both are bounded and swept by the
 //! client's background task, so an unclaimed ticket or a stale entry never holds memory for long.
 
-use super::slot::Slot;
+use crate::transport::call::Slot;
 use super::Outcome;
 use parking_lot::Mutex;
 use std::collections::HashMap;

@@ -138,7 +138,7 @@ pub extern "C" fn xmcdp_client_browser_ensure(
         let header = cookie_header.as_str("cookie_header", XMCDP_MAX_STR_LEN)?.unwrap_or("");
         // May block (creating an id): hold the client itself, not the handle table's lock.
         let c = self::client(client)?;
-        let r = c.ensure_browser_id_within(header, budget(budget_ms, c.settings().browser_create_timeout))?;
+        let r = c.browser_ids().ensure_browser_id_within(header, budget(budget_ms, c.settings().browser_create_timeout))?;
         let cookies_len = r.set_cookies.iter().map(String::len).sum::<usize>() + r.set_cookies.len().saturating_sub(1);
         let info = xmcdp_browser_id_t {
             source: source(r.source),
@@ -182,7 +182,7 @@ pub extern "C" fn xmcdp_client_browser_guest_ref(
         check_out_buffer(buf, cap, out_len)?;
         let bid = browser_id.required("browser_id", XMCDP_MAX_STR_LEN)?;
         let c = self::client(client)?;
-        let guest_ref = c.guest_ref_for_browser(bid, budget(budget_ms, c.settings().browser_create_timeout))?;
+        let guest_ref = c.browser_ids().guest_ref_for_browser(bid, budget(budget_ms, c.settings().browser_create_timeout))?;
         write_or_hold(Bytes::from(guest_ref), buf, cap, out_len, "guest ref")
     })
 }

@@ -172,7 +172,7 @@ pub extern "C" fn xmcdp_client_decide(
         let (req, user_agent) = self::request(request)?;
         // Blocks: hold the client itself, not the handle table's lock.
         let c = self::client(client)?;
-        let d = c.decide(&req, user_agent, budget(budget_ms, c.default_decision_budget()))?;
+        let d = c.decisions().decide(&req, user_agent, budget(budget_ms, c.decisions().default_decision_budget()))?;
         write_or_hold(d.body, buf, cap, out_len, "decision")
     })
 }
@@ -198,7 +198,7 @@ pub extern "C" fn xmcdp_client_decision_begin(
         *out_ticket = 0;
         let (req, user_agent) = self::request(request)?;
         // begin_decide validates, spawns and returns: fine under the handle table's read lock.
-        let t = with_client(client, |c| c.begin_decide(&req, user_agent))??;
+        let t = with_client(client, |c| c.decisions().begin_decide(&req, user_agent))??;
         *out_ticket = encode_ticket(client, t)?;
         Ok(())
     })
@@ -216,7 +216,7 @@ pub extern "C" fn xmcdp_client_decision_ready(client: xmcdp_client_t, ticket: xm
     ffi_call("xmcdp_client_decision_ready", || unsafe {
         let out_ready = non_null_mut(out_ready, "out_ready")?;
         *out_ready = 0;
-        let ready = with_client(client, |c| decode_ticket(client, ticket).and_then(|t| Ok(c.decision_ready(t)?)))??;
+        let ready = with_client(client, |c| decode_ticket(client, ticket).and_then(|t| Ok(c.decisions().decision_ready(t)?)))??;
         *out_ready = u8::from(ready);
         Ok(())
     })
@@ -244,7 +244,7 @@ pub extern "C" fn xmcdp_client_decision_wait(
         check_out_buffer(buf, cap, out_len)?;
         let c = self::client(client)?;
         let t = decode_ticket(client, ticket)?;
-        let d = c.wait_decision(t, budget(budget_ms, c.default_decision_budget()))?;
+        let d = c.decisions().wait_decision(t, budget(budget_ms, c.decisions().default_decision_budget()))?;
         write_or_hold(d.body, buf, cap, out_len, "decision")
     })
 }

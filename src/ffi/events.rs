@@ -120,12 +120,6 @@ pub struct xmcdp_event_t {
 use super::strings::usize_surrogate;
 use interoptopus::ffi_surrogates;
 
-impl From<crate::model::ModelError> for FfiError {
-    fn from(e: crate::model::ModelError) -> FfiError {
-        crate::error::Error::from(e).into()
-    }
-}
-
 unsafe fn opt(s: &xmcdp_str_t, field: &str) -> FfiResult<Option<String>> {
     s.to_opt_string(field)
 }

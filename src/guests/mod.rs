@@ -10,13 +10,12 @@
 
 pub mod validate;
 
-use crate::client::Client;
-use crate::config::{is_loopback, Endpoint};
-use crate::decisions::slot::run_within;
-use crate::decisions::{network_error, read_capped, server_message};
+use crate::config::Settings;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log;
-use crate::transport::encode;
+use crate::transport::call::{run_within, RuntimeLink};
+use crate::transport::response::{network_error, read_capped, server_message};
+use crate::transport::{encode, urls, Transport};
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 use serde_json::Value;
@@ -38,24 +37,52 @@ pub(crate) fn base64(input: &[u8]) -> String {
     out
 }
 
-/// The Guest REST API of one client; get it with [`Client::guests`].
-pub struct GuestApi<'c> {
-    client: &'c Client,
+/// The Guest REST API of one client, built once from the settings; `Client::guests` hands out a [`GuestApi`].
+pub struct Guests {
+    /// Base URL and credentials, or why the settings allow no Guest REST call (reported by each call).
+    access: Result<GuestAccess>,
+    http: reqwest::Client,
+    rt: RuntimeLink,
     timeout: Duration,
 }
 
-struct Prepared {
+/// Calls to the Guest REST API with one timeout (`guestApiTimeoutMs`, or [`GuestApi::with_timeout`]).
+pub struct GuestApi<'c> {
+    guests: &'c Guests,
+    timeout: Duration,
+}
+
+/// Where and as whom Guest REST calls go.
+#[derive(Clone)]
+struct GuestAccess {
     base: String,
     auth: HeaderValue,
-    /// Strings that must not appear in any message: the token, the encoded credentials, request values.
+    /// Strings that must not appear in any message: the token, the encoded credentials.
     mask: Vec<String>,
 }
 
-impl Client {
-    /// The Guest REST v2.1 API (needs `apiToken`; `guestApiUrl` or the classic `targetUrl`).
-    pub fn guests(&self) -> GuestApi<'_> {
-        GuestApi { client: self, timeout: self.settings().guest_api_timeout }
+impl Guests {
+    pub(crate) fn new(settings: &Settings, transport: &Transport, rt: RuntimeLink) -> Guests {
+        Guests { access: access(settings), http: transport.http().clone(), rt, timeout: settings.guest_api_timeout }
     }
+
+    /// The calls, with the configured timeout.
+    pub fn api(&self) -> GuestApi<'_> {
+        GuestApi { guests: self, timeout: self.timeout }
+    }
+}
+
+fn access(s: &Settings) -> Result<GuestAccess> {
+    let base = urls::guest_base(s)?;
+    let token = s
+        .api_token
+        .as_ref()
+        .ok_or_else(|| Error::new(ErrorKind::ConfigMissing, "the Guest REST API needs \"apiToken\" in the settings (server-side only)"))?;
+    let creds = base64(format!("{}:{}", s.client_key, token.expose()).as_bytes());
+    let mut auth = HeaderValue::from_str(&format!("Basic {creds}"))
+        .map_err(|_| Error::new(ErrorKind::ConfigInvalid, "\"apiToken\" cannot be sent in an HTTP header"))?;
+    auth.set_sensitive(true);
+    Ok(GuestAccess { base, auth, mask: vec![token.expose().to_string(), creds] })
 }
 
 /// Guest refs from a search or list collection (`items[].href` last segment, or `items[].ref` when expanded).
@@ -186,41 +213,10 @@ impl<'c> GuestApi<'c> {
         self.call(Method::DELETE, format!("/v2.1/guests/{guest_ref}/extensions/{name}/fields{q}"), None, &[])
     }
 
-    fn prepare(&self) -> Result<Prepared> {
-        let s = self.client.settings();
-        let base = match (&s.guest_api_url, &s.endpoint) {
-            (Some(u), _) => u.clone(),
-            (None, Endpoint::Classic { target_url }) => target_url.clone(),
-            (None, Endpoint::Edge { .. }) => {
-                return Err(Error::new(ErrorKind::ConfigMissing, "the Guest REST API needs \"guestApiUrl\" in Edge mode (e.g. https://api-engage-eu.sitecorecloud.io)"))
-            }
-        };
-        let url = reqwest::Url::parse(&base).map_err(|_| Error::new(ErrorKind::ConfigInvalidUrl, "the Guest REST API base URL is not valid"))?;
-        let secure = match url.scheme() {
-            "https" => true,
-            "http" => url.host_str().is_some_and(is_loopback),
-            _ => false,
-        };
-        if !secure {
-            return Err(Error::new(
-                ErrorKind::ConfigInvalidUrl,
-                "the Guest REST API needs an https:// URL: the API token is never sent over plain HTTP except to loopback",
-            ));
-        }
-        let token = s.api_token.as_ref().ok_or_else(|| {
-            Error::new(ErrorKind::ConfigMissing, "the Guest REST API needs \"apiToken\" in the settings (server-side only)")
-        })?;
-        let creds = base64(format!("{}:{}", s.client_key, token.expose()).as_bytes());
-        let mut auth = HeaderValue::from_str(&format!("Basic {creds}"))
-            .map_err(|_| Error::new(ErrorKind::ConfigInvalid, "\"apiToken\" cannot be sent in an HTTP header"))?;
-        auth.set_sensitive(true);
-        Ok(Prepared { base, auth, mask: vec![token.expose().to_string(), creds] })
-    }
-
     fn call(&self, method: Method, path_and_query: String, body: Option<Value>, mask_values: &[&str]) -> Result<Value> {
-        let p = self.prepare()?;
-        let rt = self.client.runtime_handle().ok_or_else(|| Error::new(ErrorKind::ShutDown, "the client is shut down"))?;
-        let http = self.client.transport().http().clone();
+        let p = self.guests.access.clone()?;
+        let rt = self.guests.rt.handle()?;
+        let http = self.guests.http.clone();
         let url = format!("{}{}", p.base, path_and_query);
         let mut mask = p.mask;
         mask.extend(mask_values.iter().filter(|v| v.len() >= 3).map(|v| v.to_string()));

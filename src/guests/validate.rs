@@ -26,7 +26,7 @@ pub fn check_extension_name(name: &str) -> Result<()> {
 
 /// Guest refs go into URL paths: the same alphabet as browser ids (UUIDs in practice).
 pub fn check_guest_ref(guest_ref: &str) -> Result<()> {
-    crate::identity::validate_browser_id(guest_ref).map_err(|_| bad(ErrorKind::InvalidArgument, "invalid guest ref (expected an id such as a UUID)"))
+    crate::model::validate_browser_id(guest_ref).map_err(|_| bad(ErrorKind::InvalidArgument, "invalid guest ref (expected an id such as a UUID)"))
 }
 
 /// Key names are never echoed in full (they are the caller's, but keep messages short and header-safe).

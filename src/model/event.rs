@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::error::{err, ModelError, ModelErrorKind};
+use crate::error::{err, Error, ErrorKind};
 use super::flatten::{Ext, MAX_EXT_DEPTH};
 use super::query::engage_params;
 use super::validate::{
@@ -93,7 +93,7 @@ pub struct CustomEvent {
 impl CustomEvent {
     /// Engage's `form(formId, interactionType)`: type FORM, `ext {formId, interactionType}` (upper-cased),
     /// and no channel/currency/language/page.
-    pub fn form(browser_id: String, form_id: &str, interaction_type: &str) -> Result<CustomEvent, ModelError> {
+    pub fn form(browser_id: String, form_id: &str, interaction_type: &str) -> Result<CustomEvent, Error> {
         let mut ext = Ext::new();
         ext.insert("formId".into(), Value::String(form_id.to_string()))?;
         ext.insert("interactionType".into(), Value::String(interaction_type.to_uppercase()))?;
@@ -124,9 +124,9 @@ pub enum Event {
     Custom(CustomEvent),
 }
 
-fn validate_common(c: &EventCommon) -> Result<(), ModelError> {
+fn validate_common(c: &EventCommon) -> Result<(), Error> {
     if !c.browser_id.is_empty() {
-        crate::identity::validate_browser_id(&c.browser_id)?;
+        crate::model::validate::validate_browser_id(&c.browser_id)?;
     }
     check_short("channel", &c.channel)?;
     check_short("currency", &c.currency)?;
@@ -134,17 +134,17 @@ fn validate_common(c: &EventCommon) -> Result<(), ModelError> {
     check_short("pointOfSale", &c.point_of_sale)?;
     if let Some(p) = &c.point_of_sale {
         if !p.is_empty() && p.trim().is_empty() {
-            return Err(err(ModelErrorKind::MissingPointOfSale, "\"pointOfSale\" cannot be empty."));
+            return Err(err(ErrorKind::MissingPointOfSale, "\"pointOfSale\" cannot be empty."));
         }
     }
     text("page", &c.page)
 }
 
-fn text(field: &str, v: &Option<String>) -> Result<(), ModelError> {
+fn text(field: &str, v: &Option<String>) -> Result<(), Error> {
     text_max(field, v, MAX_TEXT)
 }
 
-fn text_max(field: &str, v: &Option<String>, max: usize) -> Result<(), ModelError> {
+fn text_max(field: &str, v: &Option<String>, max: usize) -> Result<(), Error> {
     if let Some(s) = v {
         check_len(field, s, max)?;
         check_no_control(field, s)?;
@@ -152,23 +152,23 @@ fn text_max(field: &str, v: &Option<String>, max: usize) -> Result<(), ModelErro
     Ok(())
 }
 
-fn non_blank(field: &str, v: &str, max: usize) -> Result<(), ModelError> {
+fn non_blank(field: &str, v: &str, max: usize) -> Result<(), Error> {
     if v.trim().is_empty() {
-        return Err(err(ModelErrorKind::InvalidField, format!("\"{field}\" is required.")));
+        return Err(err(ErrorKind::InvalidField, format!("\"{field}\" is required.")));
     }
     check_len(field, v, max)?;
     check_no_control(field, v)
 }
 
-fn check_event_type(t: &str) -> Result<(), ModelError> {
+fn check_event_type(t: &str) -> Result<(), Error> {
     if t.is_empty() || t.len() > MAX_EVENT_TYPE {
-        return Err(err(ModelErrorKind::InvalidEventType, format!("The event type must be 1 to {MAX_EVENT_TYPE} characters.")));
+        return Err(err(ErrorKind::InvalidEventType, format!("The event type must be 1 to {MAX_EVENT_TYPE} characters.")));
     }
     if !t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.') {
-        return Err(err(ModelErrorKind::InvalidEventType, "The event type may only contain A-Z, a-z, 0-9, '_', '-' and '.'."));
+        return Err(err(ErrorKind::InvalidEventType, "The event type may only contain A-Z, a-z, 0-9, '_', '-' and '.'."));
     }
     if DEDICATED_TYPES.contains(&t) {
-        return Err(err(ModelErrorKind::InvalidEventType, format!("Send {t} events with their own event kind, not as a custom event.")));
+        return Err(err(ErrorKind::InvalidEventType, format!("Send {t} events with their own event kind, not as a custom event.")));
     }
     Ok(())
 }
@@ -186,7 +186,7 @@ fn value_depth_ok(v: &Value, depth: usize) -> bool {
 
 impl Event {
     /// Cheap checks, run on the request thread. Does not see settings: see [`Event::validate_with`].
-    pub fn validate(&self) -> Result<(), ModelError> {
+    pub fn validate(&self) -> Result<(), Error> {
         match self {
             Event::View(v) => {
                 validate_common(&v.common)?;
@@ -197,7 +197,7 @@ impl Event {
             Event::Identity(i) => {
                 validate_common(&i.common)?;
                 if i.identifiers.is_empty() {
-                    return Err(err(ModelErrorKind::MissingIdentifiers, "\"identifiers\" is required."));
+                    return Err(err(ErrorKind::MissingIdentifiers, "\"identifiers\" is required."));
                 }
                 for id in &i.identifiers {
                     non_blank("provider", &id.provider, MAX_SHORT)?;
@@ -227,7 +227,7 @@ impl Event {
                     check_short(name, v)?;
                 }
                 if i.street.len() > 16 {
-                    return Err(err(ModelErrorKind::TooLong, "\"street\" has more than 16 lines."));
+                    return Err(err(ErrorKind::TooLarge, "\"street\" has more than 16 lines."));
                 }
                 for s in &i.street {
                     check_len("street", s, MAX_TEXT)?;
@@ -241,16 +241,16 @@ impl Event {
                 for (k, v) in &c.data {
                     if RESERVED_DATA_KEYS.contains(&k.as_str()) {
                         return Err(err(
-                            ModelErrorKind::InvalidField,
+                            ErrorKind::InvalidField,
                             format!("Event data key \"{k}\" is reserved; set it through the event's own fields."),
                         ));
                     }
                     if k.is_empty() {
-                        return Err(err(ModelErrorKind::InvalidField, "Event data keys must not be empty."));
+                        return Err(err(ErrorKind::InvalidField, "Event data keys must not be empty."));
                     }
                     check_len("event data key", k, MAX_SHORT)?;
                     if !value_depth_ok(v, 0) {
-                        return Err(err(ModelErrorKind::InvalidField, format!("Event data is nested deeper than {MAX_EXT_DEPTH} levels.")));
+                        return Err(err(ErrorKind::InvalidField, format!("Event data is nested deeper than {MAX_EXT_DEPTH} levels.")));
                     }
                 }
                 Ok(())
@@ -260,10 +260,10 @@ impl Event {
 
     /// [`Event::validate`] plus the checks that need settings: on the classic wire some pos must be known
     /// (Engage MV-0003).
-    pub fn validate_with(&self, ctx: &BodyContext) -> Result<(), ModelError> {
+    pub fn validate_with(&self, ctx: &BodyContext) -> Result<(), Error> {
         self.validate()?;
         if ctx.wire == Wire::Classic && ctx.effective_pos(self.common().point_of_sale.as_deref()).trim().is_empty() {
-            return Err(err(ModelErrorKind::MissingPointOfSale, "\"pointOfSale\" is required."));
+            return Err(err(ErrorKind::MissingPointOfSale, "\"pointOfSale\" is required."));
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::error::{err, ModelError, ModelErrorKind};
+use crate::error::{err, Error, ErrorKind};
 
 /// Documented CDP limit, enforced by the SDKs on the flattened count.
 pub const MAX_EXT_ATTRIBUTES: usize = 50;
@@ -15,9 +15,9 @@ pub const MAX_EXT_STRING: usize = 4096;
 
 /// Flattens `obj` into `out`. Keys keep the insertion order; a collision overwrites the value but keeps the
 /// first position, as assigning an existing property does in JavaScript.
-pub fn flatten_into(out: &mut Map<String, Value>, prefix: &str, obj: &Map<String, Value>, depth: usize) -> Result<(), ModelError> {
+pub fn flatten_into(out: &mut Map<String, Value>, prefix: &str, obj: &Map<String, Value>, depth: usize) -> Result<(), Error> {
     if depth > MAX_EXT_DEPTH {
-        return Err(err(ModelErrorKind::InvalidExt, format!("Extension data is nested deeper than {MAX_EXT_DEPTH} levels.")));
+        return Err(err(ErrorKind::InvalidExt, format!("Extension data is nested deeper than {MAX_EXT_DEPTH} levels.")));
     }
     for (k, v) in obj {
         // The SDK tests the prefix for truthiness, so an empty prefix means "top level".
@@ -27,7 +27,7 @@ pub fn flatten_into(out: &mut Map<String, Value>, prefix: &str, obj: &Map<String
     Ok(())
 }
 
-fn flatten_value(out: &mut Map<String, Value>, key: String, v: &Value, depth: usize) -> Result<(), ModelError> {
+fn flatten_value(out: &mut Map<String, Value>, key: String, v: &Value, depth: usize) -> Result<(), Error> {
     match v {
         Value::Null => Ok(()),
         Value::Object(o) => flatten_into(out, &key, o, depth + 1),
@@ -41,9 +41,9 @@ fn flatten_value(out: &mut Map<String, Value>, key: String, v: &Value, depth: us
     }
 }
 
-fn check_array_depth(a: &[Value], depth: usize) -> Result<(), ModelError> {
+fn check_array_depth(a: &[Value], depth: usize) -> Result<(), Error> {
     if depth > MAX_EXT_DEPTH {
-        return Err(err(ModelErrorKind::InvalidExt, format!("Extension data is nested deeper than {MAX_EXT_DEPTH} levels.")));
+        return Err(err(ErrorKind::InvalidExt, format!("Extension data is nested deeper than {MAX_EXT_DEPTH} levels.")));
     }
     for v in a {
         match v {
@@ -60,7 +60,7 @@ fn check_array_depth(a: &[Value], depth: usize) -> Result<(), ModelError> {
 }
 
 /// Flattens a whole object (no limit check): used for callFlows `params`.
-pub fn flatten(obj: &Map<String, Value>) -> Result<Map<String, Value>, ModelError> {
+pub fn flatten(obj: &Map<String, Value>) -> Result<Map<String, Value>, Error> {
     let mut out = Map::new();
     flatten_into(&mut out, "", obj, 0)?;
     Ok(out)
@@ -76,15 +76,15 @@ impl Ext {
     }
 
     /// Accepts an object (flattened here) or `null` (empty); anything else is `InvalidExt`.
-    pub fn from_value(v: Value) -> Result<Ext, ModelError> {
+    pub fn from_value(v: Value) -> Result<Ext, Error> {
         match v {
             Value::Null => Ok(Ext::new()),
             Value::Object(o) => Ext::from_map(&o),
-            _ => Err(err(ModelErrorKind::InvalidExt, "Extension data must be a JSON object.")),
+            _ => Err(err(ErrorKind::InvalidExt, "Extension data must be a JSON object.")),
         }
     }
 
-    pub fn from_map(o: &Map<String, Value>) -> Result<Ext, ModelError> {
+    pub fn from_map(o: &Map<String, Value>) -> Result<Ext, Error> {
         let mut out = Map::new();
         flatten_into(&mut out, "", o, 0)?;
         let ext = Ext(out);
@@ -92,9 +92,9 @@ impl Ext {
         Ok(ext)
     }
 
-    pub fn from_json(bytes: &[u8]) -> Result<Ext, ModelError> {
+    pub fn from_json(bytes: &[u8]) -> Result<Ext, Error> {
         let v: Value = serde_json::from_slice(bytes)
-            .map_err(|e| err(ModelErrorKind::InvalidExt, format!("Extension data is not valid JSON ({:?}).", e.classify())))?;
+            .map_err(|e| err(ErrorKind::InvalidExt, format!("Extension data is not valid JSON ({:?}).", e.classify())))?;
         Ext::from_value(v)
     }
 
@@ -108,7 +108,7 @@ impl Ext {
 
     /// Adds `k` (flattening an object value under `k_`); fails without changing `self` when the result
     /// would break a limit.
-    pub fn insert(&mut self, k: String, v: Value) -> Result<(), ModelError> {
+    pub fn insert(&mut self, k: String, v: Value) -> Result<(), Error> {
         let mut next = self.0.clone();
         flatten_value(&mut next, k, &v, 0)?;
         let next = Ext(next);
@@ -134,20 +134,20 @@ impl Ext {
         super::footprint::map(&self.0)
     }
 
-    fn check(&self) -> Result<(), ModelError> {
+    fn check(&self) -> Result<(), Error> {
         if self.0.len() > MAX_EXT_ATTRIBUTES {
             return Err(err(
-                ModelErrorKind::TooManyExtAttributes,
+                ErrorKind::TooManyExtAttributes,
                 format!("This event supports maximum {MAX_EXT_ATTRIBUTES} attributes. Reduce the number of attributes."),
             ));
         }
         for (k, v) in &self.0 {
             if k.len() > MAX_EXT_KEY {
-                return Err(err(ModelErrorKind::TooLong, format!("An extension key is longer than {MAX_EXT_KEY} bytes.")));
+                return Err(err(ErrorKind::TooLarge, format!("An extension key is longer than {MAX_EXT_KEY} bytes.")));
             }
             if let Value::String(s) = v {
                 if s.len() > MAX_EXT_STRING {
-                    return Err(err(ModelErrorKind::TooLong, format!("An extension value is longer than {MAX_EXT_STRING} bytes.")));
+                    return Err(err(ErrorKind::TooLarge, format!("An extension value is longer than {MAX_EXT_STRING} bytes.")));
                 }
             }
         }
@@ -186,7 +186,7 @@ mod tests {
         let mut e = Ext::from_map(&m).unwrap();
         let before = e.clone();
         let r = e.insert("extra".into(), json!(1));
-        assert_eq!(r.unwrap_err().kind, ModelErrorKind::TooManyExtAttributes);
+        assert_eq!(r.unwrap_err().kind, ErrorKind::TooManyExtAttributes);
         assert_eq!(e, before);
         // Overwriting an existing key does not count twice.
         e.insert("k0".into(), json!("x")).unwrap();
@@ -196,7 +196,7 @@ mod tests {
         for i in 0..26 {
             n.insert(format!("o{i}"), json!({"a":1,"b":2}));
         }
-        assert_eq!(Ext::from_map(&n).unwrap_err().kind, ModelErrorKind::TooManyExtAttributes);
+        assert_eq!(Ext::from_map(&n).unwrap_err().kind, ErrorKind::TooManyExtAttributes);
     }
 
     #[test]
@@ -214,17 +214,17 @@ mod tests {
         for _ in 0..200 {
             v = json!({ "a": v });
         }
-        assert_eq!(Ext::from_value(v).unwrap_err().kind, ModelErrorKind::InvalidExt);
+        assert_eq!(Ext::from_value(v).unwrap_err().kind, ErrorKind::InvalidExt);
         let mut a = json!(1);
         for _ in 0..200 {
             a = json!([a]);
         }
-        assert_eq!(Ext::from_value(json!({ "a": a })).unwrap_err().kind, ModelErrorKind::InvalidExt);
+        assert_eq!(Ext::from_value(json!({ "a": a })).unwrap_err().kind, ErrorKind::InvalidExt);
     }
 
     #[test]
     fn from_json_errors() {
-        assert_eq!(Ext::from_json(b"{").unwrap_err().kind, ModelErrorKind::InvalidExt);
+        assert_eq!(Ext::from_json(b"{").unwrap_err().kind, ErrorKind::InvalidExt);
         assert_eq!(Ext::from_json(br#"{"a":{"b":true}}"#).unwrap().get("a_b"), Some(&json!(true)));
     }
 

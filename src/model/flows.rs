@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use super::error::{err, ModelError, ModelErrorKind};
+use crate::error::{err, Error, ErrorKind};
 use super::flatten::{flatten, MAX_EXT_DEPTH};
 use super::query::engage_params;
 use super::validate::{check_email, check_len, check_no_control, check_short, MAX_SHORT, MAX_TEXT};
@@ -59,21 +59,21 @@ impl DecisionRequest {
         self.identifier.as_ref().filter(|(_, id)| !id.trim().is_empty()).map(|(p, id)| (p.as_str(), id.as_str()))
     }
 
-    pub fn validate(&self) -> Result<(), ModelError> {
+    pub fn validate(&self) -> Result<(), Error> {
         if self.friendly_id.trim().is_empty() {
-            return Err(err(ModelErrorKind::MissingFriendlyId, "\"friendlyId\" is required."));
+            return Err(err(ErrorKind::MissingFriendlyId, "\"friendlyId\" is required."));
         }
         check_len("friendlyId", &self.friendly_id, MAX_TEXT)?;
         check_no_control("friendlyId", &self.friendly_id)?;
         if let Some(b) = self.browser_id.as_deref().filter(|b| !b.is_empty()) {
-            crate::identity::validate_browser_id(b)?;
+            crate::model::validate::validate_browser_id(b)?;
         }
         if let Some(e) = self.email_used() {
             check_email(e)?;
         }
         if let Some((p, id)) = self.identifier_used() {
             if p.trim().is_empty() {
-                return Err(err(ModelErrorKind::InvalidField, "\"provider\" is required."));
+                return Err(err(ErrorKind::InvalidField, "\"provider\" is required."));
             }
             check_len("provider", p, MAX_SHORT)?;
             check_no_control("provider", p)?;
@@ -86,31 +86,31 @@ impl DecisionRequest {
         check_short("pointOfSale", &self.point_of_sale)?;
         if let Some(p) = &self.point_of_sale {
             if !p.is_empty() && p.trim().is_empty() {
-                return Err(err(ModelErrorKind::MissingPointOfSale, "\"pointOfSale\" cannot be empty."));
+                return Err(err(ErrorKind::MissingPointOfSale, "\"pointOfSale\" cannot be empty."));
             }
         }
         if let Some(g) = self.guest_ref.as_deref().filter(|g| !g.is_empty()) {
-            crate::identity::validate_browser_id(g)
-                .map_err(|_| err(ModelErrorKind::InvalidField, "\"guestRef\" has an invalid format."))?;
+            crate::model::validate::validate_browser_id(g)
+                .map_err(|_| err(ErrorKind::InvalidField, "\"guestRef\" has an invalid format."))?;
         }
         if self.page_variant_ids.len() > MAX_VARIANTS {
-            return Err(err(ModelErrorKind::TooLong, format!("More than {MAX_VARIANTS} page variant ids.")));
+            return Err(err(ErrorKind::TooLarge, format!("More than {MAX_VARIANTS} page variant ids.")));
         }
         for v in &self.page_variant_ids {
             check_len("pageVariantIds", v, MAX_SHORT)?;
             check_no_control("pageVariantIds", v)?;
         }
         if !self.params.values().all(|v| depth_ok(v, 1)) {
-            return Err(err(ModelErrorKind::InvalidField, format!("\"params\" is nested deeper than {MAX_EXT_DEPTH} levels.")));
+            return Err(err(ErrorKind::InvalidField, format!("\"params\" is nested deeper than {MAX_EXT_DEPTH} levels.")));
         }
         Ok(())
     }
 
     /// `validate` plus: on the classic wire some pos must be known.
-    pub fn validate_with(&self, ctx: &BodyContext) -> Result<(), ModelError> {
+    pub fn validate_with(&self, ctx: &BodyContext) -> Result<(), Error> {
         self.validate()?;
         if ctx.wire == Wire::Classic && ctx.effective_pos(self.point_of_sale.as_deref()).trim().is_empty() {
-            return Err(err(ModelErrorKind::MissingPointOfSale, "\"pointOfSale\" is required."));
+            return Err(err(ErrorKind::MissingPointOfSale, "\"pointOfSale\" is required."));
         }
         Ok(())
     }

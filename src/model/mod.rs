@@ -3,7 +3,6 @@
 //! No I/O here; bodies are built from validated values and key order follows the SDKs
 //! (serde_json's `preserve_order` keeps insertion order).
 
-mod error;
 mod event;
 mod flatten;
 mod flows;
@@ -11,7 +10,10 @@ pub(crate) mod footprint;
 pub mod query;
 pub mod validate;
 
-pub use error::{ModelError, ModelErrorKind};
+pub use validate::validate_browser_id;
+
+use crate::error::{Error, ErrorKind};
+
 pub use event::{CustomEvent, Event, EventCommon, Identifier, Identity, PageView, RESERVED_DATA_KEYS};
 pub use flatten::{flatten, Ext, MAX_EXT_ATTRIBUTES};
 pub use flows::DecisionRequest;
@@ -57,15 +59,15 @@ impl<'a> BodyContext<'a> {
 
     /// Settings-level checks (Engage MV-0001 / MV-0009). Classic needs a client key; a settings pos, when
     /// given, must not be blank. Edge needs neither.
-    pub fn validate(&self) -> Result<(), ModelError> {
+    pub fn validate(&self) -> Result<(), Error> {
         if self.wire == Wire::Edge {
             return Ok(());
         }
         if self.client_key.trim().is_empty() {
-            return Err(ModelError::new(ModelErrorKind::InvalidField, "\"clientKey\" is required."));
+            return Err(Error::new(ErrorKind::InvalidField, "\"clientKey\" is required."));
         }
         if !self.point_of_sale.is_empty() && self.point_of_sale.trim().is_empty() {
-            return Err(ModelError::new(ModelErrorKind::MissingPointOfSale, "\"pointOfSale\" cannot be empty."));
+            return Err(Error::new(ErrorKind::MissingPointOfSale, "\"pointOfSale\" cannot be empty."));
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Field checks shared by events and decision requests. They reproduce the official SDK's helpers
 //! (email regex, short-ISO date) and add server-side caps the SDK lacks.
 
-use super::error::{err, ModelError, ModelErrorKind};
+use crate::error::{err, Error, ErrorKind};
 
 /// Cap for short identifiers: channel, currency, language, pos, names, provider, gender, title...
 pub const MAX_SHORT: usize = 256;
@@ -79,17 +79,51 @@ pub fn is_short_iso_date(s: &str) -> bool {
     (1..=12).contains(&mo) && d >= 1 && d <= days_in_month(y, mo) && h <= 23 && mi <= 59
 }
 
-pub(crate) fn check_len(field: &str, v: &str, max: usize) -> Result<(), ModelError> {
+pub const MAX_BROWSER_ID: usize = 128;
+
+fn bad_bid(why: &str) -> Error {
+    Error::new(ErrorKind::InvalidBrowserId, format!("Invalid browser id: {why}."))
+}
+
+/// Accepts what CDP issues (UUIDs, also values like `legacy-bid-value`): ASCII `[A-Za-z0-9._-]`, 1..=128
+/// characters, no `..`. Everything else (CR/LF, quotes, `/`, `;`, `,`, spaces, controls, non-ASCII) is rejected,
+/// because the value is echoed into a `Set-Cookie` header and into URLs.
+pub fn validate_browser_id(v: &str) -> Result<(), Error> {
+    if v.is_empty() {
+        return Err(bad_bid("empty"));
+    }
+    if v.len() > MAX_BROWSER_ID {
+        return Err(bad_bid("too long"));
+    }
+    // One pass (runs on the request thread for every event): allowed bytes, and no "..".
+    let mut bad = false;
+    let mut dots = false;
+    let mut prev = 0u8;
+    for &b in v.as_bytes() {
+        bad |= !(b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
+        dots |= b == b'.' && prev == b'.';
+        prev = b;
+    }
+    if bad {
+        return Err(bad_bid("unexpected character"));
+    }
+    if dots {
+        return Err(bad_bid("contains '..'"));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_len(field: &str, v: &str, max: usize) -> Result<(), Error> {
     if v.len() > max {
-        return Err(err(ModelErrorKind::TooLong, format!("\"{field}\" is longer than {max} bytes.")));
+        return Err(err(ErrorKind::TooLarge, format!("\"{field}\" is longer than {max} bytes.")));
     }
     Ok(())
 }
 
 /// Control characters never belong in a wire string we build; they usually mean a header or log injection attempt.
-pub(crate) fn check_no_control(field: &str, v: &str) -> Result<(), ModelError> {
+pub(crate) fn check_no_control(field: &str, v: &str) -> Result<(), Error> {
     if has_control(v) {
-        return Err(err(ModelErrorKind::InvalidField, format!("\"{field}\" contains control characters.")));
+        return Err(err(ErrorKind::InvalidField, format!("\"{field}\" contains control characters.")));
     }
     Ok(())
 }
@@ -105,7 +139,7 @@ pub(crate) fn has_control(v: &str) -> bool {
     b.iter().enumerate().any(|(i, &c)| c < 0x20 || c == 0x7f || (c == 0xc2 && matches!(b.get(i + 1), Some(0x80..=0x9f))))
 }
 
-pub(crate) fn check_short(field: &str, v: &Option<String>) -> Result<(), ModelError> {
+pub(crate) fn check_short(field: &str, v: &Option<String>) -> Result<(), Error> {
     if let Some(s) = v {
         check_len(field, s, MAX_SHORT)?;
         check_no_control(field, s)?;
@@ -113,18 +147,18 @@ pub(crate) fn check_short(field: &str, v: &Option<String>) -> Result<(), ModelEr
     Ok(())
 }
 
-pub(crate) fn check_email(v: &str) -> Result<(), ModelError> {
+pub(crate) fn check_email(v: &str) -> Result<(), Error> {
     check_len("email", v, MAX_TEXT)?;
     if !is_valid_email(v) {
-        return Err(err(ModelErrorKind::InvalidEmail, "Incorrect value for \"email\". Set the value to a valid email address."));
+        return Err(err(ErrorKind::InvalidEmail, "Incorrect value for \"email\". Set the value to a valid email address."));
     }
     Ok(())
 }
 
-pub(crate) fn check_date(field: &str, v: &str) -> Result<(), ModelError> {
+pub(crate) fn check_date(field: &str, v: &str) -> Result<(), Error> {
     if !is_short_iso_date(v) {
         return Err(err(
-            ModelErrorKind::InvalidDate,
+            ErrorKind::InvalidDate,
             format!("Incorrect value for \"{field}\". Format the value according to ISO 8601 (YYYY-MM-DDTHH:MM)."),
         ));
     }

@@ -1,11 +1,17 @@
-//! HTTP to the CDP: one shared reqwest client (keep-alive pool), the two front doors (classic Stream API and
-//! the Edge proxy), and the classification of every response into delivered / retry / reject.
+//! The one HTTP room: one shared reqwest client (keep-alive pool) per client, every URL (`urls`), reading and
+//! classifying answers (`response`: bounded bodies, server messages, network errors; here: event delivery's
+//! delivered / retry / reject), and the budgeted call a host thread waits on (`call`). Decisions, browser ids,
+//! guests and the pipeline speak HTTP only through this module.
 
+pub(crate) mod call;
+pub(crate) mod response;
 mod time;
+pub(crate) mod urls;
 
 pub use time::utc_now_iso8601;
+pub use urls::encode;
 
-use crate::config::{Endpoint, Settings};
+use crate::config::Settings;
 use crate::error::{Error, ErrorKind, Result};
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use reqwest::StatusCode;
@@ -84,25 +90,16 @@ impl Transport {
         let http = builder
             .build()
             .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot build the HTTP client: {e}")))?;
-        Ok(Transport { http, events_url: events_url(&settings.endpoint), forward_user_agent: settings.forward_user_agent })
+        Ok(Transport { http, events_url: urls::events(&settings.endpoint), forward_user_agent: settings.forward_user_agent })
     }
 
     pub fn http(&self) -> &reqwest::Client {
         &self.http
     }
 
-    pub fn events_url(&self) -> &str {
-        &self.events_url
-    }
-
-    /// One attempt at delivering one event body.
-    pub async fn send_event(&self, body: bytes::Bytes, user_agent: Option<&str>) -> Outcome {
-        self.send_event_with_key(body, user_agent, None).await
-    }
-
     /// One attempt, with the event's stable id as `Idempotency-Key` (the same on every retry and replay, so
     /// the receiver can drop duplicates; the body stays exactly the official SDK's).
-    pub async fn send_event_with_key(&self, body: bytes::Bytes, user_agent: Option<&str>, idempotency_key: Option<&str>) -> Outcome {
+    pub async fn send_event(&self, body: bytes::Bytes, user_agent: Option<&str>, idempotency_key: Option<&str>) -> Outcome {
         let mut req = self.http.post(&self.events_url).header(CONTENT_TYPE, "application/json").body(body);
         if let Some(k) = idempotency_key.and_then(|k| HeaderValue::from_str(k).ok()) {
             req = req.header("Idempotency-Key", k);
@@ -153,28 +150,6 @@ fn parse_retry_after(v: Option<&HeaderValue>) -> Option<Duration> {
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
 }
 
-fn events_url(endpoint: &Endpoint) -> String {
-    match endpoint {
-        Endpoint::Classic { target_url } => format!("{target_url}/v1.2/events"),
-        Endpoint::Edge { edge_url, context_id, site_name } => {
-            format!("{edge_url}/v1/events/v1.2/events?sitecoreContextId={}&siteId={}", encode(context_id), encode(site_name))
-        }
-    }
-}
-
-/// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
-pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// rustls needs one process-wide crypto provider; ring builds everywhere (Windows MSVC without NASM).
 fn install_crypto_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -205,11 +180,5 @@ mod tests {
         assert_eq!(parse_retry_after(Some(&HeaderValue::from_static("0.5"))), Some(Duration::from_millis(500)));
         assert_eq!(parse_retry_after(Some(&HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"))), None);
         assert_eq!(parse_retry_after(Some(&HeaderValue::from_static("-1"))), None);
-    }
-
-    #[test]
-    fn edge_url_is_encoded() {
-        let u = events_url(&Endpoint::Edge { edge_url: "https://e.io".into(), context_id: "ctx-1".into(), site_name: "a b&c".into() });
-        assert_eq!(u, "https://e.io/v1/events/v1.2/events?sitecoreContextId=ctx-1&siteId=a%20b%26c");
     }
 }

@@ -1,43 +1,11 @@
-//! Browser identity: the `bid_{clientKey}` cookie (legacy `BID_{clientKey}`), as Engage 1.4.3 reads and writes it.
+//! The browser-id cookie: `bid_{clientKey}` (legacy `BID_{clientKey}`), as Engage 1.4.3 reads and writes it.
 //! Pure functions; the values come from an untrusted request header, so they are checked before use.
 
-use crate::model::{ModelError, ModelErrorKind};
+use crate::error::{Error, ErrorKind};
+pub use crate::model::validate::{validate_browser_id, MAX_BROWSER_ID};
 
-pub const MAX_BROWSER_ID: usize = 128;
 const MAX_COOKIE_NAME: usize = 256;
 const MAX_DOMAIN: usize = 253;
-
-fn bad_bid(why: &str) -> ModelError {
-    ModelError::new(ModelErrorKind::InvalidBrowserId, format!("Invalid browser id: {why}."))
-}
-
-/// Accepts what CDP issues (UUIDs, also values like `legacy-bid-value`): ASCII `[A-Za-z0-9._-]`, 1..=128
-/// characters, no `..`. Everything else (CR/LF, quotes, `/`, `;`, `,`, spaces, controls, non-ASCII) is rejected,
-/// because the value is echoed into a `Set-Cookie` header and into URLs.
-pub fn validate_browser_id(v: &str) -> Result<(), ModelError> {
-    if v.is_empty() {
-        return Err(bad_bid("empty"));
-    }
-    if v.len() > MAX_BROWSER_ID {
-        return Err(bad_bid("too long"));
-    }
-    // One pass (runs on the request thread for every event): allowed bytes, and no "..".
-    let mut bad = false;
-    let mut dots = false;
-    let mut prev = 0u8;
-    for &b in v.as_bytes() {
-        bad |= !(b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
-        dots |= b == b'.' && prev == b'.';
-        prev = b;
-    }
-    if bad {
-        return Err(bad_bid("unexpected character"));
-    }
-    if dots {
-        return Err(bad_bid("contains '..'"));
-    }
-    Ok(())
-}
 
 /// RFC 6265 cookie-name = RFC 7230 token.
 fn is_token(s: &str) -> bool {
@@ -63,8 +31,8 @@ impl CookieSpec {
         CookieSpec { name: format!("bid_{ck}"), legacy_name: Some(format!("BID_{ck}")), domain: None, max_age_days: 730 }
     }
 
-    pub fn validate(&self) -> Result<(), ModelError> {
-        let bad = |m: &str| Err(ModelError::new(ModelErrorKind::InvalidField, m.to_string()));
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |m: &str| Err(Error::new(ErrorKind::InvalidField, m.to_string()));
         if !is_token(&self.name) || self.name.len() > MAX_COOKIE_NAME {
             return bad("The cookie name must be an RFC 6265 token of at most 256 characters.");
         }
@@ -120,7 +88,7 @@ pub struct CookieRead {
     /// The id came from the legacy cookie: write the current one and expire the legacy one.
     pub from_legacy: bool,
     /// Why a present cookie was ignored (the first rejected value), for a diagnostic that never shows the value.
-    pub rejected: Option<ModelError>,
+    pub rejected: Option<Error>,
 }
 
 /// Picks the browser id from a raw `Cookie:` header value. The current name wins, else the legacy name.
@@ -207,7 +175,7 @@ mod tests {
             "", &long, "a\r\nSet-Cookie: x=y", "a\n", "a/b", "../etc", "a..b", "\"a\"", "a'b", "a;b", "a,b", "a b", "a\u{0}", "a\u{7f}", "é",
             "a\u{200b}", "%2e%2e", "a=b", "a\\b",
         ] {
-            assert_eq!(validate_browser_id(bad).unwrap_err().kind, ModelErrorKind::InvalidBrowserId, "{bad:?}");
+            assert_eq!(validate_browser_id(bad).unwrap_err().kind, ErrorKind::InvalidBrowserId, "{bad:?}");
         }
     }
 
@@ -256,7 +224,7 @@ mod tests {
             let r = read_cookie_header(&spec, h);
             assert_eq!(r.browser_id, None, "{h:?}");
             let e = r.rejected.expect("reason");
-            assert_eq!(e.kind, ModelErrorKind::InvalidBrowserId);
+            assert_eq!(e.kind, ErrorKind::InvalidBrowserId);
             // The reason never echoes the value.
             assert!(!e.message.contains("evil") && !e.message.contains("passwd"));
         }

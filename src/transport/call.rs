@@ -1,12 +1,34 @@
-//! A one-shot result shared by any number of host threads: the runtime task fills it once, every waiter
-//! blocks on a condvar with its own deadline. Host threads never enter the tokio runtime, so a foreign
-//! (CLR) thread can wait without a runtime context, and a waiter that gives up leaves nothing behind.
+//! Budgeted calls from host threads. A [`Slot`] is a one-shot result shared by any number of host threads: the
+//! runtime task fills it once, every waiter blocks on a condvar with its own deadline. Host threads never enter
+//! the tokio runtime, so a foreign (CLR) thread can wait without a runtime context, and a waiter that gives up
+//! leaves nothing behind. [`RuntimeLink`] is the features' view of the client's runtime: it answers `ShutDown`
+//! once the client has shut down.
 
 use crate::error::{Error, ErrorKind, Result};
 use parking_lot::{Condvar, Mutex};
 use std::future::Future;
 use std::sync::Arc;
+use parking_lot::RwLock;
 use std::time::{Duration, Instant};
+
+/// The client's runtime as the features see it: a handle until the client shuts down, then `ShutDown`.
+#[derive(Clone)]
+pub(crate) struct RuntimeLink(Arc<RwLock<Option<tokio::runtime::Handle>>>);
+
+impl RuntimeLink {
+    pub(crate) fn new(handle: &tokio::runtime::Handle) -> RuntimeLink {
+        RuntimeLink(Arc::new(RwLock::new(Some(handle.clone()))))
+    }
+
+    pub(crate) fn handle(&self) -> Result<tokio::runtime::Handle> {
+        self.0.read().clone().ok_or_else(|| Error::new(ErrorKind::ShutDown, "the client is shut down"))
+    }
+
+    /// Called by the client as it stops its runtime; later calls answer `ShutDown` without spawning.
+    pub(crate) fn close(&self) {
+        *self.0.write() = None;
+    }
+}
 
 pub(crate) struct Slot<T> {
     value: Mutex<Option<T>>,

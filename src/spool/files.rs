@@ -1,0 +1,187 @@
+//! Spool files: open (or quarantine) a redb file, load our own records at start, adopt orphaned files of
+//! exited or crashed processes.
+
+use super::*;
+
+pub(super) enum OpenError {
+    Locked,
+    Bad(String),
+}
+
+impl OpenError {
+    pub(super) fn text(&self) -> String {
+        match self {
+            OpenError::Locked => "locked".into(),
+            OpenError::Bad(e) => e.clone(),
+        }
+    }
+}
+
+/// redb reports damage as errors; a panic inside it on a hostile file must not take the site down either.
+pub(super) fn guarded<T>(f: impl FnOnce() -> Result<T, OpenError>) -> Result<T, OpenError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| Err(OpenError::Bad("panic while opening".into())))
+}
+
+pub(super) fn open_db(path: &Path, create: bool) -> Result<Database, OpenError> {
+    let mut b = Database::builder();
+    b.set_cache_size(CACHE_BYTES);
+    let r = if create { b.create(path) } else { b.open(path) };
+    let db = r.map_err(|e| match e {
+        DatabaseError::DatabaseAlreadyOpen => OpenError::Locked,
+        e => OpenError::Bad(e.to_string()),
+    })?;
+    // Make sure the table exists and is readable end to end (a truncated tree fails here, not later).
+    let check = || -> Result<(), redb::Error> {
+        let txn = db.begin_write()?;
+        txn.open_table(TABLE)?;
+        txn.commit()?;
+        let read = db.begin_read()?;
+        let t = read.open_table(TABLE)?;
+        for item in t.iter()? {
+            item?;
+        }
+        Ok(())
+    };
+    check().map_err(|e| OpenError::Bad(e.to_string()))?;
+    Ok(db)
+}
+
+pub(super) fn quarantine(inner: &Inner, path: &Path, why: &str) {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(format!(".corrupt-{}", crate::pipeline::unix_ms_now()));
+    let moved = std::fs::rename(path, &aside).is_ok();
+    inner.stats.quarantined_files.fetch_add(1, Relaxed);
+    log::error(format!(
+        "xmcdp: spool file {} is unreadable ({why}); {}",
+        path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        if moved { "renamed aside as *.corrupt-*" } else { "it could not be renamed aside" }
+    ));
+}
+
+impl Writer {
+    /// Our own file may hold records (a previous process with the same pid): count them, index visitors,
+    /// drop records that do not parse.
+    pub(super) fn load_own(&mut self) {
+        let mut bad = Vec::new();
+        let r = (|| -> Result<(), redb::Error> {
+            let read = self.db.begin_read()?;
+            let t = read.open_table(TABLE)?;
+            for item in t.iter()? {
+                let (k, v) = item?;
+                self.next_key = self.next_key.max(k.value() + 1);
+                match Record::decode(v.value()) {
+                    Some(rec) => {
+                        self.count += 1;
+                        self.bytes += v.value().len() as u64;
+                        self.hold_visitor(&rec.browser_id);
+                    }
+                    None => bad.push(k.value()),
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = r {
+            log::error(format!("xmcdp: cannot read the spool: {e}"));
+        }
+        self.drop_bad(bad);
+        self.publish();
+    }
+
+    pub(super) fn drop_bad(&mut self, bad: Vec<u64>) {
+        if bad.is_empty() {
+            return;
+        }
+        self.inner.stats.quarantined_records.fetch_add(bad.len() as u64, Relaxed);
+        log::emit_once("spool-bad-record", log::Level::Error, "xmcdp: unreadable records in the spool were removed (see stats.spool.quarantined_records)");
+        let _ = (|| -> Result<(), redb::Error> {
+            let txn = self.db.begin_write()?;
+            {
+                let mut t = txn.open_table(TABLE)?;
+                for k in bad {
+                    t.remove(k)?;
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })();
+    }
+
+    /// Spool files of the same client key whose lock can be taken: their owner is gone.
+    pub(super) fn adopt_orphans(&mut self) {
+        self.last_adopt = Instant::now();
+        let own = format!("{PREFIX}{}-", self.inner.cfg.client_key);
+        let Ok(dir) = std::fs::read_dir(&self.inner.cfg.directory) else { return };
+        let mut candidates: Vec<PathBuf> = dir
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p != &self.inner.path)
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                name.strip_prefix(&own).and_then(|r| r.strip_suffix(EXT)).is_some_and(|r| {
+                    let mut parts = r.split('-');
+                    matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None)
+                        if !a.is_empty() && !b.is_empty() && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit()))
+                })
+            })
+            .collect();
+        // Oldest file first, so older events replay first.
+        candidates.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        for path in candidates {
+            match guarded(|| open_db(&path, false)) {
+                Err(OpenError::Locked) => {}
+                Err(OpenError::Bad(e)) => quarantine(&self.inner, &path, &e),
+                Ok(orphan) => self.adopt(orphan, &path),
+            }
+        }
+    }
+
+    pub(super) fn adopt(&mut self, orphan: Database, path: &Path) {
+        let mut bad = 0u64;
+        let mut moved = 0u64;
+        let r = (|| -> Result<(), redb::Error> {
+            let read = orphan.begin_read()?;
+            let from = read.open_table(TABLE)?;
+            let txn = self.db.begin_write()?;
+            {
+                let mut to = txn.open_table(TABLE)?;
+                for item in from.iter()? {
+                    let (_, v) = item?;
+                    match Record::decode(v.value()) {
+                        Some(rec) => {
+                            to.insert(self.next_key, v.value())?;
+                            self.next_key += 1;
+                            self.count += 1;
+                            self.bytes += v.value().len() as u64;
+                            self.hold_visitor(&rec.browser_id);
+                            moved += 1;
+                        }
+                        None => bad += 1,
+                    }
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })();
+        drop(orphan);
+        match r {
+            Ok(()) => {
+                // Copied and committed first, deleted second: a crash in between replays twice (deduplicated by
+                // id), never zero times.
+                let _ = std::fs::remove_file(path);
+                self.inner.stats.adopted_files.fetch_add(1, Relaxed);
+                self.inner.stats.adopted_events.fetch_add(moved, Relaxed);
+                self.inner.stats.quarantined_records.fetch_add(bad, Relaxed);
+                if moved > 0 {
+                    log::info(format!("xmcdp: adopted {moved} spooled events from an orphaned spool file"));
+                }
+            }
+            Err(e) => quarantine(&self.inner, path, &e.to_string()),
+        }
+        self.publish();
+    }
+}
+
+/// An in-memory database used only to release the file handle before the writer thread ends.
+pub(super) fn placeholder_db() -> Database {
+    Database::builder().create_with_backend(redb::backends::InMemoryBackend::new()).expect("in-memory redb")
+}

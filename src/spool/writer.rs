@@ -1,0 +1,278 @@
+//! The writer thread: batches spilled events, commits them durably, enforces the cap, and at close hands
+//! the file back.
+
+use super::*;
+
+impl Writer {
+    pub(super) fn new(inner: Arc<Inner>, db: Database) -> Writer {
+        Writer {
+            inner,
+            db,
+            next_key: 0,
+            count: 0,
+            bytes: 0,
+            batch: Vec::new(),
+            batch_since: None,
+            in_flight: HashSet::new(),
+            delivered: HashSet::new(),
+            delivered_since: None,
+            cursor: 0,
+            rewind: false,
+            offer_epoch: 0,
+            last_probe: None,
+            last_adopt: Instant::now(),
+        }
+    }
+
+    pub(super) fn publish(&self) {
+        let s = &self.inner.stats;
+        s.depth.store(self.count, Relaxed);
+        s.bytes.store(self.bytes, Relaxed);
+        s.in_flight.store(self.in_flight.len() as u64, Relaxed);
+        s.file_bytes.store(std::fs::metadata(&self.inner.path).map(|m| m.len()).unwrap_or(0), Relaxed);
+    }
+
+    pub(super) fn hold_visitor(&self, bid: &str) {
+        if bid.is_empty() {
+            return;
+        }
+        let mut v = self.inner.visitors.lock();
+        *v.entry(bid.to_owned()).or_insert(0) += 1;
+        self.inner.visitor_count.store(v.len(), Release);
+    }
+
+    pub(super) fn run(&mut self, rx: Receiver<Msg>) {
+        loop {
+            let interval = self.inner.cfg.commit_interval;
+            let since = match (self.batch_since, self.delivered_since) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let timeout = match since {
+                Some(t) => interval.saturating_sub(t.elapsed()),
+                // Replay waiting for room in the pipeline or for the next probe: look again soon. Settles do not
+                // need this (they send a wake).
+                None if self.count > 0 => Duration::from_millis(10),
+                None => Duration::from_secs(1),
+            };
+            let mut close = None;
+            match rx.recv_timeout(timeout) {
+                Ok(Msg::Spill(v)) => self.take(v),
+                Ok(Msg::Wake) => {}
+                Ok(Msg::Close(reply)) => close = Some(Some(reply)),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => close = Some(None),
+            }
+            // Take whatever else is already waiting, without blocking.
+            while close.is_none() && self.batch.len() < self.inner.cfg.commit_max_events {
+                match rx.try_recv() {
+                    Ok(Msg::Spill(v)) => self.take(v),
+                    Ok(Msg::Wake) => {}
+                    Ok(Msg::Close(reply)) => close = Some(Some(reply)),
+                    Err(_) => break,
+                }
+            }
+            if let Some(reply) = close {
+                // Spills sent before the close request are already in the channel ahead of it.
+                while let Ok(m) = rx.try_recv() {
+                    if let Msg::Spill(v) = m {
+                        self.take(v);
+                    }
+                }
+                self.commit();
+                let left = self.finish();
+                if let Some(r) = reply {
+                    let _ = r.send(left);
+                }
+                return;
+            }
+            self.drain_settles();
+            let max = self.inner.cfg.commit_max_events;
+            let due = self.batch_since.is_some_and(|t| t.elapsed() >= interval)
+                || self.delivered_since.is_some_and(|t| t.elapsed() >= interval)
+                || self.batch.len() >= max
+                || self.delivered.len() >= max;
+            if due {
+                self.commit();
+            }
+            self.replay();
+            if self.last_adopt.elapsed() >= ADOPT_INTERVAL {
+                self.adopt_orphans();
+            }
+        }
+    }
+
+    pub(super) fn take(&mut self, v: Vec<Envelope>) {
+        self.inner.pending.fetch_sub(v.len(), AcqRel);
+        if self.batch_since.is_none() {
+            self.batch_since = Some(Instant::now());
+        }
+        self.batch.extend(v);
+    }
+
+    /// Takes the settles the delivery tasks left. A delivered replay stops holding its visitor at once (it can no
+    /// longer be overtaken) and waits for the next commit to be deleted; one that came back stops replay until
+    /// every replay out has settled (see `replay`).
+    pub(super) fn drain_settles(&mut self) {
+        // Cleared before taking: a settle pushed after the take sends a new wake.
+        self.inner.wake_sent.store(false, Release);
+        let settles = std::mem::take(&mut *self.inner.settles.lock());
+        for s in settles {
+            match s {
+                Settle::Done { key, browser_id } => {
+                    if self.in_flight.remove(&key) {
+                        self.inner.forget_visitor(&browser_id, 1);
+                        self.delivered.insert(key);
+                        self.delivered_since.get_or_insert_with(Instant::now);
+                    }
+                }
+                Settle::Back { key } => {
+                    if self.in_flight.remove(&key) {
+                        self.rewind = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One durable transaction: the waiting batch, deletions of delivered replays, the cap.
+    pub(super) fn commit(&mut self) {
+        self.drain_settles();
+        if self.batch.is_empty() && self.delivered.is_empty() {
+            return;
+        }
+        let t0 = Instant::now();
+        let batch = std::mem::take(&mut self.batch);
+        self.batch_since = None;
+        let mut records = Vec::with_capacity(batch.len());
+        for env in &batch {
+            let r = self.inner.renderer.to_rendered(env);
+            records.push(Record {
+                id: env.id.0,
+                accepted_unix_ms: env.accepted_unix_ms,
+                event_type: r.event_type,
+                browser_id: r.browser_id,
+                user_agent: env.user_agent.clone(),
+                body: r.body.to_vec(),
+            });
+        }
+        drop(batch);
+        let mut added = 0u64;
+        let mut added_bytes = 0u64;
+        let mut removed = 0u64;
+        let mut removed_bytes = 0u64;
+        let r = (|| -> Result<(), redb::Error> {
+            let txn = self.db.begin_write()?;
+            {
+                let mut t = txn.open_table(TABLE)?;
+                for (i, rec) in records.iter().enumerate() {
+                    let bytes = rec.encode();
+                    t.insert(self.next_key + i as u64, bytes.as_slice())?;
+                    added += 1;
+                    added_bytes += bytes.len() as u64;
+                }
+                for key in &self.delivered {
+                    if let Some(v) = t.remove(*key)? {
+                        removed += 1;
+                        removed_bytes += v.value().len() as u64;
+                    }
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })();
+        match r {
+            Ok(()) => {
+                self.next_key += added;
+                self.count += added;
+                self.bytes += added_bytes;
+                self.inner.stats.spooled.fetch_add(added, Relaxed);
+                self.count = self.count.saturating_sub(removed);
+                self.bytes = self.bytes.saturating_sub(removed_bytes);
+                self.inner.stats.replayed.fetch_add(removed, Relaxed);
+                self.delivered.clear();
+                self.delivered_since = None;
+                self.inner.stats.commits.fetch_add(1, Relaxed);
+                self.inner.stats.last_commit_us.store(t0.elapsed().as_micros() as u64, Relaxed);
+            }
+            Err(e) => {
+                // The batch is lost; count it as dropped and release its visitors so they are not held forever.
+                // Delivered replays stay listed and are deleted by a later commit.
+                self.inner.stats.commit_errors.fetch_add(1, Relaxed);
+                self.inner.stats.dropped.fetch_add(records.len() as u64, Relaxed);
+                for rec in &records {
+                    self.inner.forget_visitor(&rec.browser_id, 1);
+                }
+                log::emit_once("spool-commit", log::Level::Error, format!("xmcdp: the spool cannot commit ({e}); spilled events are being lost"));
+            }
+        }
+        self.enforce_cap();
+        if self.count == 0 && self.in_flight.is_empty() && self.inner.stats.file_bytes.load(Relaxed) > 8 << 20 {
+            let _ = self.db.compact();
+        }
+        self.publish();
+    }
+
+    pub(super) fn enforce_cap(&mut self) {
+        if self.bytes <= self.inner.cfg.max_bytes {
+            return;
+        }
+        let mut evicted = Vec::new();
+        let r = (|| -> Result<(), redb::Error> {
+            let txn = self.db.begin_write()?;
+            {
+                let mut t = txn.open_table(TABLE)?;
+                let mut victims = Vec::new();
+                let mut freed = 0u64;
+                for item in t.iter()? {
+                    let (k, v) = item?;
+                    if self.bytes - freed <= self.inner.cfg.max_bytes {
+                        break;
+                    }
+                    if self.in_flight.contains(&k.value()) || self.delivered.contains(&k.value()) {
+                        continue;
+                    }
+                    let len = v.value().len() as u64;
+                    freed += len;
+                    victims.push((k.value(), len, Record::decode(v.value()).map(|r| r.browser_id).unwrap_or_default()));
+                }
+                for (k, len, bid) in victims {
+                    t.remove(k)?;
+                    evicted.push((len, bid));
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })();
+        if r.is_ok() {
+            for (len, bid) in &evicted {
+                self.count -= 1;
+                self.bytes = self.bytes.saturating_sub(*len);
+                self.inner.forget_visitor(bid, 1);
+            }
+            self.inner.stats.evicted.fetch_add(evicted.len() as u64, Relaxed);
+            if !evicted.is_empty() {
+                log::emit_once("spool-evict", log::Level::Warn, "xmcdp: the spool reached spoolMaxBytes; the oldest events are being evicted (see stats.spool.evicted)");
+            }
+        }
+    }
+
+    /// Deletes the file when nothing is left in it; otherwise leaves it (unlocked) for adoption.
+    pub(super) fn finish(&mut self) -> u64 {
+        // Replays still out count as undelivered: they stay in the file.
+        self.inner.settles.lock().clear();
+        self.in_flight.clear();
+        self.delivered.clear();
+        let left = self.count;
+        self.publish();
+        let path = self.inner.path.clone();
+        // Drop the database (releases the lock) by swapping in nothing: the writer ends right after.
+        let db = std::mem::replace(&mut self.db, placeholder_db());
+        drop(db);
+        if left == 0 {
+            let _ = std::fs::remove_file(&path);
+            self.inner.stats.file_bytes.store(0, Relaxed);
+        }
+        left
+    }
+}
