@@ -18,7 +18,7 @@
        Sitecore.Kernel comes from Sitecore's public NuGet feed (dotnet/nuget.config) as a build-time reference
        only (runtime assets excluded): the site's own Sitecore.Kernel.dll is used, nothing from NuGet ships.
     4. Package (xtask/src/dist.rs, `cargo xtask dist`): the layout copied onto the site root:
-         bin\XmCdp.dll, bin\XmCdp.Sitecore.dll, bin\x64\xmcdp.dll,
+         bin\XmCdp.dll, bin\XmCdp.Sitecore.dll, bin\x64\xmcdp.dll, Transforms\web.config.XmCdp.xdt,
          App_Config\Include\XmCdp\XmCdp.config, INSTALL.md (from xtask/src/dist_install.md)
 
     Prerequisites: Rust (rustup target add x86_64-pc-windows-msvc), Visual Studio Build Tools (MSVC linker),
@@ -70,7 +70,7 @@ function Invoke-Step([string]$Name, [scriptblock]$Body) {
 # A folder this script may empty: an earlier output (only the dist layout's entries, with the native DLL in place).
 function Test-PreviousDist([string]$Path) {
     $names = @(Get-ChildItem -Force -LiteralPath $Path | ForEach-Object { $_.Name })
-    $foreign = @($names | Where-Object { @('bin', 'App_Config', 'INSTALL.md') -notcontains $_ })
+    $foreign = @($names | Where-Object { @('bin', 'App_Config', 'Transforms', 'INSTALL.md') -notcontains $_ })
     return ($foreign.Count -eq 0) -and (Test-Path -LiteralPath (Join-Path $Path 'bin\x64\xmcdp.dll'))
 }
 
@@ -127,6 +127,8 @@ Copy-Item (Join-Path $assemblies 'XmCdp.dll') $bin
 Copy-Item (Join-Path $assemblies 'XmCdp.Sitecore.dll') $bin
 Copy-Item $nativeDll (Join-Path $x64 'xmcdp.dll')
 Copy-Item 'dotnet\XmCdp.Sitecore\App_Config\Include\XmCdp\XmCdp.config' $include
+$transforms = New-Item -ItemType Directory -Force -Path (Join-Path $OutDir 'Transforms')
+Copy-Item 'dotnet\XmCdp.Sitecore\Transforms\web.config.XmCdp.xdt' $transforms
 Copy-Item 'xtask\src\dist_install.md' (Join-Path $OutDir 'INSTALL.md')
 # Sitecore.Kernel must not be copied: the site's own assembly is used (Private=false / runtime assets excluded).
 if (Test-Path (Join-Path $bin 'Sitecore.Kernel.dll')) { throw 'Sitecore.Kernel.dll must not ship' }

@@ -7,6 +7,7 @@
 //!   bin/x64/libxmcdp.so                          the native library, release build (Windows: xmcdp.dll from build.ps1,
 //!                                                or cross-built here with `--windows`)
 //!   App_Config/Include/XmCdp/XmCdp.config        the shipped patch file, byte for byte
+//!   Transforms/web.config.XmCdp.xdt              appSettings placeholders (apply to web.config; Strict-mode env vars)
 //!   INSTALL.md                                   the short install note
 //! ```
 //!
@@ -111,6 +112,13 @@ pub fn assemble(root: &Path, out: &Path, assemblies: &[PathBuf], native: &Path) 
         &root.join("dotnet/XmCdp.Sitecore/App_Config/Include/XmCdp/XmCdp.config"),
         &include.join("XmCdp.config"),
     )?;
+    // Not copied onto the site: applied to its web.config (Strict-mode SITECORE_APPSETTINGS_* needs the keys).
+    let transforms = out.join("Transforms");
+    fs::create_dir_all(&transforms).map_err(|e| e.to_string())?;
+    copy(
+        &root.join("dotnet/XmCdp.Sitecore/Transforms/web.config.XmCdp.xdt"),
+        &transforms.join("web.config.XmCdp.xdt"),
+    )?;
     fs::write(out.join("INSTALL.md"), INSTALL_MD).map_err(|e| format!("cannot write INSTALL.md: {e}"))
 }
 
@@ -169,6 +177,7 @@ mod tests {
             vec![
                 "App_Config/Include/XmCdp/XmCdp.config",
                 "INSTALL.md",
+                "Transforms/web.config.XmCdp.xdt",
                 "bin/XmCdp.Sitecore.dll",
                 "bin/XmCdp.dll",
                 lib.as_str()
@@ -178,12 +187,15 @@ mod tests {
         assert!(!out.join("bin/Sitecore.Kernel.dll").exists());
         let shipped = fs::read(root.join("dotnet/XmCdp.Sitecore/App_Config/Include/XmCdp/XmCdp.config")).unwrap();
         assert_eq!(fs::read(out.join("App_Config/Include/XmCdp/XmCdp.config")).unwrap(), shipped);
+        // Strict-mode SITECORE_APPSETTINGS_* needs the placeholders (issue 10 item 6): the transform ships as is.
+        let xdt = fs::read(root.join("dotnet/XmCdp.Sitecore/Transforms/web.config.XmCdp.xdt")).unwrap();
+        assert_eq!(fs::read(out.join("Transforms/web.config.XmCdp.xdt")).unwrap(), xdt);
         // Real .NET assemblies (PE files), not placeholders.
         for a in ["bin/XmCdp.dll", "bin/XmCdp.Sitecore.dll"] {
             assert_eq!(&fs::read(out.join(a)).unwrap()[..2], b"MZ", "{a}");
         }
         let install = fs::read_to_string(out.join("INSTALL.md")).unwrap();
-        for needle in ["bin\\x64\\xmcdp.dll", "recycle", "build.ps1", "XmCdp.config"] {
+        for needle in ["bin\\x64\\xmcdp.dll", "recycle", "build.ps1", "XmCdp.config", "web.config.XmCdp.xdt"] {
             assert!(install.contains(needle), "INSTALL.md does not mention {needle}");
         }
         let _ = fs::remove_dir_all(&tmp);
@@ -209,6 +221,8 @@ mod tests {
             "'App_Config\\Include\\XmCdp'",
             "'dotnet\\XmCdp.Sitecore\\App_Config\\Include\\XmCdp\\XmCdp.config'",
             "'xtask\\src\\dist_install.md'",
+            "'dotnet\\XmCdp.Sitecore\\Transforms\\web.config.XmCdp.xdt'",
+            "(Join-Path $OutDir 'Transforms')",
             "-p:SitecoreVersion=$SitecoreVersion",
         ] {
             assert!(ps1.contains(needle), "build.ps1 does not contain {needle}");
@@ -237,6 +251,7 @@ mod tests {
             ("[System.IO.Path]::GetFullPath(", "-OutDir is made absolute"),
             ("function Test-PreviousDist", "a non-empty -OutDir is emptied only when it is a previous dist folder"),
             ("refusing to empty -OutDir", "... else refused"),
+            ("@('bin', 'App_Config', 'Transforms', 'INSTALL.md')", "a previous dist folder holds exactly the dist layout's entries"),
             ("Write-Host \"  $($_.FullName)\"", "packaged files are printed with absolute paths"),
         ] {
             assert!(ps1.contains(needle), "build.ps1 does not contain {needle} ({why})");

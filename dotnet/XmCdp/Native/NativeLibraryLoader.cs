@@ -9,11 +9,12 @@ namespace XmCdp.Native
 {
     /// <summary>
     /// Makes sure the native library is loaded before the first P/Invoke.
-    /// <para>Windows/IIS: the DLL is loaded by full path from <c>bin\x64\xmcdp.dll</c> with
-    /// <c>LOAD_WITH_ALTERED_SEARCH_PATH</c>; later <c>[DllImport("xmcdp")]</c> binds to the module already in the
-    /// process. <c>bin</c> is found through <c>HttpRuntime.BinDirectory</c>, <c>AppDomain.RelativeSearchPath</c> and
+    /// <para>Windows/IIS: the DLL found at <c>bin\x64\xmcdp.dll</c> is copied to a folder named by its content hash
+    /// (<see cref="NativeCopy"/>, under <c>HttpRuntime.CodegenDir</c> or temp) and that copy is loaded by full path with
+    /// <c>LOAD_WITH_ALTERED_SEARCH_PATH</c>, so <c>bin\x64</c> stays unlocked; later <c>[DllImport("xmcdp")]</c> binds to
+    /// the module already in the process (same file name). <c>bin</c> is found through <c>HttpRuntime.BinDirectory</c>, <c>AppDomain.RelativeSearchPath</c> and
     /// <c>Assembly.CodeBase</c>, never <c>Assembly.Location</c> (ASP.NET shadow-copies managed DLLs, not native ones).
-    /// The DLL then stays loaded for the life of <c>w3wp.exe</c>: deploying a new version needs an app-pool recycle.</para>
+    /// The module stays loaded for the life of <c>w3wp.exe</c>: a new version takes effect after an app-pool recycle.</para>
     /// <para>Mono/Linux: resolution is Mono's (<c>&lt;dllmap&gt;</c> in <c>XmCdp.dll.config</c>, or <c>libxmcdp.so</c>
     /// on <c>LD_LIBRARY_PATH</c>); this class only probes so that a missing library fails with a clear message.</para>
     /// </summary>
@@ -59,8 +60,16 @@ namespace XmCdp.Native
                     tried.Append("\n  ").Append(path).Append(" (not found)");
                     continue;
                 }
-                var module = LoadLibraryEx(path, IntPtr.Zero, LOAD_WITH_ALTERED_SEARCH_PATH);
-                if (module != IntPtr.Zero) return path;
+                // A per-version copy, so bin\x64 is never locked and a deployment can overwrite it.
+                var root = CopyRoot();
+                string problem;
+                var load = NativeCopy.Prepare(path, root, out problem);
+                var module = LoadLibraryEx(load, IntPtr.Zero, LOAD_WITH_ALTERED_SEARCH_PATH);
+                if (module != IntPtr.Zero)
+                {
+                    s_loadWarning = NativeCopy.InPlaceWarning(path, root, problem);
+                    return load == path ? path : load + " (a copy of " + path + ")";
+                }
                 int err = Marshal.GetLastWin32Error();
                 tried.Append("\n  ").Append(path).Append(" (Win32 error ").Append(err).Append(": ")
                     .Append(Describe(err)).Append(')');
@@ -76,6 +85,27 @@ namespace XmCdp.Native
             return is64BitProcess ? null
                 : "XmCdp: 32-bit worker processes are not supported (there is no x86 build of " + LibraryName
                   + ".dll). Set the app pool's 'Enable 32-Bit Applications' to False.";
+        }
+
+        /// <summary>Set when the library had to be loaded in place (no per-version copy): one line for the log.</summary>
+        public static string LoadWarning => s_loadWarning;
+        private static volatile string s_loadWarning;
+
+        /// <summary>ASP.NET's per-application codegen folder when hosted (cleaned with the site's temp files), else temp.</summary>
+        private static string CopyRoot()
+        {
+            if (AspNetHost.IsHosted)
+            {
+                try
+                {
+                    var codegen = System.Web.HttpRuntime.CodegenDir;
+                    if (!string.IsNullOrEmpty(codegen)) return codegen;
+                }
+                catch (Exception)
+                {
+                }
+            }
+            return Path.GetTempPath();
         }
 
         private static string AppRoot => AppDomain.CurrentDomain.GetData(".appPath") as string ?? AppDomain.CurrentDomain.BaseDirectory;

@@ -66,6 +66,7 @@ namespace XmCdp.Sitecore.Pipelines.Initialize
                     return;
                 }
                 XmCdpLog.Info("native library loaded from " + NativeLibraryLoader.LoadedFrom);
+                if (NativeLibraryLoader.LoadWarning != null) XmCdpLog.Warn(NativeLibraryLoader.LoadWarning);
                 if (ForwardNativeLogs) NativeLogPump.Start(new SitecoreLogSink());
             }
 
