@@ -11,6 +11,7 @@
 //!
 //! Cannot install → Err (the caller counts a failure); it never skips.
 
+use crate::windows_wine::{Checks, MINGW};
 use crate::process::{self, cargo};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -23,8 +24,6 @@ const DEBIAN_RUST_DEBS: [&str; 5] = ["rustc-web", "cargo-web", "rust-web-src", "
 /// apt packages: mingw-w64 (linker, C compiler, objdump), Wine, and what Debian's cargo/rustc link against.
 const APT_PACKAGES: [&str; 5] = ["gcc-mingw-w64-x86-64", "binutils-mingw-w64-x86-64", "wine64", "libgit2-1.5", "libllvm22"];
 pub const TARGET: &str = "x86_64-pc-windows-gnu";
-pub const MINGW: &str = "x86_64-w64-mingw32";
-pub const WINE: &str = "/usr/lib/wine/wine64";
 
 /// DLLs the release DLL may import: each ships with Windows Server 2016 / Windows 10 1607 and later.
 /// `bcryptprimitives.dll` exists since Windows 7, but its `ProcessPrng` export (Rust std ≥ 1.78) only since
@@ -105,29 +104,11 @@ pub fn test_layer() -> Result<(u64, u64), String> {
     println!("windows: xmcdp.dll imports {}", imports.iter().cloned().collect::<Vec<_>>().join(", "));
     tally.check("imports only system DLLs of Windows Server 2016+", foreign.is_empty() && !imports.is_empty(), format!("non-system imports: {foreign:?}"));
 
-    crate::windows_wine::run_all(&tc, &mut tally)?;
+    crate::windows_wine::run_all(&tc, &work_dir(), &mut tally)?;
     println!("== windows: done in {:.0}s", t0.elapsed().as_secs_f64());
     Ok((tally.passed, tally.failed))
 }
 
-/// Named checks with their outcome printed as they happen.
-#[derive(Default)]
-pub struct Checks {
-    pub passed: u64,
-    pub failed: u64,
-}
-
-impl Checks {
-    pub fn check(&mut self, name: &str, ok: bool, why: impl std::fmt::Display) {
-        if ok {
-            self.passed += 1;
-            println!("windows: ok   {name}");
-        } else {
-            self.failed += 1;
-            println!("windows: FAIL {name}: {why}");
-        }
-    }
-}
 
 fn dpkg_installed(pkg: &str) -> bool {
     Command::new("dpkg-query")

@@ -6,7 +6,6 @@
 
 use crate::emulator_process::EmulatorProcess;
 use crate::process;
-use crate::windows::{Checks, MINGW, WINE};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
@@ -14,6 +13,29 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// The mingw-w64 tool prefix (linker, C compiler, objdump) and Debian's Wine binary.
+pub const MINGW: &str = "x86_64-w64-mingw32";
+pub const WINE: &str = "/usr/lib/wine/wine64";
+
+/// Named checks with their outcome printed as they happen.
+#[derive(Default)]
+pub struct Checks {
+    pub passed: u64,
+    pub failed: u64,
+}
+
+impl Checks {
+    pub fn check(&mut self, name: &str, ok: bool, why: impl std::fmt::Display) {
+        if ok {
+            self.passed += 1;
+            println!("windows: ok   {name}");
+        } else {
+            self.failed += 1;
+            println!("windows: FAIL {name}: {why}");
+        }
+    }
+}
 
 const SHUTDOWN_INCOMPLETE: i64 = 43;
 /// What `Client::shutdown` (src/client.rs) may add to the caller's deadline: after the pipeline's deadline the
@@ -27,8 +49,7 @@ struct Ctx {
     scratch: PathBuf,
 }
 
-pub fn run_all(_tc: &Path, t: &mut Checks) -> Result<(), String> {
-    let work = crate::windows::work_dir();
+pub fn run_all(_tc: &Path, work: &Path, t: &mut Checks) -> Result<(), String> {
     let ctx = Ctx { bin: work.join("test bin ü ☃"), prefix: work.join("wineprefix"), scratch: work.join("run") };
     let _ = std::fs::remove_dir_all(&ctx.scratch);
     std::fs::create_dir_all(&ctx.scratch).map_err(|e| e.to_string())?;
@@ -55,7 +76,7 @@ fn mingw_gcc(args: &[&str], inputs: &[PathBuf], out: &Path, libs: &[&str]) -> Re
 fn build_programs(ctx: &Ctx) -> Result<(), String> {
     let root = process::repo_root();
     std::fs::create_dir_all(&ctx.bin).map_err(|e| e.to_string())?;
-    let dll = crate::windows::work_dir().join("xmcdp-stripped.dll");
+    let dll = work.join("xmcdp-stripped.dll");
     std::fs::copy(&dll, ctx.bin.join("xmcdp.dll")).map_err(|e| format!("copy {}: {e}", dll.display()))?;
     let inc = format!("-I{}", root.join("bindings/c").display());
     let link = [format!("-L{}", ctx.bin.display()), "-lxmcdp".into(), "-Wl,-Bstatic".into(), "-lpthread".into()];
