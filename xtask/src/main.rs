@@ -1,4 +1,4 @@
-//! The build driver: `cargo xtask test | demo | bench | bindings | dist | soak | windows`.
+//! The build driver: `cargo xtask test | demo | bench | bindings | dist | pack | release | soak | windows`.
 
 mod bench;
 mod bindings;
@@ -7,9 +7,13 @@ mod demo;
 mod dist;
 mod dotnet;
 mod fuzz;
+mod pack;
+mod pack_install;
+mod release;
 mod soak;
 mod test;
 mod util;
+mod version;
 mod windows;
 mod windows_wine;
 
@@ -18,6 +22,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   demo       start the emulator and an xsp4-hosted site with the shipped config, drive scripted visitors; print what CDP received
   dist       the site layout (bin/, bin/x64/, App_Config/Include/XmCdp/, INSTALL.md) in dist/ (--verify runs the .NET tests on it;
              --windows packages bin/x64/xmcdp.dll cross-built as by `windows`)
+  pack       target/XmCdp.<version>.nupkg and target/XmCdp.Sitecore.<version>.nupkg (nuget 2.8 on Mono; installs it);
+             --test then installs them into a scratch classic project and builds it with xbuild
+  release    --dry-run: the whole suite, the Windows layer, pack and the install test; prints the artefacts with SHA-256
   bench      benchmarks (add --quick for a short smoke run); results in target/bench/results.json and BENCHMARKS.md
   bindings   regenerate bindings/c/xmcdp.h and bindings/csharp/Interop.cs
   windows    cross-build xmcdp.dll (x86_64-pc-windows-gnu) and test it under Wine (installs mingw-w64, Wine, Debian's rustc-web)
@@ -32,6 +39,9 @@ fn main() {
         Some("dist") => dist::run(rest),
         Some("bench") => bench::run(rest),
         Some("soak") => soak::run(rest),
+        Some("pack") if rest == ["--test"] => pack_install::run(),
+        Some("pack") => pack::run(rest).map(|_| ()),
+        Some("release") => release::run(rest),
         Some("windows") => windows::run(rest),
         Some("bindings") => bindings::generate(&util::repo_root()),
         Some("-h" | "--help" | "help") | None => {
