@@ -9,7 +9,6 @@
 //! metadata; and the rules NuGet applies to PackageReference projects, which cannot be built here (no .NET SDK).
 
 use crate::pack::{self, Packed};
-use crate::windows::Checks;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
@@ -137,6 +136,12 @@ fn check_packages(p: &Packed, t: &mut Checks) -> Result<(), String> {
         let deps: Vec<&str> = nuspec.match_indices("<dependency ").map(|(i, _)| &nuspec[i..nuspec[i..].find("/>").map_or(nuspec.len(), |e| i + e)]).collect();
         let expected: Vec<String> = if *id == "XmCdp" { vec![] } else { vec![format!("<dependency id=\"XmCdp\" version=\"[{v}]\" ")] };
         t.check(&format!("{id}: runtime dependencies are {expected:?} only"), deps == expected, format!("{deps:?}"));
+        // The assemblies carry the package's version (Properties.Version.g.cs), API hash included.
+        let info = crate::version::informational(v, crate::version::api_hash());
+        for (_, _, e) in pack::LAYOUT.iter().filter(|(_, i, e)| i == id && e.starts_with("lib/")) {
+            let dll = pack::read_entry(nupkg, e)?;
+            t.check(&format!("{id}: {e} has AssemblyInformationalVersion {info}"), dll.windows(info.len()).any(|w| w == info.as_bytes()), "not found in the assembly");
+        }
         // PackageReference rules (NuGet's asset selection): build/<tfm>/<id>.targets is the only targets file
         // imported; lib/<tfm>/ gives compile and runtime assemblies; runtimes/<rid>/native/ native assets.
         t.check(&format!("{id}: build targets named {id}.targets (imported by NuGet)"), entries.contains(&format!("build/net48/{id}.targets")), "missing");
@@ -145,6 +150,25 @@ fn check_packages(p: &Packed, t: &mut Checks) -> Result<(), String> {
     let native = pack::read_entry(&p.nupkgs[0], "runtimes/win-x64/native/xmcdp.dll")?;
     t.check("runtimes/win-x64/native/xmcdp.dll is a stripped PE32+ x64 DLL", is_pe_x64(&native) && native.len() < 30 << 20, format!("{} bytes", native.len()));
     Ok(())
+}
+
+/// Named checks, printed as they happen.
+#[derive(Default)]
+pub struct Checks {
+    pub passed: u64,
+    pub failed: u64,
+}
+
+impl Checks {
+    pub fn check(&mut self, name: &str, ok: bool, why: impl std::fmt::Display) {
+        if ok {
+            self.passed += 1;
+            println!("pack: ok   {name}");
+        } else {
+            self.failed += 1;
+            println!("pack: FAIL {name}: {why}");
+        }
+    }
 }
 
 fn is_pe_x64(b: &[u8]) -> bool {
