@@ -195,21 +195,21 @@ pub fn read_entry(nupkg: &Path, name: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// Debian's `nuget` (2.8, on Mono); installed when missing, as everything else the layers need.
+/// Debian's `nuget` (2.8, on Mono) and Mono's `xbuild`; installed when missing, as everything else the layers need.
 pub fn ensure_nuget() -> Result<(), String> {
-    if util::have("nuget") {
+    let missing: Vec<&str> = [("nuget", "nuget"), ("xbuild", "mono-xbuild")].iter().filter(|(t, _)| !util::have(t)).map(|(_, p)| *p).collect();
+    if missing.is_empty() {
         return Ok(());
     }
-    println!("== pack: installing Debian's nuget (apt-get install nuget)");
-    let install = || Command::new("apt-get").args(["install", "-y", "-q", "nuget"]).env("DEBIAN_FRONTEND", "noninteractive").status();
+    println!("== pack: installing {}", missing.join(", "));
+    let install = || Command::new("apt-get").args(["install", "-y", "-q"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive").status();
     if !install().map(|s| s.success()).unwrap_or(false) {
         util::run(Command::new("apt-get").args(["update", "-q"]))?;
-        util::run(Command::new("apt-get").args(["install", "-y", "-q", "nuget"]).env("DEBIAN_FRONTEND", "noninteractive"))?;
+        util::run(Command::new("apt-get").args(["install", "-y", "-q"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
-    if util::have("nuget") {
-        Ok(())
-    } else {
-        Err("nuget is still missing after apt-get install nuget".into())
+    match ["nuget", "xbuild"].iter().find(|t| !util::have(t)) {
+        Some(t) => Err(format!("{t} is still missing after apt-get install {}", missing.join(" "))),
+        None => Ok(()),
     }
 }
 
