@@ -1,7 +1,7 @@
 //! Generates the committed bindings from the `xmcdp` crate: `bindings/c/xmcdp.h` with cbindgen (from the
 //! source of `src/ffi/`, configured by `cbindgen.toml`) and `bindings/csharp/Interop.cs` with the
 //! interoptopus 0.14 C# backend (from `xmcdp::ffi::ffi_inventory()`). `check` regenerates both in memory
-//! and names the stale file.
+//! and names the stale file. It also writes both assemblies' `Properties.Version.g.cs` (`version.rs`).
 
 use interoptopus::patterns::api_guard::inventory_hash;
 use interoptopus::util::NamespaceMappings;
@@ -53,7 +53,12 @@ fn first_difference(committed: &str, fresh: &str) -> String {
 
 /// Both files' contents, as `(repo-relative path, text)`.
 pub fn render(repo_root: &Path) -> Result<Vec<(&'static str, String)>, String> {
-    Ok(vec![(HEADER, c_header(repo_root)?), (CSHARP, csharp()?)])
+    let mut files = vec![(HEADER, c_header(repo_root)?), (CSHARP, csharp()?)];
+    // The assemblies' version attributes: same version and API hash as the header (xtask/src/version.rs).
+    for (file, assembly) in crate::version::ASSEMBLY_INFO {
+        files.push((file, crate::version::render_assembly_info(repo_root, assembly)?));
+    }
+    Ok(files)
 }
 
 fn c_header(repo_root: &Path) -> Result<String, String> {

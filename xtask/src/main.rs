@@ -1,4 +1,4 @@
-//! The build driver: `cargo xtask test | demo | bench | bindings | dist | soak | windows`.
+//! The build driver: `cargo xtask test | demo | bench | bindings | dist | pack | release | soak | windows`.
 
 mod bench;
 mod bindings;
@@ -8,10 +8,13 @@ mod dist;
 mod dotnet;
 mod emulator_process;
 mod fuzz;
+mod pack;
+mod pack_install;
 mod process;
+mod release;
 mod soak;
 mod test;
-
+mod version;
 mod windows;
 mod windows_wine;
 
@@ -20,6 +23,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   demo       start the emulator and an xsp4-hosted site with the shipped config, drive scripted visitors; print what CDP received
   dist       the site layout (bin/, bin/x64/, App_Config/Include/XmCdp/, INSTALL.md) in dist/ (--verify runs the .NET tests on it;
              --windows packages bin/x64/xmcdp.dll cross-built as by `windows`)
+  pack       target/XmCdp.<version>.nupkg and target/XmCdp.Sitecore.<version>.nupkg (nuget 2.8 on Mono; installs it);
+             --test then installs them into a scratch classic project and builds it with xbuild
+  release    --dry-run: the whole suite, the Windows layer, pack and the install test; prints the artefacts with SHA-256
   bench      benchmarks (add --quick for a short smoke run); results in target/bench/results.json and BENCHMARKS.md
   bindings   regenerate bindings/c/xmcdp.h and bindings/csharp/Interop.cs
   windows    cross-build xmcdp.dll (x86_64-pc-windows-gnu) and test it under Wine (installs mingw-w64, Wine, Debian's rustc-web)
@@ -34,6 +40,9 @@ fn main() {
         Some("dist") => dist::run(rest),
         Some("bench") => bench::run(rest),
         Some("soak") => soak::run(rest),
+        Some("pack") if rest == ["--test"] => pack_install::run(),
+        Some("pack") => pack::run(rest).map(|_| ()),
+        Some("release") => release::run(rest),
         Some("windows") => windows::run(rest),
         Some("bindings") => bindings::generate(&process::repo_root()),
         Some("-h" | "--help" | "help") | None => {

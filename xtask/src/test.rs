@@ -87,6 +87,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         // 5. The Windows DLL, cross-built and run under Wine. Installs what it needs; when it cannot, the step
         //    fails (never a silent skip).
         tally.step("Windows DLL under Wine (cargo xtask windows)", crate::windows::test_layer());
+
+        // 6. The NuGet packages: packed with nuget 2.8, installed, built into a classic project with xbuild.
+        tally.step("NuGet packages (cargo xtask pack, nuget install, xbuild)", crate::pack_install::test_layer());
     }
 
     println!();

@@ -44,13 +44,15 @@ const SHUTDOWN_INCOMPLETE: i64 = 43;
 const SHUTDOWN_AFTER_DEADLINE_MS: u64 = 2000 + 200;
 
 struct Ctx {
+    /// `target/windows`: the stripped DLL and everything this layer writes.
+    work: PathBuf,
     bin: PathBuf,
     prefix: PathBuf,
     scratch: PathBuf,
 }
 
 pub fn run_all(_tc: &Path, work: &Path, t: &mut Checks) -> Result<(), String> {
-    let ctx = Ctx { bin: work.join("test bin ü ☃"), prefix: work.join("wineprefix"), scratch: work.join("run") };
+    let ctx = Ctx { work: work.to_path_buf(), bin: work.join("test bin ü ☃"), prefix: work.join("wineprefix"), scratch: work.join("run") };
     let _ = std::fs::remove_dir_all(&ctx.scratch);
     std::fs::create_dir_all(&ctx.scratch).map_err(|e| e.to_string())?;
     build_programs(&ctx)?;
@@ -76,7 +78,7 @@ fn mingw_gcc(args: &[&str], inputs: &[PathBuf], out: &Path, libs: &[&str]) -> Re
 fn build_programs(ctx: &Ctx) -> Result<(), String> {
     let root = process::repo_root();
     std::fs::create_dir_all(&ctx.bin).map_err(|e| e.to_string())?;
-    let dll = work.join("xmcdp-stripped.dll");
+    let dll = ctx.work.join("xmcdp-stripped.dll");
     std::fs::copy(&dll, ctx.bin.join("xmcdp.dll")).map_err(|e| format!("copy {}: {e}", dll.display()))?;
     let inc = format!("-I{}", root.join("bindings/c").display());
     let link = [format!("-L{}", ctx.bin.display()), "-lxmcdp".into(), "-Wl,-Bstatic".into(), "-lpthread".into()];

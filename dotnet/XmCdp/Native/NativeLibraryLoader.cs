@@ -226,9 +226,7 @@ namespace XmCdp.Native
                 var cause = e is TypeInitializationException && e.InnerException != null ? e.InnerException : e;
                 if (cause is TypeLoadException && !(cause is EntryPointNotFoundException) && !(cause is DllNotFoundException))
                 {
-                    throw new XmCdpException(CdpStatus.VersionMismatch,
-                        "XmCdp: the native library at " + from + " does not match XmCdp.dll (" + cause.Message
-                        + "). Deploy both from the same build; an app-pool recycle is needed to replace a loaded DLL.", cause);
+                    throw new XmCdpException(CdpStatus.VersionMismatch, MismatchMessage(from, NativeVersionNumber(), cause.Message), cause);
                 }
                 throw new XmCdpException(CdpStatus.LibraryNotLoaded, IsWindows
                     ? "XmCdp: " + from + " was loaded but could not be bound (" + cause.GetType().Name + ": " + cause.Message + ")."
@@ -236,6 +234,35 @@ namespace XmCdp.Native
                     + "-bit Mono process (" + cause.GetType().Name + "). Map it with a <dllmap dll=\"" + LibraryName
                     + "\" target=\"/full/path/lib" + LibraryName + ".so\"/> in XmCdp.dll.config next to XmCdp.dll, or put"
                     + " its folder on LD_LIBRARY_PATH.", cause);
+            }
+        }
+
+        /// <summary>Names both versions, so a half-done upgrade (new XmCdp.dll, old DLL still loaded) is obvious.</summary>
+        internal static string MismatchMessage(string from, uint? nativeVersion, string cause)
+        {
+            var native = nativeVersion is uint n
+                ? "native library " + n / 1000000 + "." + n / 1000 % 1000 + "." + n % 1000
+                : "native library of unknown version";
+            var managed = typeof(NativeLibraryLoader).Assembly
+                .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+                is System.Reflection.AssemblyInformationalVersionAttribute[] a && a.Length > 0 ? a[0].InformationalVersion : "(no version)";
+            return "XmCdp: the " + native + " at " + from + " does not match XmCdp.dll " + managed + " (" + cause
+                + "). Deploy both from the same package version; an app-pool recycle is needed to replace a loaded DLL.";
+        }
+
+        // Bound separately from the generated bindings, whose static constructor has just failed.
+        [DllImport(LibraryName, EntryPoint = "xmcdp_version", CallingConvention = CallingConvention.Cdecl)]
+        private static extern uint xmcdp_version_unchecked();
+
+        private static uint? NativeVersionNumber()
+        {
+            try
+            {
+                return xmcdp_version_unchecked();
+            }
+            catch (Exception)
+            {
+                return null;
             }
         }
 
