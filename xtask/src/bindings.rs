@@ -129,6 +129,9 @@ fn make_internal(text: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
+    use super::{CSHARP, HEADER};
+    use crate::version::{api_hash, crate_version, informational, numeric4, version_number, ASSEMBLY_INFO};
+
     fn repo_root() -> std::path::PathBuf {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is in the repo").to_path_buf()
     }
@@ -144,5 +147,36 @@ mod tests {
         let hash = interoptopus::patterns::api_guard::inventory_hash(&xmcdp::ffi::ffi_inventory());
         assert!(header.contains(&format!("#define XMCDP_API_HASH UINT64_C({hash})")));
         assert_eq!(xmcdp::ffi::xmcdp_api_guard(), interoptopus::patterns::api_guard::APIVersion::new(hash));
+    }
+
+    /// Every place that states the version or the API hash agrees with Cargo.toml and with the compiled library.
+    #[test]
+    fn one_version_everywhere() {
+        let root = repo_root();
+        let v = crate_version(&root).unwrap();
+        let number = version_number(&v).expect("Cargo.toml version is MAJOR.MINOR.PATCH[-pre]");
+        assert_eq!(xmcdp::ffi::xmcdp_version(), number, "xmcdp_version() vs Cargo.toml {v}");
+        let header = std::fs::read_to_string(root.join(HEADER)).unwrap();
+        assert!(header.contains(&format!("#define XMCDP_VERSION_NUMBER {number}\n")), "header vs Cargo.toml {v}");
+        assert!(header.contains(&format!("#define XMCDP_API_HASH UINT64_C({})", api_hash())), "header API hash");
+        let interop = std::fs::read_to_string(root.join(CSHARP)).unwrap();
+        assert!(interop.contains(&format!("if (api_version != {}ul)", api_hash())), "Interop.cs API hash");
+        for (file, assembly) in ASSEMBLY_INFO {
+            let text = std::fs::read_to_string(root.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(text.contains(&format!("AssemblyVersion(\"{}\")", numeric4(&v))), "{file} vs Cargo.toml {v}");
+            assert!(text.contains(&format!("AssemblyInformationalVersion(\"{}\")", informational(&v, api_hash()))), "{file}");
+            assert!(text.contains(&format!("AssemblyTitle(\"{assembly}\")")), "{file}");
+        }
+        for nuspec in ["nuget/XmCdp.nuspec", "nuget/XmCdp.Sitecore.nuspec"] {
+            let text = std::fs::read_to_string(root.join(nuspec)).unwrap();
+            assert!(text.contains("<version>$version$</version>"), "{nuspec} must take the version from xtask pack");
+        }
+        // The csprojs must not generate a second, different set of version attributes.
+        for csproj in ["dotnet/XmCdp/XmCdp.csproj", "dotnet/XmCdp.Sitecore/XmCdp.Sitecore.csproj"] {
+            let text = std::fs::read_to_string(root.join(csproj)).unwrap();
+            assert!(text.contains("<GenerateAssemblyInfo>false</GenerateAssemblyInfo>"), "{csproj}");
+        }
+        let changelog = std::fs::read_to_string(root.join("CHANGELOG.md")).unwrap();
+        assert!(changelog.contains(&format!("## [{v}]")), "CHANGELOG.md has no section for {v}");
     }
 }

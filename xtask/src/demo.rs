@@ -23,7 +23,7 @@ pub fn run(_args: &[String]) -> Result<(), String> {
     process::run(cargo().args(["build", "--quiet", "-p", "xmcdp", "--lib"]))?;
     process::run(cargo().args(["build", "--quiet", "-p", "xmcdp-emulator", "--bin", "xmcdp-emulator"]))?;
     let debug = process::target_dir().join("debug");
-    let native = debug.join(crate::test::native_lib_name());
+    let native = debug.join(crate::process::native_lib_name());
     let out = process::target_dir().join("demo").join("dotnet");
     dotnet::build(&root, &out)?;
     let visit = process::target_dir().join("demo").join("visit");

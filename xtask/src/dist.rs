@@ -54,7 +54,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             build.arg("--release");
         }
         process::run(&mut build)?;
-        process::target_dir().join(profile).join(crate::test::native_lib_name())
+        process::target_dir().join(profile).join(crate::process::native_lib_name())
     };
     let staging = process::target_dir().join("dist-build");
     println!("== compiling XmCdp.dll and XmCdp.Sitecore.dll (mcs -sdk:4.8)");
@@ -72,7 +72,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         println!("== verifying: the .NET suites against {}", out.join("bin/x64").display());
         process::run(cargo().args(["build", "--quiet", "-p", "xmcdp-emulator", "--bin", "xmcdp-emulator"]))?;
         let emulator = crate::emulator_process::EmulatorProcess::start(&[])?;
-        let packaged = out.join("bin").join("x64").join(crate::test::native_lib_name());
+        let packaged = out.join("bin").join("x64").join(crate::process::native_lib_name());
         let (passed, failed) = dotnet::test(&root, &packaged, Some(&emulator.url))?;
         if failed > 0 {
             return Err(format!("dist --verify: {failed} .NET tests failed ({passed} passed)"));
@@ -161,7 +161,7 @@ mod tests {
         let _ = fs::remove_dir_all(&tmp);
         let staging = tmp.join("staging");
         let assemblies = dotnet::build_shipped(&root, &staging).expect("mcs builds the shipped assemblies");
-        let native = tmp.join(crate::test::native_lib_name());
+        let native = tmp.join(crate::process::native_lib_name());
         fs::write(&native, b"stand-in").unwrap();
         let out = tmp.join("dist");
         // A stale file from an earlier run must not survive.
@@ -171,7 +171,7 @@ mod tests {
         assemble(&root, &out, &assemblies, &native).unwrap();
 
         let files: Vec<String> = list(&out).unwrap().iter().map(|p| p.display().to_string()).collect();
-        let lib = format!("bin/x64/{}", crate::test::native_lib_name());
+        let lib = format!("bin/x64/{}", crate::process::native_lib_name());
         assert_eq!(
             files,
             vec![

@@ -57,3 +57,14 @@ pub fn run_tee(cmd: &mut Command) -> (bool, String) {
 pub fn have(tool: &str) -> bool {
     Command::new("sh").arg("-c").arg(format!("command -v {tool} >/dev/null 2>&1")).status().map(|s| s.success()).unwrap_or(false)
 }
+
+/// File name of the native library that `cargo build --lib` writes on this platform.
+pub fn native_lib_name() -> &'static str {
+    if cfg!(windows) {
+        "xmcdp.dll"
+    } else if cfg!(target_os = "macos") {
+        "libxmcdp.dylib"
+    } else {
+        "libxmcdp.so"
+    }
+}

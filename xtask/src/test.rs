@@ -106,21 +106,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
 fn dotnet_tests(root: &std::path::Path) -> Result<(u64, u64), String> {
     process::run(cargo().args(["build", "--lib", "-p", "xmcdp", "-p", "xmcdp-emulator", "--bins"]))?;
-    let native = process::target_dir().join("debug").join(native_lib_name());
+    let native = process::target_dir().join("debug").join(process::native_lib_name());
     let emulator = crate::emulator_process::EmulatorProcess::start(&[])?;
     let (p, f) = crate::dotnet::test(root, &native, Some(&emulator.url))?;
     Ok((p as u64, f as u64))
 }
 
-pub fn native_lib_name() -> &'static str {
-    if cfg!(windows) {
-        "xmcdp.dll"
-    } else if cfg!(target_os = "macos") {
-        "libxmcdp.dylib"
-    } else {
-        "libxmcdp.so"
-    }
-}
 
 #[allow(dead_code)]
 fn _assert_command_is_used(_: Command) {}
