@@ -50,13 +50,14 @@ static const char *last_error(void) {
     return buf;
 }
 
-static xmcdp_client_t client(const char *url, const char *dir, const char *extra) {
+/* `attempts`: retryMaxAttempts (a key may appear once: the settings parser refuses repeated keys). */
+static xmcdp_client_t client(const char *url, const char *dir, int attempts, const char *extra) {
     static char esc[2048], json[4096];
     json_escape(dir, esc, sizeof esc);
     snprintf(json, sizeof json,
              "{\"clientKey\":\"ck_test\",\"targetUrl\":\"%s\",\"pointOfSale\":\"myretailsite/ireland\","
-             "\"retryMaxAttempts\":2,\"retryBaseMs\":5,\"retryMaxBackoffMs\":50,\"spoolDirectory\":\"%s\"%s}",
-             url, esc, extra);
+             "\"retryMaxAttempts\":%d,\"retryBaseMs\":5,\"retryMaxBackoffMs\":50,\"spoolDirectory\":\"%s\"%s}",
+             url, attempts, esc, extra);
     xmcdp_client_t c = 0;
     xmcdp_str_t s = {(const uint8_t *)json, strlen(json)};
     if (xmcdp_client_new(s, &c) != XMCDP_STATUS_OK) {
@@ -109,7 +110,7 @@ __attribute__((noreturn)) static void writer(const char *url, const char *dir, i
     char *bids[64], extra[64], page[32];
     int nb = split(bids_arg, bids, 64);
     snprintf(extra, sizeof extra, ",\"spoolCommitIntervalMs\":%d", commit_ms);
-    xmcdp_client_t c = client(url, dir, extra);
+    xmcdp_client_t c = client(url, dir, 2, extra);
     ULONGLONG t0 = GetTickCount64();
     for (unsigned long long i = 0;;) {
         unsigned long long due = (GetTickCount64() - t0) * 2; /* 2000 events/s */
@@ -123,7 +124,7 @@ __attribute__((noreturn)) static void writer(const char *url, const char *dir, i
 }
 
 static int run(const char *url, const char *dir, const char *stop, unsigned deadline_ms) {
-    xmcdp_client_t c = client(url, dir, "");
+    xmcdp_client_t c = client(url, dir, 2, "");
     wchar_t wstop[1024];
     MultiByteToWideChar(CP_UTF8, 0, stop, -1, wstop, 1024);
     while (GetFileAttributesW(wstop) == INVALID_FILE_ATTRIBUTES) {
@@ -137,7 +138,7 @@ static int graceful(const char *url, const char *dir, char *bids_arg, int n, uns
     char *bids[64], page[32];
     int nb = split(bids_arg, bids, 64), accepted = 0;
     /* Many retries: without the deadline these events would stay in memory for a long time. */
-    xmcdp_client_t c = client(url, dir, ",\"retryMaxAttempts\":100");
+    xmcdp_client_t c = client(url, dir, 100, "");
     for (int i = 0; i < n; i++) {
         snprintf(page, sizeof page, "g%d", i);
         accepted += view(c, bids[i % nb], page);
