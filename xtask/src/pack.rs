@@ -7,7 +7,7 @@
 //! ```text
 //! XmCdp:           lib/net48/XmCdp.dll, runtimes/win-x64/native/xmcdp.dll, build/net48/XmCdp.targets
 //! XmCdp.Sitecore:  lib/net48/XmCdp.Sitecore.dll, content/App_Config/Include/XmCdp/XmCdp.config,
-//!                  build/net48/XmCdp.Sitecore.targets; depends on XmCdp [same version], nothing else
+//!                  build/net48/XmCdp.Sitecore.targets, tools/web.config.XmCdp.xdt; depends on XmCdp [same version], nothing else
 //! ```
 //!
 //! Debian's `nuget` 2.8 (Mono) packs from `nuget/*.nuspec`. Its schema predates `<license type="expression">`
@@ -26,12 +26,17 @@ pub const IDS: [&str; 2] = ["XmCdp", "XmCdp.Sitecore"];
 pub const LICENSE: &str = "MIT OR Apache-2.0";
 
 /// dist path → (package id, path inside the package).
-pub const LAYOUT: [(&str, &str, &str); 4] = [
+pub const LAYOUT: [(&str, &str, &str); 5] = [
     ("bin/XmCdp.dll", "XmCdp", "lib/net48/XmCdp.dll"),
     ("bin/x64/xmcdp.dll", "XmCdp", "runtimes/win-x64/native/xmcdp.dll"),
     ("bin/XmCdp.Sitecore.dll", "XmCdp.Sitecore", "lib/net48/XmCdp.Sitecore.dll"),
     ("App_Config/Include/XmCdp/XmCdp.config", "XmCdp.Sitecore", "content/App_Config/Include/XmCdp/XmCdp.config"),
+    // A web.config transform is applied by the site's deployment (XDT step), never copied into the site: `tools/`
+    // is NuGet's folder for files a package carries but does not add to the project.
+    ("Transforms/web.config.XmCdp.xdt", "XmCdp.Sitecore", "tools/web.config.XmCdp.xdt"),
 ];
+/// Carried by a package but not deployed into the site by building the project (see `tools/` above).
+pub const NOT_DEPLOYED: [&str; 1] = ["Transforms/web.config.XmCdp.xdt"];
 /// In the dist folder only: the package description and the README say the same.
 pub const DIST_ONLY: [&str; 1] = ["INSTALL.md"];
 /// Package-only files: the MSBuild glue (`nuget/build/`), named `<id>.targets` so NuGet imports it.

@@ -76,7 +76,7 @@ pub fn check(p: &Packed, t: &mut Checks) -> Result<(), String> {
 
     xbuild(&site, t, "xbuild builds the classic project with the packages' targets")?;
     let shipped: Vec<String> =
-        crate::dist::list(&p.dist)?.iter().map(|f| f.to_string_lossy().into_owned()).filter(|f| !pack::DIST_ONLY.contains(&f.as_str())).collect();
+        crate::dist::list(&p.dist)?.iter().map(|f| f.to_string_lossy().into_owned()).filter(|f| !pack::DIST_ONLY.contains(&f.as_str()) && !pack::NOT_DEPLOYED.contains(&f.as_str())).collect();
     for f in &shipped {
         let (a, b) = (fs::read(p.dist.join(f)).ok(), fs::read(site.join(f)).ok());
         t.check(&format!("the site has {f}, identical to dist/{f}"), a.is_some() && a == b, if b.is_none() { "missing" } else { "differs" });
