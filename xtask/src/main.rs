@@ -2,6 +2,7 @@
 
 mod bench;
 mod bindings;
+mod checks;
 mod csharp_check;
 mod demo;
 mod dist;

@@ -8,6 +8,7 @@
 //! of the dist layout the packages were cut from; an edited config survives an update and a rebuild; the `.nuspec`
 //! metadata; and the rules NuGet applies to PackageReference projects, which cannot be built here (no .NET SDK).
 
+use crate::checks::Checks;
 use crate::pack::{self, Packed};
 use std::fs;
 use std::path::Path;
@@ -16,7 +17,7 @@ use std::process::Command;
 /// The layer for `cargo xtask test`: Ok((passed, failed)), Err when it could not run.
 pub fn test_layer() -> Result<(u64, u64), String> {
     let packed = pack::run(&[])?;
-    let mut t = Checks::default();
+    let mut t = Checks::new("pack");
     check(&packed, &mut t)?;
     Ok((t.passed, t.failed))
 }
@@ -152,24 +153,6 @@ fn check_packages(p: &Packed, t: &mut Checks) -> Result<(), String> {
     Ok(())
 }
 
-/// Named checks, printed as they happen.
-#[derive(Default)]
-pub struct Checks {
-    pub passed: u64,
-    pub failed: u64,
-}
-
-impl Checks {
-    pub fn check(&mut self, name: &str, ok: bool, why: impl std::fmt::Display) {
-        if ok {
-            self.passed += 1;
-            println!("pack: ok   {name}");
-        } else {
-            self.failed += 1;
-            println!("pack: FAIL {name}: {why}");
-        }
-    }
-}
 
 fn is_pe_x64(b: &[u8]) -> bool {
     let pe = b.get(0x3c..0x40).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]) as usize);

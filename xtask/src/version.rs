@@ -75,10 +75,6 @@ pub fn render_assembly_info(repo_root: &Path, assembly: &str) -> Result<String, 
 mod tests {
     use super::*;
 
-    fn root() -> std::path::PathBuf {
-        crate::process::repo_root()
-    }
-
     #[test]
     fn version_helpers() {
         assert_eq!(numeric4("1.2.3"), "1.2.3.0");

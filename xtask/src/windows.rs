@@ -11,7 +11,8 @@
 //!
 //! Cannot install → Err (the caller counts a failure); it never skips.
 
-use crate::windows_wine::{Checks, MINGW};
+use crate::checks::Checks;
+use crate::windows_wine::MINGW;
 use crate::process::{self, cargo};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -86,7 +87,7 @@ pub fn test_layer() -> Result<(u64, u64), String> {
     println!("== windows: xmcdp.dll built in {:.0}s", t1.elapsed().as_secs_f64());
     process::run(cargo().args(["build", "--quiet", "-p", "xmcdp-emulator", "--bin", "xmcdp-emulator"]))?;
 
-    let mut tally = Checks::default();
+    let mut tally = Checks::new("windows");
     // Everything below looks at the stripped DLL, the bytes `cargo xtask dist --windows` ships.
     let dll = work_dir().join("xmcdp-stripped.dll");
     strip_dll(&dll_path(), &dll)?;

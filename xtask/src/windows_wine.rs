@@ -5,6 +5,7 @@
 //! search), and every spool directory does too (the library turns the UTF-8 setting into a UTF-16 path).
 
 use crate::emulator_process::EmulatorProcess;
+use crate::checks::Checks;
 use crate::process;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -18,24 +19,6 @@ use std::time::{Duration, Instant};
 pub const MINGW: &str = "x86_64-w64-mingw32";
 pub const WINE: &str = "/usr/lib/wine/wine64";
 
-/// Named checks with their outcome printed as they happen.
-#[derive(Default)]
-pub struct Checks {
-    pub passed: u64,
-    pub failed: u64,
-}
-
-impl Checks {
-    pub fn check(&mut self, name: &str, ok: bool, why: impl std::fmt::Display) {
-        if ok {
-            self.passed += 1;
-            println!("windows: ok   {name}");
-        } else {
-            self.failed += 1;
-            println!("windows: FAIL {name}: {why}");
-        }
-    }
-}
 
 const SHUTDOWN_INCOMPLETE: i64 = 43;
 /// What `Client::shutdown` (src/client.rs) may add to the caller's deadline: after the pipeline's deadline the
