@@ -23,11 +23,15 @@ fn stats_carry_the_shutdown_report_and_the_spool_figures() {
     let dir = std::env::temp_dir().join(format!("xmcdp-shutdown-report-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
+    // A listener that never answers: the kernel completes the connection, nobody reads the request, so
+    // the one event is still in flight when the deadline passes, however fast or slow the machine is.
+    // (A refused port made this depend on timing: on a fast machine the outage spill took the event to
+    // the spool before shutdown began, and shutdown then had nothing left to report.)
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let settings = serde_json::json!({
         "clientKey": "ck_shutdown", "pointOfSale": "p",
-        // Nothing listens on the discard port: every delivery fails, so shutdown leaves the event unsent.
-        "targetUrl": "http://127.0.0.1:9",
-        "retryMaxAttempts": 100, "connectTimeoutMs": 50,
+        "targetUrl": format!("http://{}", silent.local_addr().unwrap()),
+        "retryMaxAttempts": 100, "requestTimeoutMs": 60_000,
         "spoolDirectory": dir.to_str().unwrap(),
     })
     .to_string();
@@ -49,5 +53,6 @@ fn stats_carry_the_shutdown_report_and_the_spool_figures() {
     assert_eq!(st["spool"]["enabled"], true, "{st}");
     assert_eq!(st["spool"]["spooled"], 1, "{st}");
     assert_eq!(xmcdp_client_delete(c), XMCDP_STATUS_OK);
+    drop(silent);
     let _ = std::fs::remove_dir_all(&dir);
 }
