@@ -100,6 +100,30 @@ namespace XmCdp.Guests
             return FlatJson.ReadObject(guestJson).TryGetValue("ref", out r) ? r as string : null;
         }
 
+        /// <summary>The guest refs of a search collection (<see cref="FindByEmail"/>, <see cref="FindByIdentifier"/>), in order.</summary>
+        public static IList<string> RefsOf(string collectionJson)
+        {
+            var refs = new List<string>();
+            if (string.IsNullOrEmpty(collectionJson)) return refs;
+            const string Marker = "/v2.1/guests/";
+            int i = 0;
+            while ((i = collectionJson.IndexOf(Marker, i, StringComparison.Ordinal)) >= 0)
+            {
+                int start = i + Marker.Length, end = start;
+                while (end < collectionJson.Length && IsRefChar(collectionJson[end])) end++;
+                // Only an item's own href ends right after the ref (an extension's href goes on with "/extensions").
+                if (end > start && end < collectionJson.Length && collectionJson[end] == '"')
+                {
+                    var r = collectionJson.Substring(start, end - start);
+                    if (!refs.Contains(r)) refs.Add(r);
+                }
+                i = end;
+            }
+            return refs;
+        }
+
+        private static bool IsRefChar(char c) => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+
         /// <summary>
         /// The key/values of data extension <paramref name="name"/> (string, long, double or bool values), or null when
         /// the guest has no such extension.
