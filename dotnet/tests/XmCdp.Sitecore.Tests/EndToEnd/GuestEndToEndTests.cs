@@ -134,6 +134,26 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
         }
 
         [Test]
+        public void RegistrationHandler_CreatesTheCustomerWithItsExtension_ThenUpdatesItsProfile()
+        {
+            var name = "carol" + Guid.NewGuid().ToString("N").Substring(0, 10);
+            var bid = _emulator.CreateBrowserId();
+            var reg = _lazy.Get("/?register=" + name, Bid(bid));
+            var guestRef = Line(reg, "guest registered=").Substring("guest registered=".Length);
+            Assert.That(guestRef, Is.StringMatching("^[0-9a-f-]{36}$"), reg.Body);
+            Assert.That(Line(_lazy.Get("/about?updateGuest=" + guestRef + "&city=Dublin", Bid(bid)), "guest updated="), Is.EqualTo("guest updated=Ok"));
+
+            var stored = _emulator.Guest(guestRef);
+            Assert.That(stored["guestType"], Is.EqualTo("customer"));
+            Assert.That(stored["email"], Is.EqualTo(name + "@example.com"));
+            Assert.That(stored["firstName"], Is.EqualTo(name));
+            Assert.That(stored["city"], Is.EqualTo("Dublin"));
+            var ext = ((ArrayList)stored["extensions"]).Cast<Dictionary<string, object>>().Single(e => (string)e["name"] == "ext");
+            Assert.That(ext["newsletter"], Is.EqualTo(true));
+            Assert.That(ext["signupSource"], Is.EqualTo("register-page"));
+        }
+
+        [Test]
         public void SlowCdp_CostsThePageItsBudget_NotAnError()
         {
             var bid = _emulator.CreateBrowserId();
