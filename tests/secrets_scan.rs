@@ -209,6 +209,20 @@ fn no_token_or_personal_data_in_logs_errors_or_stats() {
         hay.result(&format!("find by identifier answered {status}"), g.find_by_identifier("CRM", CRM_ID));
         hay.result(&format!("patch answered {status}"), g.patch_extension(&guest, "ext", &json!({"nickname": FIRST})));
     }
+    // The guest lifecycle: a registration and a profile update carrying PII, local refusals, injected failures.
+    let person = json!({"guestType": "customer", "email": EMAIL, "firstName": FIRST, "lastName": LAST, "phoneNumbers": [PHONE],
+        "identifiers": [{"provider": "CRM", "id": CRM_ID}]});
+    for status in [400, 401, 403, 500] {
+        faults(&emu, &json!({"routes": {"guests": {"error_rate": 1.0, "error_status": status}}}));
+        hay.result(&format!("register answered {status}"), g.register(&person, &json!({"ext2": {"nickname": FIRST}})));
+        hay.result(&format!("update answered {status}"), g.update_guest(&guest, &json!({"firstName": FIRST, "email": EMAIL})));
+        hay.result(&format!("delete answered {status}"), g.delete_guest(unknown_guest));
+    }
+    faults(&emu, &json!({}));
+    hay.result("register", g.register(&person, &json!({"ext3": {"nickname": LAST}})));
+    hay.result("register with a misspelt attribute", g.register(&json!({"guestType": "customer", "firstname": FIRST}), &Value::Null));
+    hay.result("register with a bad e-mail", g.register(&json!({"guestType": "customer", "email": format!("{FIRST} {LAST}")}), &Value::Null));
+    hay.result("update unknown guest", g.update_guest(unknown_guest, &json!({"lastName": LAST})));
     faults(&emu, &json!({}));
     let wrong = Client::from_json(&settings(&emu, WRONG_TOKEN)).unwrap();
     hay.result("find with a wrong token", wrong.guests().find_by_email(EMAIL));

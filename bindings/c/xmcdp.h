@@ -42,7 +42,7 @@
 
 /* The API hash this header was generated from. Compare with xmcdp_api_guard() after loading the
    library; a difference means header and library do not match. */
-#define XMCDP_API_HASH UINT64_C(7629923944112578699)
+#define XMCDP_API_HASH UINT64_C(10195670552214929364)
 
 
 // Longest single string field accepted, in bytes.
@@ -440,6 +440,36 @@ enum xmcdp_status_t xmcdp_client_delete(xmcdp_client_t client);
 // (`data_json` not a JSON object, or using a reserved key such as "type").
 enum xmcdp_status_t xmcdp_client_event(xmcdp_client_t client, const struct xmcdp_event_t *custom_event);
 
+// Registers a guest: `POST /v2.1/guests` with `guest_json` (a JSON object of Guest REST attributes:
+// `guestType` visitor|customer|traveller required, `email`, `firstName`, `lastName`, `identifiers`
+// `[{"provider","id","expiryDate"?}]`, ...), then one data extension per entry of `extensions_json`
+// (optional: absent, or a JSON object such as `{"ext": {"loyaltyTier": "gold"}}`), all within one budget.
+// Everything is checked before the first request: `XMCDP_STATUS_INVALID_FIELD` (unknown or output-only
+// attribute, wrong type, missing guestType), `XMCDP_STATUS_INVALID_EMAIL`, `XMCDP_STATUS_INVALID_DATE`
+// (dateOfBirth not in the past, not ISO 8601), `XMCDP_STATUS_MISSING_IDENTIFIERS`, `XMCDP_STATUS_TOO_LARGE`,
+// and the extension statuses of `xmcdp_client_guest_extension_create`. Copies the created guest (with
+// `extensions` holding the created extensions) into `buf`. When an extension fails after the guest was
+// created, the status is that failure's and the message names the created guest ref. Outputs and other
+// failures as for `xmcdp_client_guest_find`.
+enum xmcdp_status_t xmcdp_client_guest_create(xmcdp_client_t client,
+                                              struct xmcdp_str_t guest_json,
+                                              struct xmcdp_str_t extensions_json,
+                                              uint32_t budget_ms,
+                                              uint8_t *buf,
+                                              size_t cap,
+                                              size_t *out_len);
+
+// Deletes guest `guest_ref` (`DELETE /v2.1/guests/{ref}`, the right to be forgotten): irreversible; CDP
+// also deletes its orders, sessions, events and data extensions. Copies the server's answer into `buf`
+// (`null` when it sent none). `guest_ref` is required. Outputs and failures as for
+// `xmcdp_client_guest_find` (`XMCDP_STATUS_NOT_FOUND` when no such guest exists).
+enum xmcdp_status_t xmcdp_client_guest_delete(xmcdp_client_t client,
+                                              struct xmcdp_str_t guest_ref,
+                                              uint32_t budget_ms,
+                                              uint8_t *buf,
+                                              size_t cap,
+                                              size_t *out_len);
+
 // Creates a guest data extension `name` ("ext", "ext1" … "ext5") from `data_json`, a flat JSON object
 // of at most 100 key/values (letters and digits as keys; string, number or boolean values), checked
 // before sending: `XMCDP_STATUS_INVALID_EXT`, `XMCDP_STATUS_TOO_MANY_EXT_ATTRIBUTES`,
@@ -555,6 +585,19 @@ enum xmcdp_status_t xmcdp_client_guest_get(xmcdp_client_t client,
                                            uint8_t *buf,
                                            size_t cap,
                                            size_t *out_len);
+
+// Updates guest `guest_ref` from `guest_json`: with `replace` 0 a partial update (`PATCH`: only the
+// attributes sent change; `null` clears one), otherwise a replacement (`PUT`: guestType required, every
+// attribute not sent is removed). Checked as for `xmcdp_client_guest_create`. Copies the updated guest
+// into `buf`. Both strings are required. Outputs and failures as for `xmcdp_client_guest_find`.
+enum xmcdp_status_t xmcdp_client_guest_update(xmcdp_client_t client,
+                                              struct xmcdp_str_t guest_ref,
+                                              struct xmcdp_str_t guest_json,
+                                              uint8_t replace,
+                                              uint32_t budget_ms,
+                                              uint8_t *buf,
+                                              size_t cap,
+                                              size_t *out_len);
 
 // Queues an IDENTITY event (a visitor identified, e.g. at login). Validates on the calling thread and
 // never blocks.

@@ -20,9 +20,9 @@ namespace XmCdp.Native
         static Interop()
         {
             var api_version = Interop.xmcdp_api_guard();
-            if (api_version != 7629923944112578699ul)
+            if (api_version != 10195670552214929364ul)
             {
-                throw new TypeLoadException($"API reports hash {api_version} which differs from hash in bindings (7629923944112578699). You probably forgot to update / copy either the bindings or the library.");
+                throw new TypeLoadException($"API reports hash {api_version} which differs from hash in bindings (10195670552214929364). You probably forgot to update / copy either the bindings or the library.");
             }
         }
 
@@ -304,6 +304,34 @@ namespace XmCdp.Native
         /// extension into `buf`. Outputs and failures as for `xmcdp_client_guest_find`.
         [DllImport(NativeLib, CallingConvention = CallingConvention.Cdecl, EntryPoint = "xmcdp_client_guest_extension_delete_fields")]
         public static extern xmcdp_status_t xmcdp_client_guest_extension_delete_fields(ulong client, xmcdp_str_t guest_ref, xmcdp_str_t name, IntPtr fields, ulong fields_len, uint budget_ms, IntPtr buf, ulong cap, out ulong out_len);
+
+        /// Registers a guest: `POST /v2.1/guests` with `guest_json` (a JSON object of Guest REST attributes:
+        /// `guestType` visitor|customer|traveller required, `email`, `firstName`, `lastName`, `identifiers`
+        /// `[{"provider","id","expiryDate"?}]`, ...), then one data extension per entry of `extensions_json`
+        /// (optional: absent, or a JSON object such as `{"ext": {"loyaltyTier": "gold"}}`), all within one budget.
+        /// Everything is checked before the first request: `XMCDP_STATUS_INVALID_FIELD` (unknown or output-only
+        /// attribute, wrong type, missing guestType), `XMCDP_STATUS_INVALID_EMAIL`, `XMCDP_STATUS_INVALID_DATE`
+        /// (dateOfBirth not in the past, not ISO 8601), `XMCDP_STATUS_MISSING_IDENTIFIERS`, `XMCDP_STATUS_TOO_LARGE`,
+        /// and the extension statuses of `xmcdp_client_guest_extension_create`. Copies the created guest (with
+        /// `extensions` holding the created extensions) into `buf`. When an extension fails after the guest was
+        /// created, the status is that failure's and the message names the created guest ref. Outputs and other
+        /// failures as for `xmcdp_client_guest_find`.
+        [DllImport(NativeLib, CallingConvention = CallingConvention.Cdecl, EntryPoint = "xmcdp_client_guest_create")]
+        public static extern xmcdp_status_t xmcdp_client_guest_create(ulong client, xmcdp_str_t guest_json, xmcdp_str_t extensions_json, uint budget_ms, IntPtr buf, ulong cap, out ulong out_len);
+
+        /// Updates guest `guest_ref` from `guest_json`: with `replace` 0 a partial update (`PATCH`: only the
+        /// attributes sent change; `null` clears one), otherwise a replacement (`PUT`: guestType required, every
+        /// attribute not sent is removed). Checked as for `xmcdp_client_guest_create`. Copies the updated guest
+        /// into `buf`. Both strings are required. Outputs and failures as for `xmcdp_client_guest_find`.
+        [DllImport(NativeLib, CallingConvention = CallingConvention.Cdecl, EntryPoint = "xmcdp_client_guest_update")]
+        public static extern xmcdp_status_t xmcdp_client_guest_update(ulong client, xmcdp_str_t guest_ref, xmcdp_str_t guest_json, byte replace, uint budget_ms, IntPtr buf, ulong cap, out ulong out_len);
+
+        /// Deletes guest `guest_ref` (`DELETE /v2.1/guests/{ref}`, the right to be forgotten): irreversible; CDP
+        /// also deletes its orders, sessions, events and data extensions. Copies the server's answer into `buf`
+        /// (`null` when it sent none). `guest_ref` is required. Outputs and failures as for
+        /// `xmcdp_client_guest_find` (`XMCDP_STATUS_NOT_FOUND` when no such guest exists).
+        [DllImport(NativeLib, CallingConvention = CallingConvention.Cdecl, EntryPoint = "xmcdp_client_guest_delete")]
+        public static extern xmcdp_status_t xmcdp_client_guest_delete(ulong client, xmcdp_str_t guest_ref, uint budget_ms, IntPtr buf, ulong cap, out ulong out_len);
 
     }
 

@@ -274,6 +274,25 @@ namespace XmCdp.Sitecore
             }
         }
 
+        private CdpVisitorGuest _guest;
+
+        /// <summary>
+        /// The visitor's CDP guest: read and write its data extensions in one line
+        /// (<c>CdpContext.Current?.Guest.Extension("ext")?["loyaltyTier"]</c>). Resolved at most once per request, off the
+        /// request thread, and only when first used (or at request begin with the site's <c>prefetchGuest</c>).
+        /// </summary>
+        public CdpVisitorGuest Guest
+        {
+            get
+            {
+                var g = Volatile.Read(ref _guest);
+                if (g != null) return g;
+                // The user of this request, captured on the request thread (Sitecore.Context is per request).
+                var created = new CdpVisitorGuest(Site, BrowserId, global::Sitecore.Context.User);
+                return Interlocked.CompareExchange(ref _guest, created, null) ?? created;
+            }
+        }
+
         /// <summary>The point of sale of this request's language (pointOfSaleByLanguage); null = the site's default.</summary>
         public string PointOfSale { get; internal set; }
 

@@ -8,4 +8,4 @@ using System.Reflection;
 [assembly: AssemblyProduct("XmCdp")]
 [assembly: AssemblyVersion("0.1.0.0")]
 [assembly: AssemblyFileVersion("0.1.0.0")]
-[assembly: AssemblyInformationalVersion("0.1.0+api.7629923944112578699")]
+[assembly: AssemblyInformationalVersion("0.1.0+api.10195670552214929364")]

@@ -31,6 +31,13 @@ namespace XmCdp.Sitecore
         public ICdpClient Client { get; }
         /// <summary>Decisions prefetched at request begin for this site.</summary>
         public SiteDecisions Decisions { get; }
+        /// <summary>
+        /// <c>guestIdentifierProvider</c>: when set, <see cref="CdpContext.Guest"/> of a logged-in user is the guest with the
+        /// user's e-mail under this identifier provider (as the IDENTITY event sends it); null = by browser id only.
+        /// </summary>
+        public string GuestIdentifierProvider { get; internal set; }
+        /// <summary><c>prefetchGuest</c>: start resolving <see cref="CdpContext.Guest"/> at request begin (off the request thread).</summary>
+        public bool PrefetchGuest { get; internal set; }
 
         private readonly Dictionary<string, string> _posByLanguage;
 

@@ -1,4 +1,4 @@
-//! `xmcdp_client_guest_*`: the Guest REST API v2.1 (find, read, data extensions), JSON in and out.
+//! `xmcdp_client_guest_*`: the Guest REST API v2.1 (find, read, create, update, delete, data extensions), JSON in and out.
 //!
 //! Each call blocks for at most its budget (0 = the client's `guestApiTimeoutMs`). The API token comes
 //! from the settings and never appears in a message. Answers go into the caller's buffer; one that does
@@ -282,5 +282,99 @@ pub extern "C" fn xmcdp_client_guest_extension_delete_fields(
             keys.push(required(f, &format!("fields[{i}]"))?);
         }
         guest_call(client, budget_ms, buf, cap, out_len, |g| g.delete_extension_fields(r, n, &keys))
+    })
+}
+
+/// A guest body: a JSON object; syntax errors are `XMCDP_STATUS_INVALID_ARGUMENT`.
+unsafe fn guest_json(s: &xmcdp_str_t) -> FfiResult<Value> {
+    const FIELD: &str = "guest_json";
+    let json = s.required(FIELD, XMCDP_MAX_JSON_LEN)?;
+    serde_json::from_str(json)
+        .map_err(|e| FfiError::new(XMCDP_STATUS_INVALID_ARGUMENT, format!("{FIELD}: invalid JSON at line {} column {}", e.line(), e.column())))
+}
+
+/// Registers a guest: `POST /v2.1/guests` with `guest_json` (a JSON object of Guest REST attributes:
+/// `guestType` visitor|customer|traveller required, `email`, `firstName`, `lastName`, `identifiers`
+/// `[{"provider","id","expiryDate"?}]`, ...), then one data extension per entry of `extensions_json`
+/// (optional: absent, or a JSON object such as `{"ext": {"loyaltyTier": "gold"}}`), all within one budget.
+/// Everything is checked before the first request: `XMCDP_STATUS_INVALID_FIELD` (unknown or output-only
+/// attribute, wrong type, missing guestType), `XMCDP_STATUS_INVALID_EMAIL`, `XMCDP_STATUS_INVALID_DATE`
+/// (dateOfBirth not in the past, not ISO 8601), `XMCDP_STATUS_MISSING_IDENTIFIERS`, `XMCDP_STATUS_TOO_LARGE`,
+/// and the extension statuses of `xmcdp_client_guest_extension_create`. Copies the created guest (with
+/// `extensions` holding the created extensions) into `buf`. When an extension fails after the guest was
+/// created, the status is that failure's and the message names the created guest ref. Outputs and other
+/// failures as for `xmcdp_client_guest_find`.
+#[ffi_function]
+#[ffi_surrogates(buf = "buffer_surrogate", cap = "usize_surrogate", out_len = "usize_out_surrogate")]
+#[no_mangle]
+pub extern "C" fn xmcdp_client_guest_create(
+    client: xmcdp_client_t,
+    guest_json: xmcdp_str_t,
+    extensions_json: xmcdp_str_t,
+    budget_ms: u32,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> xmcdp_status_t {
+    ffi_call("xmcdp_client_guest_create", || unsafe {
+        start(buf, cap, out_len)?;
+        let g = self::guest_json(&guest_json)?;
+        let exts = match extensions_json.as_str("extensions_json", XMCDP_MAX_JSON_LEN)? {
+            None => Value::Null,
+            Some(j) => serde_json::from_str(j).map_err(|e| {
+                FfiError::new(XMCDP_STATUS_INVALID_EXT, format!("extensions_json: invalid JSON at line {} column {}", e.line(), e.column()))
+            })?,
+        };
+        guest_call(client, budget_ms, buf, cap, out_len, |api| api.register(&g, &exts))
+    })
+}
+
+/// Updates guest `guest_ref` from `guest_json`: with `replace` 0 a partial update (`PATCH`: only the
+/// attributes sent change; `null` clears one), otherwise a replacement (`PUT`: guestType required, every
+/// attribute not sent is removed). Checked as for `xmcdp_client_guest_create`. Copies the updated guest
+/// into `buf`. Both strings are required. Outputs and failures as for `xmcdp_client_guest_find`.
+#[ffi_function]
+#[ffi_surrogates(buf = "buffer_surrogate", cap = "usize_surrogate", out_len = "usize_out_surrogate")]
+#[no_mangle]
+pub extern "C" fn xmcdp_client_guest_update(
+    client: xmcdp_client_t,
+    guest_ref: xmcdp_str_t,
+    guest_json: xmcdp_str_t,
+    replace: u8,
+    budget_ms: u32,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> xmcdp_status_t {
+    ffi_call("xmcdp_client_guest_update", || unsafe {
+        start(buf, cap, out_len)?;
+        let (r, g) = (required(&guest_ref, "guest_ref")?, self::guest_json(&guest_json)?);
+        if replace != 0 {
+            guest_call(client, budget_ms, buf, cap, out_len, |api| api.replace_guest(r, &g))
+        } else {
+            guest_call(client, budget_ms, buf, cap, out_len, |api| api.update_guest(r, &g))
+        }
+    })
+}
+
+/// Deletes guest `guest_ref` (`DELETE /v2.1/guests/{ref}`, the right to be forgotten): irreversible; CDP
+/// also deletes its orders, sessions, events and data extensions. Copies the server's answer into `buf`
+/// (`null` when it sent none). `guest_ref` is required. Outputs and failures as for
+/// `xmcdp_client_guest_find` (`XMCDP_STATUS_NOT_FOUND` when no such guest exists).
+#[ffi_function]
+#[ffi_surrogates(buf = "buffer_surrogate", cap = "usize_surrogate", out_len = "usize_out_surrogate")]
+#[no_mangle]
+pub extern "C" fn xmcdp_client_guest_delete(
+    client: xmcdp_client_t,
+    guest_ref: xmcdp_str_t,
+    budget_ms: u32,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> xmcdp_status_t {
+    ffi_call("xmcdp_client_guest_delete", || unsafe {
+        start(buf, cap, out_len)?;
+        let r = required(&guest_ref, "guest_ref")?;
+        guest_call(client, budget_ms, buf, cap, out_len, |api| api.delete_guest(r))
     })
 }

@@ -210,6 +210,9 @@ pub fn ffi_inventory() -> Inventory {
         .register(function!(xmcdp_client_guest_extension_patch))
         .register(function!(xmcdp_client_guest_extension_delete))
         .register(function!(xmcdp_client_guest_extension_delete_fields))
+        .register(function!(xmcdp_client_guest_create))
+        .register(function!(xmcdp_client_guest_update))
+        .register(function!(xmcdp_client_guest_delete))
         .inventory()
 }
 

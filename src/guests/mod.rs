@@ -1,5 +1,6 @@
-//! Guest REST API v2.1 (server-side only): find guests, read a guest, and guest data extensions
-//! (create / get / list / put / patch / delete / delete fields).
+//! Guest REST API v2.1 (server-side only): find guests, read a guest, the guest lifecycle (create with its
+//! data extensions, replace, partial update, delete) and guest data extensions (create / get / list / put /
+//! patch / delete / delete fields).
 //!
 //! Authentication is HTTP Basic with `clientKey:apiToken`. The token is sent only over https://, or plain
 //! http:// to a loopback address (local emulator); any other URL is refused before a request is made. It never
@@ -8,6 +9,8 @@
 //!
 //! JSON in and out is `serde_json::Value`; a 204 answer is `Value::Null`.
 
+pub mod lifecycle;
+pub mod profile;
 pub mod validate;
 
 use crate::config::Settings;
@@ -213,7 +216,7 @@ impl<'c> GuestApi<'c> {
         self.call(Method::DELETE, format!("/v2.1/guests/{guest_ref}/extensions/{name}/fields{q}"), None, &[])
     }
 
-    fn call(&self, method: Method, path_and_query: String, body: Option<Value>, mask_values: &[&str]) -> Result<Value> {
+    pub(crate) fn call(&self, method: Method, path_and_query: String, body: Option<Value>, mask_values: &[&str]) -> Result<Value> {
         let p = self.guests.access.clone()?;
         let rt = self.guests.rt.handle()?;
         let http = self.guests.http.clone();

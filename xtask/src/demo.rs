@@ -94,6 +94,9 @@ pub fn run(_args: &[String]) -> Result<(), String> {
     let bot = site.get_as("/about", &mut Jar::default(), "Mozilla/5.0 (compatible; Googlebot/2.1)")?;
     println!("   googlebot /about -> {} {}", bot.status, bot.body.lines().next().unwrap_or(""));
 
+    // 7. Registration and profile update through the Guest REST API (CdpGuests, CdpContext.Guest).
+    guest_registration(&site, &emu.admin(), &run_id)?;
+
     // Let the library deliver everything queued before looking at CDP.
     let stats = site.get("/__host/stats", &mut Jar::default())?.body;
     let shut = site.get("/__host/shutdown", &mut Jar::default())?;
@@ -206,6 +209,31 @@ pub fn run(_args: &[String]) -> Result<(), String> {
         .filter_map(|e| e["type"].as_str())
         .collect();
     println!("   CDP received for {bid}: {}", types.join(" "));
+    Ok(())
+}
+
+/// A registration handler creates the customer with a data extension, then updates its profile; a rendering
+/// writes and reads the anonymous visitor's own extension with `CdpContext.Current.Guest` (one line each).
+fn guest_registration(site: &XspSite, admin: &xmcdp_emulator_admin::Admin, run_id: &str) -> Result<(), String> {
+    let mut carol = Jar::default();
+    let r = site.visit("carol (registers)", &format!("/?register=carol{run_id}"), &mut carol)?;
+    let gref = r
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix("guest registered="))
+        .filter(|g| !g.starts_with("failed"))
+        .ok_or_else(|| format!("the registration failed: {}", r.body))?
+        .to_string();
+    site.visit("carol (profile update)", &format!("/about?updateGuest={gref}&city=Dublin"), &mut carol)?;
+    let g = admin.guest(&gref)?;
+    let ext = g["extensions"].as_array().and_then(|x| x.iter().find(|e| e["name"] == "ext")).cloned().unwrap_or_default();
+    println!(
+        "   CDP guest {gref}: {} {} <{}> city={} country={} ext.newsletter={} ext.signupSource={}",
+        g["guestType"], g["firstName"], g["email"].as_str().unwrap_or("?"), g["city"], g["country"], ext["newsletter"], ext["signupSource"]
+    );
+    let mut dave = Jar::default();
+    site.visit("dave (rendering saves)", "/about?guestSave=ext&key=favouriteColour&value=red", &mut dave)?;
+    site.visit("dave (rendering reads)", "/about?guestExt=ext&key=favouriteColour", &mut dave)?;
     Ok(())
 }
 

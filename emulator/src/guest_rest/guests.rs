@@ -2,6 +2,7 @@
 
 use super::{bad, check_path, expand, paging, Authed, JsonBody};
 use crate::app::App;
+use crate::clock::iso_ms;
 use crate::http::{Out, Params};
 use crate::state::{Identifier, Store, Tenant};
 use axum::extract::{Path, State};
@@ -118,20 +119,72 @@ fn check_guest_type(o: &Map<String, Value>, required: bool) -> Result<Option<Str
     }
 }
 
-fn check_profile(o: &Map<String, Value>) -> Result<(), Out> {
-    if let Some(e) = o.get("email") {
-        if !(e.is_string() || e.is_null()) {
-            return Err(bad("email must be a string"));
+/// Text attributes of a guest.
+const TEXT: &[&str] = &[
+    "title",
+    "firstName",
+    "lastName",
+    "gender",
+    "email",
+    "nationality",
+    "passportNumber",
+    "city",
+    "state",
+    "country",
+    "postCode",
+    "language",
+    "dateOfBirth",
+    "passportExpiry",
+];
+const LISTS: &[&str] = &["emails", "phoneNumbers", "street"];
+
+/// The documented attributes with their types (null clears one in a PATCH): a misspelt or unknown
+/// attribute is a 400, as is a date of birth that is not an ISO 8601 date in the past.
+fn check_profile(o: &Map<String, Value>, now: i64) -> Result<(), Out> {
+    for (k, v) in o {
+        let k = k.as_str();
+        if GUEST_SYSTEM.contains(&k) || v.is_null() && (TEXT.contains(&k) || LISTS.contains(&k)) {
+            continue;
         }
-    }
-    for k in ["emails", "phoneNumbers", "street"] {
-        if let Some(v) = o.get(k) {
-            if !(v.is_array() || v.is_null()) {
-                return Err(bad(&format!("{k} must be an array")));
+        if LISTS.contains(&k) {
+            if !v.as_array().is_some_and(|a| a.iter().all(Value::is_string)) {
+                return Err(bad(&format!("{k} must be an array of strings")));
             }
+            continue;
+        }
+        if !TEXT.contains(&k) {
+            return Err(bad(&format!("{k} is not a guest attribute")));
+        }
+        let Some(s) = v.as_str() else {
+            return Err(bad(&format!("{k} must be a string")));
+        };
+        match k {
+            "email" if !s.contains('@') => return Err(bad("email is not a valid e-mail address")),
+            "country" if s.len() != 2 || !s.bytes().all(|b| b.is_ascii_uppercase()) => {
+                return Err(bad("country must be an ISO 3166-1 alpha-2 code"))
+            }
+            "dateOfBirth" | "passportExpiry" => {
+                let day = s.get(..10).filter(|d| is_iso_day(d));
+                let Some(day) = day else {
+                    return Err(bad(&format!("{k} must be an ISO 8601 date-time")));
+                };
+                if k == "dateOfBirth" && day >= &iso_ms(now)[..10] {
+                    return Err(bad("dateOfBirth must be in the past"));
+                }
+            }
+            _ => {}
         }
     }
     Ok(())
+}
+
+fn is_iso_day(d: &str) -> bool {
+    let b = d.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    b.len() == 10 && b[4] == b'-' && b[7] == b'-' && digits(0..4) && digits(5..7) && digits(8..10) && {
+        let (m, day): (u32, u32) = (d[5..7].parse().unwrap_or(0), d[8..10].parse().unwrap_or(0));
+        (1..=12).contains(&m) && (1..=31).contains(&day)
+    }
 }
 
 fn create_guest(app: &App, st: &mut Store, t: &Tenant, body: &JsonBody, now: i64) -> Out {
@@ -143,7 +196,7 @@ fn create_guest(app: &App, st: &mut Store, t: &Tenant, body: &JsonBody, now: i64
         Ok(g) => g.expect("required"),
         Err(e) => return e,
     };
-    if let Err(e) = check_profile(&o) {
+    if let Err(e) = check_profile(&o, now) {
         return e;
     }
     let ids = match o.get("identifiers") {
@@ -192,7 +245,7 @@ fn update_guest(
         Ok(g) => g,
         Err(e) => return e,
     };
-    if let Err(e) = check_profile(&o) {
+    if let Err(e) = check_profile(&o, now) {
         return e;
     }
     let ids = match o.get("identifiers") {

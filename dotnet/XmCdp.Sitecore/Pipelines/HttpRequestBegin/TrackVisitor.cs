@@ -187,6 +187,7 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
             }
 
             if (TrackIdentity) Identify(http, binding, ctx);
+            if (binding.PrefetchGuest) ctx.Guest.Prefetch();
             Prefetch(binding, ctx, item.Paths != null ? item.Paths.FullPath : null);
         }
 

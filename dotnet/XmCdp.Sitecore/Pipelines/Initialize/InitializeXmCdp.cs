@@ -88,7 +88,9 @@ namespace XmCdp.Sitecore.Pipelines.Initialize
                     string byLanguage;
                     posMap.TryGetValue("pointOfSaleByLanguage", out byLanguage);
                     SiteBinding.ParsePointOfSaleMap(byLanguage);
-                    XmCdpSites.Register(new SiteBinding(siteName, settings, client, decisions, byLanguage));
+                    var binding = new SiteBinding(siteName, settings, client, decisions, byLanguage);
+                    ReadGuestOptions(binding, posMap);
+                    XmCdpSites.Register(binding);
                     created++;
                     XmCdpLog.Info("tracking site '" + siteName + "' with " + settings);
                     XmCdpLog.Info(DescribeSources(siteName, node));
@@ -114,7 +116,21 @@ namespace XmCdp.Sitecore.Pipelines.Initialize
         }
 
         /// <summary>Attributes handled here, never passed to the native settings.</summary>
-        private static readonly string[] CSharpOnly = { "name", "prefetchFlows", "prefetchPaths", "apiTokenAppSetting", "pointOfSaleByLanguage" };
+        private static readonly string[] CSharpOnly =
+            { "name", "prefetchFlows", "prefetchPaths", "apiTokenAppSetting", "pointOfSaleByLanguage", "guestIdentifierProvider", "prefetchGuest" };
+
+        /// <summary>guestIdentifierProvider / prefetchGuest of a site (CdpContext.Guest); a bad prefetchGuest is refused.</summary>
+        private static void ReadGuestOptions(SiteBinding binding, Dictionary<string, string> values)
+        {
+            string provider, prefetch;
+            values.TryGetValue("guestIdentifierProvider", out provider);
+            values.TryGetValue("prefetchGuest", out prefetch);
+            binding.GuestIdentifierProvider = string.IsNullOrWhiteSpace(provider) ? null : provider.Trim();
+            bool on = false;
+            if (!string.IsNullOrEmpty(prefetch) && !bool.TryParse(prefetch.Trim(), out on))
+                throw new ArgumentException("prefetchGuest must be true or false.");
+            binding.PrefetchGuest = on;
+        }
 
         /// <summary>Documented attribute names that differ from the native setting's name.</summary>
         private static string NativeName(string attribute) => attribute == "edgeSiteName" ? "siteName" : attribute;

@@ -143,6 +143,7 @@ namespace XmCdp.TestHost
                 Goal(context, cdp, sb);
             }
             Decisions(context, cdp, sb);
+            GuestPage.Render(context, cdp, sb);
             response.Write(sb.ToString());
             // ?status=404|500|304: the page item renders but the response ends with that status (no VIEW is sent);
             // 301|302: a rendering redirects, as Response.Redirect / RedirectPermanent do (httpRequestEnd still runs).
