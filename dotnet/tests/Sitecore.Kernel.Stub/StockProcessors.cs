@@ -6,14 +6,15 @@ using Sitecore.Data.Items;
 // context the way Sitecore does before our processor runs; their rules (below) exist only for the test host.
 namespace Sitecore.Pipelines.HttpRequest
 {
-    /// <summary>Site "shell" for /sitecore/*, else "website"; <c>sc_mode=edit|preview|debug</c> sets the page mode.</summary>
+    /// <summary>Site "admin" for /sitecore/admin/*, "shell" for other /sitecore/*, "shop" for /shop/*, else "website"; <c>sc_mode=edit|preview|debug</c> sets the page mode.</summary>
     public class SiteResolver : HttpRequestProcessor
     {
         public override void Process(HttpRequestArgs args)
         {
             var path = args.HttpContext.Request.Path ?? "/";
             var name = path.StartsWith("/sitecore/admin", StringComparison.OrdinalIgnoreCase) ? "admin"
-                : path.StartsWith("/sitecore", StringComparison.OrdinalIgnoreCase) ? "shell" : "website";
+                : path.StartsWith("/sitecore", StringComparison.OrdinalIgnoreCase) ? "shell"
+                : path.StartsWith("/shop/", StringComparison.OrdinalIgnoreCase) ? "shop" : "website";
             Context.Site = new Sitecore.Sites.SiteContext(name);
             switch (args.HttpContext.Request.QueryString["sc_mode"])
             {
