@@ -271,14 +271,14 @@ struct Response {
 }
 
 /// The ASP.NET test site in a patched private copy of xsp4 (see spec/mono-host-notes.md), killed on drop.
-struct XspSite {
+pub(crate) struct XspSite {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     _work: PathBuf,
 }
 
 impl XspSite {
-    fn start(out: &Path, native: &Path, emulator_url: &str) -> Result<XspSite, String> {
+    pub(crate) fn start(out: &Path, native: &Path, emulator_url: &str) -> Result<XspSite, String> {
         let work = out.join(format!("demo-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&work);
         let site = work.join("site");
