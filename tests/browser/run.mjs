@@ -16,6 +16,9 @@ if (!SITE || !EMU || !SCREENSHOT) {
 }
 const HOST = new URL(SITE).hostname;
 const BOT_UA = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
+// Headless Chromium says "HeadlessChrome", which the shipped bot patterns ("headless") rightly skip: the visitors
+// here present the User-Agent of the same Chromium with a window.
+const VISITOR_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function check(cond, message) {
@@ -49,6 +52,7 @@ const context = await chromium.launchPersistentContext(userDataDir, {
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
   ],
   viewport: { width: 1100, height: 1300 },
+  userAgent: VISITOR_UA,
 });
 
 /** A fresh visitor: no cookies; consent given unless told otherwise; every console error recorded. */
@@ -56,12 +60,17 @@ async function visitor({ consent = true, userAgent } = {}) {
   await context.clearCookies();
   if (consent) await context.addCookies([{ name: 'consent', value: 'yes', domain: HOST, path: '/' }]);
   const page = await context.newPage();
-  if (userAgent) await page.setExtraHTTPHeaders({ 'User-Agent': userAgent });
+  if (userAgent) {
+    // Per page (the persistent context has one User-Agent): Chromium's own override, as DevTools' device mode does.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Emulation.setUserAgentOverride', { userAgent });
+  }
   const problems = [];
   const requests = [];
   page.on('console', (m) => { if (m.type() === 'error') problems.push('console error: ' + m.text()); });
   page.on('pageerror', (e) => problems.push('page error: ' + e.message));
   page.on('request', (r) => requests.push(r.url()));
+  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`); });
   return { page, problems, requests };
 }
 async function bidCookie() {

@@ -124,6 +124,15 @@ namespace XmCdp.TestHost
                         if (native != null) response.Write(site.SiteName + " " + native.GetStats().Json + "\n");
                     }
                     return;
+                case "/favicon.ico":
+                    // A real site has one; browsers ask for it on every first page.
+                    response.StatusCode = 204;
+                    return;
+                case "/__host/login-admin":
+                    // `cargo xtask demo --keep-running`: the stand-in's administrator login for a person's browser.
+                    response.Cookies.Add(new HttpCookie("stub_sitecore_user", "admin") { Path = "/" });
+                    response.Redirect("/sitecore/admin/xmcdp.aspx", false);
+                    return;
                 case "/__host/engage.js":
                     // The Engage browser SDK bundled from the pinned npm package (tests/browser), served like a
                     // self-hosted copy (browserTagScriptUrl).
