@@ -23,6 +23,7 @@ mod windows_wine;
 const USAGE: &str = "usage: cargo xtask <command>
   test       run every test layer (Rust, C smoke, bindings freshness, C# compile, .NET on Mono, the Windows DLL under Wine); prints `N passed, N failed`
   demo       start the emulator and an xsp4-hosted site with the shipped config, drive scripted visitors; print what CDP received
+             and where the admin page is (--keep-running: the site stays up until Ctrl-C)
   dist       the site layout (bin/, bin/x64/, App_Config/Include/XmCdp/, INSTALL.md) in dist/ (--verify runs the .NET tests on it;
              --windows packages bin/x64/xmcdp.dll cross-built as by `windows`)
   pack       target/XmCdp.<version>.nupkg and target/XmCdp.Sitecore.<version>.nupkg (nuget 2.8 on Mono; installs it);
