@@ -55,6 +55,9 @@ const context = await chromium.launchPersistentContext(userDataDir, {
   userAgent: VISITOR_UA,
 });
 
+// Pages opened by the running scenario: their console errors fail it, and they are closed after it, pass or fail.
+let opened = [];
+
 /** A fresh visitor: no cookies; consent given unless told otherwise; every console error recorded. */
 async function visitor({ consent = true, userAgent } = {}) {
   await context.clearCookies();
@@ -71,7 +74,9 @@ async function visitor({ consent = true, userAgent } = {}) {
   page.on('pageerror', (e) => problems.push('page error: ' + e.message));
   page.on('request', (r) => requests.push(r.url()));
   page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`); });
-  return { page, problems, requests };
+  const v = { page, problems, requests };
+  opened.push(v);
+  return v;
 }
 async function bidCookie() {
   return (await context.cookies(SITE)).find((c) => c.name === 'bid_ck_test');
@@ -177,17 +182,19 @@ scenario('admin page: denied to visitors, figures for an administrator, the test
 let passed = 0;
 let failed = 0;
 for (const s of scenarios) {
-  let v;
+  opened = [];
   try {
-    v = await s.fn();
-    if (v && v.problems.length) throw new Error(v.problems.join('; '));
+    await s.fn();
+    const problems = opened.flatMap((v) => v.problems);
+    if (problems.length) throw new Error(problems.join('; '));
     passed++;
     console.log('ok   ' + s.name);
   } catch (e) {
     failed++;
-    console.log('FAIL ' + s.name + ': ' + (e && e.message ? e.message : e));
+    const problems = opened.flatMap((v) => v.problems);
+    console.log('FAIL ' + s.name + ': ' + (e && e.message ? e.message : e) + (problems.length ? ' [' + problems.join('; ') + ']' : ''));
   } finally {
-    if (v && v.page) await v.page.close().catch(() => {});
+    for (const v of opened) await v.page.close().catch(() => {});
   }
 }
 await context.close();
