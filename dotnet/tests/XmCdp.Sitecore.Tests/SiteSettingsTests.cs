@@ -141,12 +141,17 @@ namespace XmCdp.Sitecore.Tests
         public void Shutdown_LogsTheReportAndTheSpoolFigures()
         {
             var dir = Path.Combine(Path.GetTempPath(), "xmcdp-shutdown-figures-" + Guid.NewGuid().ToString("N"));
+            // A listener that never answers: the view is still in flight at the deadline and goes to the spool at
+            // shutdown, on any machine. (A refused port let the outage spill reach the spool before shutdown on a
+            // fast machine, and shutdown then reported nothing unsent.)
+            var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            silent.Start();
             try
             {
                 XmCdpSites.ClientFactory = XmCdpSites.DefaultFactory;
-                // Nothing listens on the discard port: the view cannot be delivered and goes to the spool at shutdown.
-                WithSite("<site name='shop' clientKey='ck_shop' pointOfSale='p' targetUrl='http://127.0.0.1:9' retryMaxAttempts='100' "
-                    + "connectTimeoutMs='50' spoolDirectory='" + dir + "' />").Process(new PipelineArgs());
+                var target = "http://127.0.0.1:" + ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+                WithSite("<site name='shop' clientKey='ck_shop' pointOfSale='p' targetUrl='" + target + "' retryMaxAttempts='100' "
+                    + "requestTimeoutMs='60000' spoolDirectory='" + dir + "' />").Process(new PipelineArgs());
                 var client = (CdpClient)XmCdpSites.Find("shop").Client;
                 Assert.That(client.GetStats().Shutdown, Is.Null, "no report before shutdown");
                 Assert.That(client.GetStats().SpoolEnabled, Is.True);
@@ -164,6 +169,7 @@ namespace XmCdp.Sitecore.Tests
             }
             finally
             {
+                silent.Stop();
                 try { Directory.Delete(dir, true); } catch (IOException) { }
             }
         }
