@@ -29,6 +29,8 @@ namespace XmCdp.Sitecore
         public string Channel { get; }
         public string Currency { get; }
         public ICdpClient Client { get; }
+        /// <summary>The Engage browser tag of this site and who sends the VIEW (<c>viewOwner</c>).</summary>
+        public Browser.BrowserTagSettings BrowserTag { get; internal set; } = Browser.BrowserTagSettings.Off;
         /// <summary>Decisions prefetched at request begin for this site.</summary>
         public SiteDecisions Decisions { get; }
         /// <summary>

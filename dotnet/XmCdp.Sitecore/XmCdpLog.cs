@@ -33,8 +33,23 @@ namespace XmCdp.Sitecore
     /// <summary>Forwards native log records to the Sitecore log (the native side already strips personal data).</summary>
     internal sealed class SitecoreLogSink : ICdpLogSink
     {
+        private const int Kept = 20;
+        private static readonly object Gate = new object();
+        private static readonly System.Collections.Generic.Queue<string> Recent = new System.Collections.Generic.Queue<string>(Kept);
+
+        /// <summary>The last native log lines (oldest first), for the admin page.</summary>
+        internal static string[] RecentLines()
+        {
+            lock (Gate) return Recent.ToArray();
+        }
+
         public void Write(CdpLogLevel level, string message)
         {
+            lock (Gate)
+            {
+                if (Recent.Count == Kept) Recent.Dequeue();
+                Recent.Enqueue(DateTime.UtcNow.ToString("HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) + " " + level + " " + message);
+            }
             switch (level)
             {
                 case CdpLogLevel.Error: XmCdpLog.Error("native: " + message); break;

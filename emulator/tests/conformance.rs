@@ -262,3 +262,130 @@ fn cloud_sdk_0_6_1_server_api() {
         .all(|x| x["headers"]["x-sc-correlation-id"].as_str().unwrap().len() == 32));
     assert_eq!(admin(&b, "/__emulator/stats")["events"]["rejected"], 0);
 }
+
+/// The browser entry (`init`) as a page running the XmCdp browser tag uses it: the server already set `bid_`, so
+/// with `forceServerCookieMode` the SDK creates no browser and writes no cookie; its browser-shaped events
+/// (language and page inferred from the page, UTM and `variantid` from the URL, the external referrer, FORM, a
+/// queued ADD), `show.json` and callFlows are accepted and land on the server-created guest; every route it calls
+/// cross-origin answers the CORS preflight a browser sends first.
+#[test]
+fn engage_1_4_3_browser_api_on_a_server_set_cookie() {
+    let e = emu();
+    let b = e.base_url();
+    let (bid, guest) = new_browser(&b);
+    let before = admin(&b, "/__emulator/requests")["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    ensure_node_modules();
+    let out = Command::new("node")
+        .arg("engage_browser.js")
+        .current_dir(conformance_dir())
+        .env("EMULATOR_URL", &b)
+        .env("BID", &bid)
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "engage_browser.js failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value =
+        serde_json::from_str(stdout.lines().rev().find(|l| l.starts_with('{')).unwrap()).unwrap();
+    assert_eq!(r["browserId"], bid.as_str());
+    assert_eq!(
+        r["cookieWrites"],
+        serde_json::json!([]),
+        "the SDK leaves the server's cookie alone"
+    );
+    for k in ["pageView", "search", "form"] {
+        ok_event(&r[k], k);
+    }
+    assert_eq!(r["guestId"], guest.as_str());
+    assert_eq!(r["personalize"]["variantId"], "banner-visitor");
+
+    let items = admin(&b, "/__emulator/requests")["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let sdk: Vec<&Value> = items.iter().skip(before).collect();
+    assert!(
+        sdk.iter().all(|x| x["route"] != "browser_create"),
+        "no browser create: {sdk:?}"
+    );
+    assert!(sdk
+        .iter()
+        .all(|x| x["headers"]["x-library-version"] == "1.4.3"));
+
+    let evs = admin(&b, &format!("/__emulator/events?browser_id={bid}"));
+    let evs = evs["items"].as_array().unwrap();
+    let kinds: Vec<&str> = evs.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["VIEW", "SEARCH", "FORM", "ADD"]);
+    assert!(evs
+        .iter()
+        .all(|e| e["current_guest_ref"] == guest.as_str() && e["flag"].is_null()));
+    let view = &evs[0]["body"];
+    assert_eq!(view["language"], "EN");
+    assert_eq!(view["page"], "bikes");
+    assert_eq!(view["utm_campaign"], "spring");
+    assert_eq!(view["ext"]["pageVariantId"], "v9");
+    assert_eq!(view["referrer"], "https://www.google.com/search?q=bikes");
+    assert_eq!(evs[1]["body"]["ext"]["source"], "tag");
+    assert_eq!(evs[2]["body"]["ext"]["interactionType"], "SUBMITTED");
+    assert_eq!(evs[3]["body"]["ext"]["qty"], 1);
+    assert_eq!(admin(&b, "/__emulator/stats")["events"]["rejected"], 0);
+
+    // The preflights a browser sends before those calls (custom header → every call, GETs included).
+    let show = format!("/v1.2/browser/{bid}/show.json?client_key=ck_test&api_token=ck_test");
+    for (method, path) in [
+        ("POST", "/v1.2/events"),
+        (
+            "GET",
+            "/v1.2/browser/create.json?client_key=ck_test&message=%7B%7D",
+        ),
+        ("GET", show.as_str()),
+        ("POST", "/v2/callFlows"),
+    ] {
+        let r = request(
+            &b,
+            "OPTIONS",
+            path,
+            &[
+                ("Origin", "http://127.0.0.1:8080"),
+                ("Access-Control-Request-Method", method),
+                (
+                    "Access-Control-Request-Headers",
+                    "content-type,x-library-version",
+                ),
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(r.status, 204, "{path}");
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"), "{path}");
+        assert!(
+            r.header("access-control-allow-methods")
+                .unwrap()
+                .contains(method),
+            "{path}"
+        );
+        assert!(
+            r.header("access-control-allow-headers")
+                .unwrap()
+                .contains("x-library-version"),
+            "{path}"
+        );
+    }
+    // And the answer itself carries the origin grant (fetch reads it only then).
+    let r = request(
+        &b,
+        "GET",
+        &show,
+        &[("Origin", "http://127.0.0.1:8080")],
+        None,
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+}

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 const XSP4: &str = "/usr/lib/mono/4.5/xsp4.exe";
 const BROWSER_UA: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
 
-pub fn run(_args: &[String]) -> Result<(), String> {
+pub fn run(args: &[String]) -> Result<(), String> {
+    // --keep-running: the site stays up after the script (its clients are not shut down) so a person can open it.
+    let keep_running = args.iter().any(|a| a == "--keep-running");
     let root = process::repo_root();
     println!("== building the native library, the emulator and the C# assemblies");
     process::run(cargo().args(["build", "--quiet", "-p", "xmcdp", "--lib"]))?;
@@ -98,9 +100,16 @@ pub fn run(_args: &[String]) -> Result<(), String> {
     guest_registration(&site, &emu.admin(), &run_id)?;
 
     // Let the library deliver everything queued before looking at CDP.
-    let stats = site.get("/__host/stats", &mut Jar::default())?.body;
-    let shut = site.get("/__host/shutdown", &mut Jar::default())?;
-    println!("   site shutdown hook: {}", shut.body.trim());
+    let stats = if keep_running {
+        // The clients stay up; the library delivers continuously, so give it a moment instead of a shutdown flush.
+        std::thread::sleep(Duration::from_secs(2));
+        site.get("/__host/stats", &mut Jar::default())?.body
+    } else {
+        let stats = site.get("/__host/stats", &mut Jar::default())?.body;
+        let shut = site.get("/__host/shutdown", &mut Jar::default())?;
+        println!("   site shutdown hook: {}", shut.body.trim());
+        stats
+    };
 
     println!("\n== what CDP received (from the emulator's inspection API)");
     let admin = emu.admin();
@@ -196,7 +205,8 @@ pub fn run(_args: &[String]) -> Result<(), String> {
             Err(_) => println!("   {line}"),
         }
     }
-    drop(site);
+    let admin_page = format!("{}/sitecore/admin/xmcdp.aspx", site.url);
+    let kept = if keep_running { Some(site) } else { drop(site); None };
 
     println!("\n== the same library through the plain C ABI (examples/c/visit.c)");
     let bid = admin.create_browser()?;
@@ -209,6 +219,17 @@ pub fn run(_args: &[String]) -> Result<(), String> {
         .filter_map(|e| e["type"].as_str())
         .collect();
     println!("   CDP received for {bid}: {}", types.join(" "));
+    println!("\n== admin page (administrators only): {admin_page}");
+    match kept {
+        Some(site) => {
+            println!("   the stand-in login: open {}/__host/login-admin (sets the administrator cookie, then opens the page)", site.url);
+            println!("   the site and the emulator keep running (--keep-running); press Ctrl-C to stop them");
+            loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            }
+        }
+        None => println!("   (`cargo xtask demo --keep-running` keeps the site up to open it)"),
+    }
     Ok(())
 }
 
@@ -299,14 +320,14 @@ struct Response {
 }
 
 /// The ASP.NET test site in a patched private copy of xsp4 (see spec/mono-host-notes.md), killed on drop.
-struct XspSite {
+pub(crate) struct XspSite {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     _work: PathBuf,
 }
 
 impl XspSite {
-    fn start(out: &Path, native: &Path, emulator_url: &str) -> Result<XspSite, String> {
+    pub(crate) fn start(out: &Path, native: &Path, emulator_url: &str) -> Result<XspSite, String> {
         let work = out.join(format!("demo-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&work);
         let site = work.join("site");

@@ -78,6 +78,11 @@ pub fn build(repo_root: &Path, out: &Path) -> Result<(), String> {
         &include.join("XmCdp.config"),
     )?;
 
+    // The SHIPPED admin page, where a Sitecore site has its /sitecore/admin pages.
+    let admin = site.join("sitecore").join("admin");
+    fs::create_dir_all(&admin).map_err(|e| e.to_string())?;
+    copy_file(&dn.join("XmCdp.Sitecore").join("sitecore").join("admin").join("xmcdp.aspx"), &admin.join("xmcdp.aspx"))?;
+
     // xsp4 fix: a stub for the TLS types Mono 6 removed, and the Cecil tool that retargets xsp4.exe to it.
     let tools = out.join("tools");
     fs::create_dir_all(&tools).map_err(|e| e.to_string())?;

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bindings;
+mod browser;
 mod checks;
 mod csharp_check;
 mod demo;
@@ -22,6 +23,7 @@ mod windows_wine;
 const USAGE: &str = "usage: cargo xtask <command>
   test       run every test layer (Rust, C smoke, bindings freshness, C# compile, .NET on Mono, the Windows DLL under Wine); prints `N passed, N failed`
   demo       start the emulator and an xsp4-hosted site with the shipped config, drive scripted visitors; print what CDP received
+             and where the admin page is (--keep-running: the site stays up until Ctrl-C)
   dist       the site layout (bin/, bin/x64/, App_Config/Include/XmCdp/, INSTALL.md) in dist/ (--verify runs the .NET tests on it;
              --windows packages bin/x64/xmcdp.dll cross-built as by `windows`)
   pack       target/XmCdp.<version>.nupkg and target/XmCdp.Sitecore.<version>.nupkg (nuget 2.8 on Mono; installs it);
@@ -29,6 +31,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   release    --dry-run: the whole suite, the Windows layer, pack and the install test; prints the artefacts with SHA-256
   bench      benchmarks (add --quick for a short smoke run); results in target/bench/results.json and BENCHMARKS.md
   bindings   regenerate bindings/c/xmcdp.h and bindings/csharp/Interop.cs
+  browser    real-browser tests: Debian chromium + playwright-core against the test site (browser tag, VIEW owner,
+             admin page; screenshot in target/browser/); prints `N passed, N failed`
   windows    cross-build xmcdp.dll (x86_64-pc-windows-gnu) and test it under Wine (installs mingw-w64, Wine, Debian's rustc-web)
   soak       long fault tests (60 s outage, kill -9 under load), release build (--debug for debug); prints the figures";
 
@@ -45,6 +49,7 @@ fn main() {
         Some("pack") => pack::run(rest).map(|_| ()),
         Some("release") => release::run(rest),
         Some("windows") => windows::run(rest),
+        Some("browser") => browser::run(rest),
         Some("bindings") => bindings::generate(&process::repo_root()),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");

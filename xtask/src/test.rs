@@ -88,7 +88,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
         //    fails (never a silent skip).
         tally.step("Windows DLL under Wine (cargo xtask windows)", crate::windows::test_layer());
 
-        // 6. The NuGet packages: packed with nuget 2.8, installed, built into a classic project with xbuild.
+        // 6. Real browser: Debian chromium + playwright-core against the test site (browser tag, VIEW owner, admin
+        //    page; screenshot in target/browser/). Installs chromium and the pinned npm packages when missing.
+        tally.step("real browser (cargo xtask browser)", crate::browser::test_layer());
+
+        // 7. The NuGet packages: packed with nuget 2.8, installed, built into a classic project with xbuild.
         tally.step("NuGet packages (cargo xtask pack, nuget install, xbuild)", crate::pack_install::test_layer());
     }
 

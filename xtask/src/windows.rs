@@ -131,7 +131,7 @@ fn ensure_apt_packages() -> Result<(), String> {
 }
 
 /// `apt-get`, through `sudo` for a developer who is not root (CI runs as root).
-fn apt_get() -> Command {
+pub(crate) fn apt_get() -> Command {
     let root = command_output(Command::new("id").arg("-u")).is_ok_and(|u| u.trim() == "0");
     let mut c = if !root && process::have("sudo") {
         let mut c = Command::new("sudo");

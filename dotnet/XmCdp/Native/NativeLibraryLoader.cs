@@ -89,6 +89,22 @@ namespace XmCdp.Native
 
         /// <summary>Set when the library had to be loaded in place (no per-version copy): one line for the log.</summary>
         public static string LoadWarning => s_loadWarning;
+
+        /// <summary>The loaded native library's version (<c>major.minor.patch</c>), or null before it is loaded.</summary>
+        public static string NativeVersion
+        {
+            get
+            {
+                if (s_loadedFrom == null) return null;
+                var n = NativeVersionNumber();
+                return n.HasValue ? (n.Value / 1000000) + "." + (n.Value / 1000 % 1000) + "." + (n.Value % 1000) : null;
+            }
+        }
+
+        /// <summary>This XmCdp.dll's version with the API hash of its generated bindings (<c>0.1.0+api.…</c>).</summary>
+        public static string ManagedVersion => typeof(NativeLibraryLoader).Assembly
+            .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            is System.Reflection.AssemblyInformationalVersionAttribute[] a && a.Length > 0 ? a[0].InformationalVersion : null;
         private static volatile string s_loadWarning;
 
         /// <summary>ASP.NET's per-application codegen folder when hosted (cleaned with the site's temp files), else temp.</summary>

@@ -139,6 +139,9 @@ namespace Sitecore.Configuration
                     foreach (XmlElement a in c.ChildNodes.OfType<XmlElement>()
                         .Where(e => e.NamespaceURI == PatchNs && e.LocalName == "attribute").ToList())
                         match.SetAttribute(a.GetAttribute("name"), a.GetAttribute("value").Length > 0 ? a.GetAttribute("value") : a.InnerText);
+                    // As on the host, a patch element with only text replaces the setting's value.
+                    if (!c.ChildNodes.OfType<XmlElement>().Any() && c.ChildNodes.OfType<XmlText>().Any())
+                        match.InnerText = c.InnerText;
                     Merge(match, c);
                     continue;
                 }

@@ -109,6 +109,12 @@ namespace Sitecore.Security.Accounts
         public string Name { get; private set; }
         public bool IsAuthenticated { get; private set; }
 
+        /// <summary>stub-only rule: <c>sitecore\admin</c> is the administrator (on the host: the user's IsAdministrator flag).</summary>
+        public bool IsAdministrator => IsAuthenticated && string.Equals(Name, "sitecore\\admin", System.StringComparison.OrdinalIgnoreCase);
+
+        /// <summary>stub-only: no roles besides the administrator flag.</summary>
+        public bool IsInRole(string role) => false;
+
         /// <summary>The real one loads the profile from the membership provider: not free on every page.</summary>
         public Sitecore.Security.UserProfile Profile
         {

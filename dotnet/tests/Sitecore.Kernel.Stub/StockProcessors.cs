@@ -6,13 +6,15 @@ using Sitecore.Data.Items;
 // context the way Sitecore does before our processor runs; their rules (below) exist only for the test host.
 namespace Sitecore.Pipelines.HttpRequest
 {
-    /// <summary>Site "shell" for /sitecore/*, else "website"; <c>sc_mode=edit|preview|debug</c> sets the page mode.</summary>
+    /// <summary>Site "admin" for /sitecore/admin/*, "shell" for other /sitecore/*, "shop" for /shop/*, else "website"; <c>sc_mode=edit|preview|debug</c> sets the page mode.</summary>
     public class SiteResolver : HttpRequestProcessor
     {
         public override void Process(HttpRequestArgs args)
         {
             var path = args.HttpContext.Request.Path ?? "/";
-            var name = path.StartsWith("/sitecore", StringComparison.OrdinalIgnoreCase) ? "shell" : "website";
+            var name = path.StartsWith("/sitecore/admin", StringComparison.OrdinalIgnoreCase) ? "admin"
+                : path.StartsWith("/sitecore", StringComparison.OrdinalIgnoreCase) ? "shell"
+                : path.StartsWith("/shop/", StringComparison.OrdinalIgnoreCase) ? "shop" : "website";
             Context.Site = new Sitecore.Sites.SiteContext(name);
             switch (args.HttpContext.Request.QueryString["sc_mode"])
             {
@@ -24,11 +26,20 @@ namespace Sitecore.Pipelines.HttpRequest
         }
     }
 
-    /// <summary>Authenticated as extranet\NAME when the test cookie <c>stub_user=NAME</c> is present (email NAME@example.com).</summary>
+    /// <summary>
+    /// Authenticated as extranet\NAME when the test cookie <c>stub_user=NAME</c> is present (email NAME@example.com);
+    /// <c>stub_sitecore_user=NAME</c> logs in the back-office user sitecore\NAME (sitecore\admin is the administrator).
+    /// </summary>
     public class UserResolver : HttpRequestProcessor
     {
         public override void Process(HttpRequestArgs args)
         {
+            var backend = args.HttpContext.Request.Cookies["stub_sitecore_user"];
+            if (backend != null && !string.IsNullOrEmpty(backend.Value))
+            {
+                Context.SetUser(new Sitecore.Security.Accounts.User("sitecore\\" + backend.Value, true));
+                return;
+            }
             var c = args.HttpContext.Request.Cookies["stub_user"];
             if (c == null || string.IsNullOrEmpty(c.Value)) return;
             var user = new Sitecore.Security.Accounts.User("extranet\\" + c.Value, true);

@@ -57,6 +57,8 @@ namespace XmCdp.Sitecore.Tests
         private readonly List<string> _handAppended = new List<string>();
         public override HttpCookieCollection Cookies => _cookies;
         public override int StatusCode { get; set; } = 200;
+        public override string ContentType { get; set; } = "text/html";
+        public override System.Text.Encoding ContentEncoding { get; set; } = System.Text.Encoding.UTF8;
 
         /// <summary>Set-Cookie headers as sent, after the end-of-request cookie change and rebuild.</summary>
         public List<string> SetCookieHeaders

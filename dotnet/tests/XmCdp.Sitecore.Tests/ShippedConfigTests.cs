@@ -83,7 +83,13 @@ namespace XmCdp.Sitecore.Tests
             int layout = begin.IndexOf("Sitecore.Pipelines.HttpRequest.LayoutResolver, Sitecore.Kernel");
             Assert.That(transfer, Is.GreaterThan(begin.IndexOf("Sitecore.Pipelines.HttpRequest.ItemResolver, Sitecore.Kernel")), string.Join("\n", begin));
             Assert.That(ours, Is.GreaterThan(transfer), string.Join("\n", begin));
-            Assert.That(layout, Is.EqualTo(ours + 1), string.Join("\n", begin));
+            // Only the browser-tag filter sits between them (it needs the CdpContext TrackVisitor made).
+            int inject = begin.IndexOf("XmCdp.Sitecore.Pipelines.HttpRequestBegin.InjectBrowserTag, XmCdp.Sitecore");
+            Assert.That(inject, Is.EqualTo(ours + 1), string.Join("\n", begin));
+            Assert.That(layout, Is.EqualTo(inject + 1), string.Join("\n", begin));
+            // The monitoring endpoint answers before any site is resolved.
+            Assert.That(begin.IndexOf("XmCdp.Sitecore.Pipelines.HttpRequestBegin.StatusEndpoint, XmCdp.Sitecore"),
+                Is.EqualTo(begin.IndexOf("Sitecore.Pipelines.HttpRequest.SiteResolver, Sitecore.Kernel") - 1), string.Join("\n", begin));
             var init = replay.BuildPipeline("initialize").Steps.Select(s => s.TypeName).ToList();
             Assert.That(init, Has.Member("XmCdp.Sitecore.Pipelines.Initialize.InitializeXmCdp, XmCdp.Sitecore"));
         }

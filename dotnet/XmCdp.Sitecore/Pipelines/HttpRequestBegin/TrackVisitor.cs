@@ -173,7 +173,11 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
                 UserAgent = userAgent,
                 PointOfSale = ctx.PointOfSale,
             };
-            if (DeferView)
+            if (binding.BrowserTag.BrowserOwnsView)
+            {
+                // viewOwner="browser": the Engage tag sends this page's VIEW; one VIEW per page, never two.
+            }
+            else if (DeferView)
             {
                 // Queued by SendPageView (httpRequestEnd) once renderings have decided, with the served variant.
                 ctx.DeferView(view);

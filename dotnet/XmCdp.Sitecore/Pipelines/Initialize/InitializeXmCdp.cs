@@ -5,6 +5,7 @@ using System.Xml;
 using Sitecore.Pipelines;
 using XmCdp.Logging;
 using XmCdp.Native;
+using XmCdp.Sitecore.Browser;
 
 namespace XmCdp.Sitecore.Pipelines.Initialize
 {
@@ -83,16 +84,17 @@ namespace XmCdp.Sitecore.Pipelines.Initialize
                 {
                     var settings = ReadSettings(siteName, node);
                     var decisions = ReadDecisions(siteName, node);
-                    var client = XmCdpSites.ClientFactory(settings);
                     var posMap = Values(siteName, node);
+                    var browserTag = BrowserTagSettings.Parse(posMap, settings.GetNative("targetUrl"), settings.GetNative("edgeUrl") != null);
+                    var client = XmCdpSites.ClientFactory(settings);
                     string byLanguage;
                     posMap.TryGetValue("pointOfSaleByLanguage", out byLanguage);
                     SiteBinding.ParsePointOfSaleMap(byLanguage);
-                    var binding = new SiteBinding(siteName, settings, client, decisions, byLanguage);
+                    var binding = new SiteBinding(siteName, settings, client, decisions, byLanguage) { BrowserTag = browserTag };
                     ReadGuestOptions(binding, posMap);
                     XmCdpSites.Register(binding);
                     created++;
-                    XmCdpLog.Info("tracking site '" + siteName + "' with " + settings);
+                    XmCdpLog.Info("tracking site '" + siteName + "' with " + settings + "; " + browserTag);
                     XmCdpLog.Info(DescribeSources(siteName, node));
                 }
                 catch (XmCdpException e)
@@ -153,7 +155,7 @@ namespace XmCdp.Sitecore.Pipelines.Initialize
             var settings = new CdpSettings();
             foreach (var kv in values)
             {
-                if (Array.IndexOf(CSharpOnly, kv.Key) >= 0) continue;
+                if (Array.IndexOf(CSharpOnly, kv.Key) >= 0 || Array.IndexOf(BrowserTagSettings.AttributeNames, kv.Key) >= 0) continue;
                 var value = kv.Key == "spoolDirectory" ? AppPaths.Resolve(kv.Value) : kv.Value;
                 settings.SetNative(NativeName(kv.Key), value);
             }

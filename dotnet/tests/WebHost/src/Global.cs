@@ -43,6 +43,11 @@ namespace XmCdp.TestHost
             StubContent.Register("/checkout", "checkout");
             // An MVC/API route whose URL also resolves an item: TransferRoutedRequest hands it to MVC.
             StubContent.Register("/products/compare", "compare");
+            // HTML pages for the real-browser tests (browser tag): /web/* of site "website", /shop/* of site "shop".
+            StubContent.Register("/web/a", "web-a");
+            StubContent.Register("/web/b", "web-b");
+            StubContent.Register("/shop/a", "shop-a");
+            StubContent.Register("/shop/b", "shop-b");
             global::Sitecore.Mvc.Pipelines.HttpRequest.StubRoutes.Register("/products/compare");
 
             s_config = config;
@@ -119,6 +124,27 @@ namespace XmCdp.TestHost
                         if (native != null) response.Write(site.SiteName + " " + native.GetStats().Json + "\n");
                     }
                     return;
+                case "/favicon.ico":
+                    // A real site has one; browsers ask for it on every first page.
+                    response.StatusCode = 204;
+                    return;
+                case "/__host/login-admin":
+                    // `cargo xtask demo --keep-running`: the stand-in's administrator login for a person's browser.
+                    response.Cookies.Add(new HttpCookie("stub_sitecore_user", "admin") { Path = "/" });
+                    response.Redirect("/sitecore/admin/xmcdp.aspx", false);
+                    return;
+                case "/__host/engage.js":
+                    // The Engage browser SDK bundled from the pinned npm package (tests/browser), served like a
+                    // self-hosted copy (browserTagScriptUrl).
+                    var script = System.IO.Path.Combine(HttpRuntime.AppDomainAppPath, "engage", "engage.js");
+                    if (!File.Exists(script))
+                    {
+                        response.StatusCode = 404;
+                        return;
+                    }
+                    response.ContentType = "application/javascript";
+                    response.WriteFile(script);
+                    return;
                 case "/__host/shutdown":
                     XmCdpShutdown.ShutdownAll(TimeSpan.FromSeconds(5));
                     response.Write("shut down");
@@ -133,6 +159,11 @@ namespace XmCdp.TestHost
                 return;
             }
             var cdp = CdpContext.Current;
+            if (path.StartsWith("/web/", StringComparison.Ordinal) || path.StartsWith("/shop/", StringComparison.Ordinal))
+            {
+                HtmlPage(context, item.Name, cdp);
+                return;
+            }
             var sb = new StringBuilder();
             sb.Append("page=").Append(item.Name);
             sb.Append(" tracked=").Append(cdp != null ? "yes" : "no");
@@ -151,6 +182,24 @@ namespace XmCdp.TestHost
             if (status == "404" || status == "500" || status == "304") response.StatusCode = int.Parse(status);
             else if (status == "302") response.Redirect("/about", false);
             else if (status == "301") response.RedirectPermanent("/about", false);
+        }
+
+        /// <summary>
+        /// An HTML page as a layout renders it, for the real-browser tests: a Content-Security-Policy with a per-request
+        /// nonce (HttpContext.Items["XmCdp.CspNonce"]), <c>?helper=1</c> writes the tag with BrowserTag.Html() in the
+        /// head; otherwise the InjectBrowserTag filter writes it before &lt;/body&gt; (when the site enables it).
+        /// </summary>
+        private static void HtmlPage(HttpContext context, string name, CdpContext cdp)
+        {
+            var response = context.Response;
+            var nonce = Convert.ToBase64String(Guid.NewGuid().ToByteArray());
+            context.Items[XmCdp.Sitecore.Browser.BrowserTag.CspNonceItemsKey] = nonce;
+            response.AppendHeader("Content-Security-Policy", "script-src 'nonce-" + nonce + "'");
+            response.ContentType = "text/html";
+            response.Write("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + HttpUtility.HtmlEncode(name) + "</title>");
+            if (context.Request.QueryString["helper"] == "1") response.Write(XmCdp.Sitecore.Browser.BrowserTag.Html().ToHtmlString());
+            response.Write("</head>\n<body><h1>" + HttpUtility.HtmlEncode(name) + "</h1><p id=\"tracked\">" + (cdp != null ? "tracked" : "untracked")
+                + "</p><p><a id=\"next\" href=\"b\">next</a></p>\n</body></html>\n");
         }
 
         /// <summary>

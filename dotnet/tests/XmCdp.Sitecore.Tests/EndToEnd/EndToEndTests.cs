@@ -49,7 +49,9 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
             int layout = steps.IndexOf("Sitecore.Pipelines.HttpRequest.LayoutResolver, Sitecore.Kernel");
             Assert.That(transfer, Is.GreaterThanOrEqualTo(0), string.Join("\n", steps));
             Assert.That(ours, Is.GreaterThan(transfer), string.Join("\n", steps));
-            Assert.That(layout, Is.EqualTo(ours + 1), string.Join("\n", steps));
+            // Only the browser-tag filter (which needs the CdpContext TrackVisitor made) sits between them.
+            Assert.That(steps.IndexOf("XmCdp.Sitecore.Pipelines.HttpRequestBegin.InjectBrowserTag, XmCdp.Sitecore"), Is.EqualTo(ours + 1), string.Join("\n", steps));
+            Assert.That(layout, Is.EqualTo(ours + 2), string.Join("\n", steps));
 
             var init = _host.Get("/__host/pipeline?name=initialize").Body;
             Assert.That(init, Is.StringContaining("XmCdp.Sitecore.Pipelines.Initialize.InitializeXmCdp, XmCdp.Sitecore"));

@@ -135,8 +135,23 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
 
         public Response Get(string pathAndQuery, IDictionary<string, string> cookies = null, IDictionary<string, string> headers = null,
             string userAgent = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0")
+            => Send("GET", pathAndQuery, null, cookies, headers, userAgent);
+
+        /// <summary>A form post (<c>application/x-www-form-urlencoded</c>), as a browser submits a form.</summary>
+        public Response Post(string pathAndQuery, IDictionary<string, string> form, IDictionary<string, string> cookies = null,
+            IDictionary<string, string> headers = null)
+        {
+            var body = new StringBuilder();
+            foreach (var kv in form)
+                body.Append(body.Length > 0 ? "&" : "").Append(Uri.EscapeDataString(kv.Key)).Append('=').Append(Uri.EscapeDataString(kv.Value));
+            return Send("POST", pathAndQuery, body.ToString(), cookies, headers, "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0");
+        }
+
+        private Response Send(string method, string pathAndQuery, string form, IDictionary<string, string> cookies, IDictionary<string, string> headers,
+            string userAgent)
         {
             var request = (HttpWebRequest)WebRequest.Create(BaseUrl + pathAndQuery);
+            request.Method = method;
             request.AllowAutoRedirect = false;
             request.Timeout = 60000;
             request.UserAgent = userAgent;
@@ -149,6 +164,13 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
                     if (h.Key == "Referer") request.Referer = h.Value;
                     else request.Headers[h.Key] = h.Value;
                 }
+            if (form != null)
+            {
+                var bytes = Encoding.UTF8.GetBytes(form);
+                request.ContentType = "application/x-www-form-urlencoded";
+                request.ContentLength = bytes.Length;
+                using (var stream = request.GetRequestStream()) stream.Write(bytes, 0, bytes.Length);
+            }
             HttpWebResponse response;
             try
             {
