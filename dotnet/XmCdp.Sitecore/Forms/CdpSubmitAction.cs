@@ -32,7 +32,7 @@ namespace XmCdp.Sitecore.Forms
             {
                 var fields = new CdpFormFields(formSubmitContext);
                 var parameters = CdpFormParameters.Parse(data);
-                var cdp = CdpContext.Current;
+                var cdp = CdpFormVisitor.Resolve();
                 Run(parameters, fields, cdp);
             }
             catch (Exception e)

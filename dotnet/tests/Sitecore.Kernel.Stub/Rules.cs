@@ -52,8 +52,13 @@ namespace Sitecore.Rules
     {
         public List<Rule<T>> Rules { get; } = new List<Rule<T>>();
 
-        /// <summary>Like the real RuleList.Run: every rule whose condition holds runs its actions (first match only when stopOnFirstMatching).</summary>
-        public void Run(T ruleContext, bool stopOnFirstMatching = false)
+        /// <summary>Like the real RuleList.Run: every rule whose condition holds runs its actions.</summary>
+        public void Run(T ruleContext) => Run(ruleContext, false);
+
+        /// <summary>Conditional renderings: the first rule whose condition holds runs its actions.</summary>
+        public void RunFirstMatching(T ruleContext) => Run(ruleContext, true);
+
+        private void Run(T ruleContext, bool stopOnFirstMatching)
         {
             foreach (var rule in Rules)
             {
@@ -209,5 +214,135 @@ namespace Sitecore.Rules.ConditionalRenderings
 
         public List<RenderingReference> References { get; private set; }
         public RenderingReference Reference { get; set; }
+    }
+}
+
+namespace Sitecore.Rules
+{
+    using System.Xml;
+    using Sitecore.Rules.Actions;
+    using Sitecore.Rules.Conditions;
+
+    /// <summary>
+    /// Builds rules from rule XML as the real factory does: each <c>condition</c>/<c>action</c> element names its
+    /// definition item by <c>id</c>; that item's <c>Type</c> is instantiated (generic definitions closed over the rule
+    /// context) and every other attribute is set on the property of the same name (case-insensitive).
+    /// <c>and</c>/<c>or</c> nest, <c>except="true"</c> negates.
+    /// </summary>
+    public static class RuleFactory
+    {
+        private static readonly Dictionary<string, string> s_types = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+        // stub-only: the real factory reads the Type field of the definition item from the database.
+        public static void RegisterElement(string itemId, string typeName)
+        {
+            lock (s_types) s_types[Normalize(itemId)] = typeName;
+        }
+
+        public static RuleList<T> ParseRules<T>(Sitecore.Data.Database database, string rulesXml) where T : RuleContext
+        {
+            var list = new RuleList<T>();
+            if (string.IsNullOrEmpty(rulesXml)) return list;
+            var doc = new XmlDocument();
+            doc.LoadXml(rulesXml);
+            foreach (XmlElement rule in doc.GetElementsByTagName("rule"))
+            {
+                RuleCondition<T> condition = null;
+                var actions = new List<RuleAction<T>>();
+                foreach (XmlNode child in rule.ChildNodes)
+                {
+                    var e = child as XmlElement;
+                    if (e == null) continue;
+                    if (e.Name == "conditions")
+                    {
+                        foreach (XmlNode c in e.ChildNodes)
+                            if (c is XmlElement) condition = Condition<T>((XmlElement)c);
+                    }
+                    else if (e.Name == "actions")
+                    {
+                        foreach (XmlNode a in e.ChildNodes)
+                            if (a is XmlElement) actions.Add(Create<RuleAction<T>, T>((XmlElement)a));
+                    }
+                }
+                list.Rules.Add(new Rule<T>(condition, actions));
+            }
+            return list;
+        }
+
+        private static RuleCondition<T> Condition<T>(XmlElement e) where T : RuleContext
+        {
+            RuleCondition<T> result;
+            if (e.Name == "and" || e.Name == "or")
+            {
+                var parts = new List<RuleCondition<T>>();
+                foreach (XmlNode c in e.ChildNodes) if (c is XmlElement) parts.Add(Condition<T>((XmlElement)c));
+                result = new Junction<T>(e.Name == "and", parts);
+            }
+            else
+            {
+                result = Create<RuleCondition<T>, T>(e);
+            }
+            return e.GetAttribute("except") == "true" ? new Not<T>(result) : result;
+        }
+
+        private static TBase Create<TBase, T>(XmlElement e) where T : RuleContext
+        {
+            string typeName;
+            lock (s_types)
+                if (!s_types.TryGetValue(Normalize(e.GetAttribute("id")), out typeName))
+                    throw new InvalidOperationException("no rule element item " + e.GetAttribute("id"));
+            var type = Type.GetType(typeName, true);
+            if (type.IsGenericTypeDefinition) type = type.MakeGenericType(typeof(T));
+            var instance = (TBase)Activator.CreateInstance(type);
+            foreach (XmlAttribute a in e.Attributes)
+            {
+                if (a.Name == "id" || a.Name == "except") continue;
+                var name = a.Name == "uid" ? "UniqueId" : a.Name;
+                var p = type.GetProperty(name, System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.IgnoreCase);
+                if (p != null && p.CanWrite && p.PropertyType == typeof(string)) p.SetValue(instance, a.Value, null);
+            }
+            return instance;
+        }
+
+        private static string Normalize(string id) => (id ?? "").Trim().Trim('{', '}');
+
+        private sealed class Junction<T> : RuleCondition<T> where T : RuleContext
+        {
+            private readonly bool _all;
+            private readonly List<RuleCondition<T>> _parts;
+
+            public Junction(bool all, List<RuleCondition<T>> parts)
+            {
+                _all = all;
+                _parts = parts;
+            }
+
+            public override void Evaluate(T ruleContext, RuleStack stack)
+            {
+                foreach (var p in _parts)
+                {
+                    p.Evaluate(ruleContext, stack);
+                    var v = (bool)stack.Pop();
+                    if (v != _all)
+                    {
+                        stack.Push(v);
+                        return;
+                    }
+                }
+                stack.Push(_all);
+            }
+        }
+
+        private sealed class Not<T> : RuleCondition<T> where T : RuleContext
+        {
+            private readonly RuleCondition<T> _inner;
+            public Not(RuleCondition<T> inner) { _inner = inner; }
+
+            public override void Evaluate(T ruleContext, RuleStack stack)
+            {
+                _inner.Evaluate(ruleContext, stack);
+                stack.Push(!(bool)stack.Pop());
+            }
+        }
     }
 }
