@@ -82,6 +82,8 @@ pub fn build(repo_root: &Path, out: &Path) -> Result<(), String> {
         &dn.join("XmCdp.Sitecore").join("App_Config").join("Include").join("XmCdp").join("XmCdp.config"),
         &include.join("XmCdp.config"),
     )?;
+    // The SHIPPED serialized items: the test site builds its rule elements and submit actions from them.
+    copy_tree(&dn.join("XmCdp.Sitecore").join("serialization"), &site.join("App_Data").join("XmCdp").join("serialization"))?;
 
     // xsp4 fix: a stub for the TLS types Mono 6 removed, and the Cecil tool that retargets xsp4.exe to it.
     let tools = out.join("tools");

@@ -346,3 +346,26 @@ namespace Sitecore.Rules
         }
     }
 }
+
+namespace Sitecore.Rules.Conditions
+{
+    /// <summary>The stock "where true (actions always execute)" condition of a ruleset's default rule.</summary>
+    public class TrueCondition<T> : RuleCondition<T> where T : Sitecore.Rules.RuleContext
+    {
+        public override void Evaluate(T ruleContext, Sitecore.Rules.RuleStack stack) => stack.Push(true);
+    }
+}
+
+namespace Sitecore.Rules.ConditionalRenderings
+{
+    /// <summary>The stock "set data source to [item]" action of conditional renderings.</summary>
+    public class SetDataSourceAction<T> : Sitecore.Rules.Actions.RuleAction<T> where T : ConditionalRenderingsRuleContext
+    {
+        public string DataSource { get; set; }
+
+        public override void Apply(T ruleContext)
+        {
+            ruleContext.Reference.Settings.DataSource = DataSource;
+        }
+    }
+}

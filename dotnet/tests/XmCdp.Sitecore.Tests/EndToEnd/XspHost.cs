@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
+using System.Linq;
 using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -59,7 +60,7 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
             File.WriteAllText(webConfig, text);
             var bin = Path.Combine(site, "bin");
             Directory.CreateDirectory(bin);
-            foreach (var name in new[] { "XmCdp", "XmCdp.Sitecore", "Sitecore.Kernel", "Sitecore.Mvc", "XmCdp.TestHost" })
+            foreach (var name in new[] { "XmCdp", "XmCdp.Sitecore", "Sitecore.Kernel", "Sitecore.Mvc", "Sitecore.ExperienceForms", "XmCdp.TestHost" })
             {
                 File.Copy(Path.Combine(testOut, name + ".dll"), Path.Combine(bin, name + ".dll"));
                 var mdb = Path.Combine(testOut, name + ".dll.mdb");
@@ -134,7 +135,7 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
         }
 
         public Response Get(string pathAndQuery, IDictionary<string, string> cookies = null, IDictionary<string, string> headers = null,
-            string userAgent = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0")
+            string userAgent = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0", string formBody = null)
         {
             var request = (HttpWebRequest)WebRequest.Create(BaseUrl + pathAndQuery);
             request.AllowAutoRedirect = false;
@@ -149,6 +150,13 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
                     if (h.Key == "Referer") request.Referer = h.Value;
                     else request.Headers[h.Key] = h.Value;
                 }
+            if (formBody != null)
+            {
+                request.Method = "POST";
+                request.ContentType = "application/x-www-form-urlencoded";
+                var bytes = Encoding.UTF8.GetBytes(formBody);
+                using (var s = request.GetRequestStream()) s.Write(bytes, 0, bytes.Length);
+            }
             HttpWebResponse response;
             try
             {
@@ -169,6 +177,13 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
                     SetCookieHeaders = response.Headers.GetValues("Set-Cookie") ?? new string[0],
                 };
             }
+        }
+
+        /// <summary>An <c>application/x-www-form-urlencoded</c> POST (a form submission), same cookies and User-Agent as <see cref="Get"/>.</summary>
+        public Response Post(string pathAndQuery, IEnumerable<KeyValuePair<string, string>> form, IDictionary<string, string> cookies = null)
+        {
+            var body = string.Join("&", form.Select(kv => Uri.EscapeDataString(kv.Key) + "=" + Uri.EscapeDataString(kv.Value)));
+            return Get(pathAndQuery, cookies, null, "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0", body);
         }
 
         public void Dispose()
