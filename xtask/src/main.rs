@@ -13,6 +13,8 @@ mod pack;
 mod pack_install;
 mod process;
 mod release;
+#[cfg(test)]
+mod sitecore_items;
 mod soak;
 mod test;
 mod version;
