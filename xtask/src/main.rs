@@ -5,6 +5,7 @@ mod bindings;
 mod checks;
 mod csharp_check;
 mod demo;
+mod demo_forms;
 mod dist;
 mod dotnet;
 mod emulator_process;
