@@ -3,7 +3,6 @@ using System.Collections;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Text.RegularExpressions;
-using System.Web.Script.Serialization;
 using Sitecore.ExperienceForms.Models;
 using Sitecore.ExperienceForms.Processing;
 
@@ -30,15 +29,8 @@ namespace XmCdp.Sitecore.Forms
         public static CdpFormParameters Parse(string json)
         {
             if (string.IsNullOrWhiteSpace(json)) return new CdpFormParameters(null, "no parameters were saved for this action");
-            Dictionary<string, object> raw;
-            try
-            {
-                raw = new JavaScriptSerializer { MaxJsonLength = 64 * 1024 }.Deserialize<Dictionary<string, object>>(json);
-            }
-            catch (Exception)
-            {
-                return new CdpFormParameters(null, "the parameters are not a JSON object");
-            }
+            if (json.Length > 64 * 1024) return new CdpFormParameters(null, "the parameters are longer than 64 KB");
+            var raw = CdpJson.Object(json);
             if (raw == null) return new CdpFormParameters(null, "the parameters are not a JSON object");
             return new CdpFormParameters(new Dictionary<string, object>(raw, StringComparer.OrdinalIgnoreCase), null);
         }

@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Web.Script.Serialization;
 using XmCdp.Decisions;
 
 namespace XmCdp.Sitecore.Rules
@@ -65,17 +64,6 @@ namespace XmCdp.Sitecore.Rules
             return null;
         }
 
-        internal static Dictionary<string, object> Object(string json)
-        {
-            if (string.IsNullOrEmpty(json)) return null;
-            try
-            {
-                return new JavaScriptSerializer { MaxJsonLength = 1024 * 1024 }.Deserialize<Dictionary<string, object>>(json);
-            }
-            catch (Exception)
-            {
-                return null;
-            }
-        }
+        internal static Dictionary<string, object> Object(string json) => CdpJson.Object(json);
     }
 }
