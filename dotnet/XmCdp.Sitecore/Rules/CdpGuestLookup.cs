@@ -48,7 +48,7 @@ namespace XmCdp.Sitecore.Rules
         private Task<string> GuestRef()
         {
             lock (_gate)
-                return _guestRef ?? (_guestRef = Task.Run(() => _client.GuestRefFor(_browserId, CallBudget)));
+                return _guestRef ?? (_guestRef = Task.Run(() => Guarded(() => _client.GuestRefFor(_browserId, CallBudget))));
         }
 
         internal Task<Dictionary<string, object>> Guest()
@@ -57,7 +57,7 @@ namespace XmCdp.Sitecore.Rules
             {
                 if (_guest != null) return _guest;
                 var guestRef = GuestRef();
-                return _guest = guestRef.ContinueWith(t => CdpRules.Object(_client.Guests.Get(t.Result, false, CallBudget)), TaskScheduler.Default);
+                return _guest = guestRef.ContinueWith(t => CdpRules.Object(Guarded(() => _client.Guests.Get(t.Result, false, CallBudget))), TaskScheduler.Default);
             }
         }
 
@@ -72,7 +72,7 @@ namespace XmCdp.Sitecore.Rules
                 {
                     try
                     {
-                        return CdpRules.Object(_client.Guests.GetExtension(t.Result, name, CallBudget));
+                        return CdpRules.Object(Guarded(() => _client.Guests.GetExtension(t.Result, name, CallBudget)));
                     }
                     catch (XmCdpException e) when (e.Status == CdpStatus.NotFound)
                     {
@@ -82,6 +82,26 @@ namespace XmCdp.Sitecore.Rules
                 }, TaskScheduler.Default);
                 _extensions[name] = task;
                 return task;
+            }
+        }
+
+        // After a Guest API failure (down, slow, no token) lookups pause for a while, so a page full of guest
+        // conditions does not tie up a pool thread per request for the whole call budget while CDP is down.
+        private static readonly TimeSpan Pause = TimeSpan.FromSeconds(5);
+        private static long s_pausedUntilTicks;
+
+        private static T Guarded<T>(Func<T> call)
+        {
+            if (DateTime.UtcNow.Ticks < System.Threading.Interlocked.Read(ref s_pausedUntilTicks))
+                throw new XmCdpException(CdpStatus.CircuitOpen, "guest lookups are paused after a Guest API failure");
+            try
+            {
+                return call();
+            }
+            catch (XmCdpException e) when (e.Status != CdpStatus.NotFound)
+            {
+                System.Threading.Interlocked.Exchange(ref s_pausedUntilTicks, (DateTime.UtcNow + Pause).Ticks);
+                throw;
             }
         }
 
