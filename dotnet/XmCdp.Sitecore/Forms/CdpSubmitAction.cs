@@ -32,7 +32,7 @@ namespace XmCdp.Sitecore.Forms
             {
                 var fields = new CdpFormFields(formSubmitContext);
                 var parameters = CdpFormParameters.Parse(data);
-                var cdp = CdpFormVisitor.Resolve();
+                var cdp = ResolveVisitor();
                 Run(parameters, fields, cdp);
             }
             catch (Exception e)
@@ -42,6 +42,9 @@ namespace XmCdp.Sitecore.Forms
             }
             return true;
         }
+
+        /// <summary>The submission's visitor (null: untracked); see <see cref="CdpFormVisitor"/>.</summary>
+        protected virtual CdpContext ResolveVisitor() => CdpFormVisitor.Resolve();
 
         /// <summary>Does the work; <paramref name="cdp"/> is null for an untracked visitor.</summary>
         protected abstract void Run(CdpFormParameters parameters, CdpFormFields fields, CdpContext cdp);

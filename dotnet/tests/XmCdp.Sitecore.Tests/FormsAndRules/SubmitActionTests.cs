@@ -1,8 +1,6 @@
 using System;
 using System.Collections.Generic;
-using System.IO;
 using System.Linq;
-using System.Web;
 using NUnit.Framework;
 using Sitecore.ExperienceForms.Models;
 using Sitecore.ExperienceForms.Processing;
@@ -54,16 +52,34 @@ namespace XmCdp.Sitecore.Tests.FormsAndRules
         {
             Log.Clear();
             _client = new RecordingClient("ck_test");
-            // Mono: constructing a JavaScriptSerializer reads web config when HttpContext.Current is set, which fails
-            // outside a hosted application (a fake context); the product's one shared serializer is made here first.
-            CdpFormParameters.Parse("{}");
-            HttpContext.Current = new HttpContext(new HttpRequest("", "http://www.example.com/formbuilder", ""), new HttpResponse(TextWriter.Null));
+            // No fake HttpContext here: creating one switches the test domain's configuration to System.Web's, and
+            // later fixtures would no longer read App.config. The actions' visitor seam is used instead.
             var site = new SiteBinding("website", new CdpSettings { ClientKey = "ck_test" }, _client);
-            HttpContext.Current.Items[CdpContext.ItemsKey] = new CdpContext(site, "bid-1", "EN", "contact", "Mozilla/5.0");
+            s_visitor = new CdpContext(site, "bid-1", "EN", "contact", "Mozilla/5.0");
         }
 
         [TearDown]
-        public void TearDown() => HttpContext.Current = null;
+        public void TearDown() => s_visitor = null;
+
+        private static CdpContext s_visitor;
+
+        private sealed class Send : SendCdpEvent
+        {
+            public Send(ISubmitActionData d) : base(d) { }
+            protected override CdpContext ResolveVisitor() => s_visitor;
+        }
+
+        private sealed class Identify : IdentifyCdpVisitor
+        {
+            public Identify(ISubmitActionData d) : base(d) { }
+            protected override CdpContext ResolveVisitor() => s_visitor;
+        }
+
+        private sealed class Save : SaveCdpDataExtension
+        {
+            public Save(ISubmitActionData d) : base(d) { }
+            protected override CdpContext ResolveVisitor() => s_visitor;
+        }
 
         private static FormSubmitContext Form() => new FormSubmitContext("submit")
         {
@@ -87,7 +103,7 @@ namespace XmCdp.Sitecore.Tests.FormsAndRules
         [Test]
         public void SendCdpEvent_QueuesTheEventWithTheMappedValuesOfEveryFieldKind()
         {
-            Assert.That(Run(new SendCdpEvent(Data()), "{\"eventType\":\"NEWSLETTER_SIGNUP\",\"fields\":{\"Interests\":\"interests\",\"Consent\":\"consent\",\"Age\":\"age\",\"Name\":\"name\"}}"), Is.True);
+            Assert.That(Run(new Send(Data()), "{\"eventType\":\"NEWSLETTER_SIGNUP\",\"fields\":{\"Interests\":\"interests\",\"Consent\":\"consent\",\"Age\":\"age\",\"Name\":\"name\"}}"), Is.True);
             var e = _client.Events.Single();
             Assert.That(e.Type, Is.EqualTo("NEWSLETTER_SIGNUP"));
             Assert.That(e.BrowserId, Is.EqualTo("bid-1"));
@@ -97,7 +113,7 @@ namespace XmCdp.Sitecore.Tests.FormsAndRules
         [Test]
         public void IdentifyCdpVisitor_QueuesIdentityWithTheEmailAsIdentifier()
         {
-            Assert.That(Run(new IdentifyCdpVisitor(Data()), "{\"emailField\":\"Email\"}"), Is.True);
+            Assert.That(Run(new Identify(Data()), "{\"emailField\":\"Email\"}"), Is.True);
             var id = _client.Identities.Single();
             Assert.That(id.Email, Is.EqualTo("ada@example.com"));
             Assert.That(id.Identifiers.Single().Provider, Is.EqualTo("email"));
@@ -113,7 +129,7 @@ namespace XmCdp.Sitecore.Tests.FormsAndRules
         [TestCase("{\"fields\":{\"Email\":\"email\"}}", "'eventType' is required")]
         public void SendCdpEvent_BadParameters_AreRefusedWithTheReasonAndTheFormSucceeds(string parameters, string reason)
         {
-            Assert.That(Run(new SendCdpEvent(Data()), parameters), Is.True);
+            Assert.That(Run(new Send(Data()), parameters), Is.True);
             Assert.That(_client.Events, Is.Empty);
             Assert.That(Log.Entries(), Has.Some.StartsWith("ERROR [Forms] XmCdp: Send CDP event refused its parameters: ").And.Contains(reason));
         }
@@ -123,14 +139,14 @@ namespace XmCdp.Sitecore.Tests.FormsAndRules
         [TestCase("{\"extension\":\"ext\"}", "'fields' (form field name → CDP key) is required")]
         public void SaveCdpDataExtension_BadParameters_AreRefused(string parameters, string reason)
         {
-            Assert.That(Run(new SaveCdpDataExtension(Data()), parameters), Is.True);
+            Assert.That(Run(new Save(Data()), parameters), Is.True);
             Assert.That(Log.Entries(), Has.Some.StartsWith("ERROR [Forms] XmCdp: Save to a CDP data extension refused its parameters: ").And.Contains(reason));
         }
 
         [Test]
         public void IdentifyCdpVisitor_IdentifierFieldWithoutProvider_IsRefused()
         {
-            Assert.That(Run(new IdentifyCdpVisitor(Data()), "{\"emailField\":\"Email\",\"identifierField\":\"Name\"}"), Is.True);
+            Assert.That(Run(new Identify(Data()), "{\"emailField\":\"Email\",\"identifierField\":\"Name\"}"), Is.True);
             Assert.That(_client.Identities, Is.Empty);
             Assert.That(Log.Entries(), Has.Some.Contains("'identifierProvider' is required with 'identifierField'"));
         }
@@ -138,8 +154,8 @@ namespace XmCdp.Sitecore.Tests.FormsAndRules
         [Test]
         public void UntrackedVisitor_NothingIsSentAndTheFormSucceeds()
         {
-            HttpContext.Current.Items.Remove(CdpContext.ItemsKey);
-            Assert.That(Run(new SendCdpEvent(Data()), "{\"eventType\":\"NEWSLETTER_SIGNUP\"}"), Is.True);
+            s_visitor = null;
+            Assert.That(Run(new Send(Data()), "{\"eventType\":\"NEWSLETTER_SIGNUP\"}"), Is.True);
             Assert.That(_client.Events, Is.Empty);
             Assert.That(Log.Entries(), Has.Some.EqualTo("INFO [Forms] XmCdp: Send CDP event: the visitor is not tracked (no consent, bot, or the site is not configured); nothing sent."));
         }
@@ -148,7 +164,7 @@ namespace XmCdp.Sitecore.Tests.FormsAndRules
         public void ClientShuttingDown_TheFormSucceedsAndTheStatusIsLogged()
         {
             _client.Closed = true;
-            Assert.That(Run(new SendCdpEvent(Data()), "{\"eventType\":\"NEWSLETTER_SIGNUP\"}"), Is.True);
+            Assert.That(Run(new Send(Data()), "{\"eventType\":\"NEWSLETTER_SIGNUP\"}"), Is.True);
             Assert.That(Log.Entries(), Has.Some.StartsWith("WARN [Forms] XmCdp: Send CDP event could not queue event 'NEWSLETTER_SIGNUP': status 41 (ShutDown)"));
         }
 
@@ -157,7 +173,7 @@ namespace XmCdp.Sitecore.Tests.FormsAndRules
         {
             var form = Form();
             var first = new Refusing(Data());
-            var second = new SendCdpEvent(Data());
+            var second = new Send(Data());
             StubSubmitPipeline.Run(form, new List<KeyValuePair<ISubmitAction, ISubmitActionData>>
             {
                 new KeyValuePair<ISubmitAction, ISubmitActionData>(first, first.SubmitActionData),
