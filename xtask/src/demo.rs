@@ -95,6 +95,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     // 6. A bot and a media request: not tracked.
     let bot = site.get_as("/about", &mut Jar::default(), "Mozilla/5.0 (compatible; Googlebot/2.1)")?;
     println!("   googlebot /about -> {} {}", bot.status, bot.body.lines().next().unwrap_or(""));
+    crate::demo_forms::run(&site.url, &emu.url, &emu.admin())?;
 
     // 7. Registration and profile update through the Guest REST API (CdpGuests, CdpContext.Guest).
     guest_registration(&site, &emu.admin(), &run_id)?;
@@ -338,7 +339,7 @@ impl XspSite {
         let text = text.replace("__EMULATOR_URL__", emulator_url).replace("tok_SECRET_e2e", "tok_test");
         std::fs::write(&web_config, text).map_err(|e| e.to_string())?;
         let bin = site.join("bin");
-        for name in ["XmCdp.dll", "XmCdp.Sitecore.dll", "Sitecore.Kernel.dll", "Sitecore.Mvc.dll", "XmCdp.TestHost.dll"] {
+        for name in ["XmCdp.dll", "XmCdp.Sitecore.dll", "Sitecore.Kernel.dll", "Sitecore.Mvc.dll", "Sitecore.ExperienceForms.dll", "XmCdp.TestHost.dll"] {
             dotnet::copy_file(&out.join(name), &bin.join(name))?;
         }
         let native = std::fs::canonicalize(native).map_err(|e| format!("{}: {e}", native.display()))?;

@@ -5,7 +5,7 @@
 //!
 //! Layout written to `out/`:
 //! - `XmCdp.dll`, `XmCdp.Sitecore.dll`: the shipped assemblies (same sources as the Windows csproj builds);
-//! - `Sitecore.Kernel.dll`, `Sitecore.Mvc.dll`: TEST-ONLY stand-ins (`dotnet/tests/Sitecore.*.Stub`), never shipped;
+//! - `Sitecore.Kernel.dll`, `Sitecore.Mvc.dll`, `Sitecore.ExperienceForms.dll`: TEST-ONLY stand-ins (`dotnet/tests/Sitecore.*.Stub`), never shipped;
 //! - `XmCdp.TestHost.dll` and `site/`: the ASP.NET test site whose Global.asax replays the shipped patch config;
 //! - `tools/XspPatch.exe`, `tools/XmCdp.XspTlsStub.dll`: the xsp4 fix (see `spec/mono-host-notes.md`), applied by
 //!   the end-to-end fixture at test time to a private copy of xsp4.exe;
@@ -44,7 +44,10 @@ pub fn build(repo_root: &Path, out: &Path) -> Result<(), String> {
     // TEST-ONLY stand-in for Sitecore.Mvc (TransferRoutedRequest of the stock Sitecore layer).
     mcs(out, "Sitecore.Mvc.dll", "library", &cs_files(&tests.join("Sitecore.Mvc.Stub"))?, &["Sitecore.Kernel.dll", "System.Web.dll"], false)?;
 
-    let sc_refs = ["XmCdp.dll", "Sitecore.Kernel.dll", "System.Web.dll", "System.Configuration.dll", "System.Xml.dll"];
+    // TEST-ONLY stand-in for Sitecore.ExperienceForms (the submit-action API of Sitecore Forms).
+    forms_stub(&tests, out)?;
+
+    let sc_refs = SITECORE_REFS;
     mcs(out, "XmCdp.Sitecore.dll", "library", &cs_files(&dn.join("XmCdp.Sitecore"))?, &sc_refs, false)?;
 
     // The ASP.NET test host (Global.asax code-behind) and its site template.
@@ -58,7 +61,9 @@ pub fn build(repo_root: &Path, out: &Path) -> Result<(), String> {
             "XmCdp.Sitecore.dll",
             "Sitecore.Kernel.dll",
             "Sitecore.Mvc.dll",
+            "Sitecore.ExperienceForms.dll",
             "System.Web.dll",
+            "System.Web.Extensions.dll",
             "System.Configuration.dll",
             "System.Xml.dll",
             "System.Core.dll",
@@ -77,6 +82,8 @@ pub fn build(repo_root: &Path, out: &Path) -> Result<(), String> {
         &dn.join("XmCdp.Sitecore").join("App_Config").join("Include").join("XmCdp").join("XmCdp.config"),
         &include.join("XmCdp.config"),
     )?;
+    // The SHIPPED serialized items: the test site builds its rule elements and submit actions from them.
+    copy_tree(&dn.join("XmCdp.Sitecore").join("serialization"), &site.join("App_Data").join("XmCdp").join("serialization"))?;
 
     // The SHIPPED admin page, where a Sitecore site has its /sitecore/admin pages.
     let admin = site.join("sitecore").join("admin");
@@ -119,6 +126,7 @@ pub fn build(repo_root: &Path, out: &Path) -> Result<(), String> {
             "XmCdp.Sitecore.dll",
             "Sitecore.Kernel.dll",
             "Sitecore.Mvc.dll",
+            "Sitecore.ExperienceForms.dll",
             "nunit.framework.dll",
             "System.Web.dll",
             "System.Web.Extensions.dll",
@@ -148,10 +156,29 @@ pub fn build_shipped(repo_root: &Path, out: &Path) -> Result<[PathBuf; 2], Strin
         &["System.Web.dll", "System.Xml.dll", "System.Core.dll"],
         false,
     )?;
+    forms_stub(&dn.join("tests"), &reference)?;
     let kernel = reference.join("Sitecore.Kernel.dll").display().to_string();
-    let sc_refs = ["XmCdp.dll", kernel.as_str(), "System.Web.dll", "System.Configuration.dll", "System.Xml.dll"];
+    let forms = reference.join("Sitecore.ExperienceForms.dll").display().to_string();
+    let sc_refs = ["XmCdp.dll", kernel.as_str(), forms.as_str(), "System.Web.dll", "System.Web.Extensions.dll", "System.Configuration.dll", "System.Xml.dll"];
     mcs(out, "XmCdp.Sitecore.dll", "library", &cs_files(&dn.join("XmCdp.Sitecore"))?, &sc_refs, false)?;
     Ok([out.join("XmCdp.dll"), out.join("XmCdp.Sitecore.dll")])
+}
+
+/// What `XmCdp.Sitecore.dll` is compiled against (the Sitecore ones are stand-ins in `out`).
+const SITECORE_REFS: [&str; 7] = [
+    "XmCdp.dll",
+    "Sitecore.Kernel.dll",
+    "Sitecore.ExperienceForms.dll",
+    "System.Web.dll",
+    "System.Web.Extensions.dll",
+    "System.Configuration.dll",
+    "System.Xml.dll",
+];
+
+/// TEST-ONLY `Sitecore.ExperienceForms.dll` into `out` (needs the stand-in kernel there: its log is the Forms log).
+fn forms_stub(tests: &Path, out: &Path) -> Result<(), String> {
+    let stub = tests.join("Sitecore.ExperienceForms.Stub");
+    mcs(out, "Sitecore.ExperienceForms.dll", "library", &cs_files(&stub)?, &["Sitecore.Kernel.dll", "System.Core.dll"], false)
 }
 
 /// Compiles `XmCdp.dll` (the hand-written wrapper plus the generated `bindings/csharp/Interop.cs`) into `out`:

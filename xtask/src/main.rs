@@ -6,6 +6,7 @@ mod browser;
 mod checks;
 mod csharp_check;
 mod demo;
+mod demo_forms;
 mod dist;
 mod dotnet;
 mod emulator_process;
@@ -14,6 +15,8 @@ mod pack;
 mod pack_install;
 mod process;
 mod release;
+#[cfg(test)]
+mod sitecore_items;
 mod soak;
 mod test;
 mod version;

@@ -21,6 +21,24 @@ namespace Sitecore.Data
     }
 }
 
+namespace Sitecore.Data
+{
+    public class Database
+    {
+        private Database(string name)
+        {
+            Name = name;
+        }
+
+        public string Name { get; private set; }
+
+        public static Database GetDatabase(string name) => new Database(name);
+
+        /// <summary>An item by path or ID string; null when there is none (the stand-in has one content tree).</summary>
+        public Sitecore.Data.Items.Item GetItem(string path) => Sitecore.Pipelines.HttpRequest.StubContent.FindByPathOrId(path);
+    }
+}
+
 namespace Sitecore.Data.Items
 {
     public class ItemPath
@@ -46,6 +64,22 @@ namespace Sitecore.Data.Items
         public Sitecore.Data.ID ID { get; private set; }
         public string Name { get; private set; }
         public ItemPath Paths { get; private set; }
+
+        private readonly System.Collections.Generic.Dictionary<string, string> _fields =
+            new System.Collections.Generic.Dictionary<string, string>(System.StringComparer.OrdinalIgnoreCase);
+
+        /// <summary>A field's raw value by name; empty when the item has no value (as the real indexer).</summary>
+        // An indexer is named "Item" in IL unless renamed, which a class named Item cannot have.
+        [System.Runtime.CompilerServices.IndexerName("FieldValue")]
+        public string this[string fieldName]
+        {
+            get
+            {
+                string v;
+                return _fields.TryGetValue(fieldName, out v) ? v : string.Empty;
+            }
+            set { _fields[fieldName] = value; }
+        }
     }
 }
 
@@ -151,6 +185,12 @@ namespace Sitecore
         {
             get { return (Sitecore.Data.Items.Item)State["sc.item"]; }
             set { State["sc.item"] = value; }
+        }
+
+        public static Sitecore.Data.Database Database
+        {
+            get { return (Sitecore.Data.Database)State["sc.database"]; }
+            set { State["sc.database"] = value; }
         }
 
         public static Sitecore.Sites.SiteContext Site

@@ -16,6 +16,7 @@ namespace Sitecore.Pipelines.HttpRequest
                 : path.StartsWith("/sitecore", StringComparison.OrdinalIgnoreCase) ? "shell"
                 : path.StartsWith("/shop/", StringComparison.OrdinalIgnoreCase) ? "shop" : "website";
             Context.Site = new Sitecore.Sites.SiteContext(name);
+            Context.Database = Sitecore.Data.Database.GetDatabase("web");
             switch (args.HttpContext.Request.QueryString["sc_mode"])
             {
                 case "edit": Context.SetPageMode(Context.StubPageMode.ExperienceEditor); break;
@@ -104,6 +105,22 @@ namespace Sitecore.Pipelines.HttpRequest
         {
             lock (s_items)
                 s_items[Normalize(path)] = new Item(new Sitecore.Data.ID(Guid.NewGuid()), name, "/sitecore/content/home" + (path == "/" ? "" : path));
+        }
+
+        /// <summary>An item by full path (<c>/sitecore/content/home/...</c>) or ID, as Database.GetItem.</summary>
+        public static Item FindByPathOrId(string pathOrId)
+        {
+            if (string.IsNullOrEmpty(pathOrId)) return null;
+            lock (s_items)
+            {
+                foreach (var item in s_items.Values)
+                {
+                    if (string.Equals(item.Paths.FullPath, pathOrId.TrimEnd('/'), StringComparison.OrdinalIgnoreCase)
+                        || string.Equals(item.ID.ToString(), pathOrId, StringComparison.OrdinalIgnoreCase))
+                        return item;
+                }
+            }
+            return null;
         }
 
         public static Item Find(string path)

@@ -193,6 +193,8 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
             if (TrackIdentity) Identify(http, binding, ctx);
             if (binding.PrefetchGuest) ctx.Guest.Prefetch();
             Prefetch(binding, ctx, item.Paths != null ? item.Paths.FullPath : null);
+            // Flows and guest data named by the personalization rules of the page's renderings.
+            Rules.CdpRulePrefetch.Start(http.Items, ctx, item);
         }
 
         /// <summary>Starts the decisions configured for this site and item; renderings claim them via CdpContext.Decide.</summary>

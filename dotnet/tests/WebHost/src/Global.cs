@@ -49,6 +49,12 @@ namespace XmCdp.TestHost
             StubContent.Register("/shop/a", "shop-a");
             StubContent.Register("/shop/b", "shop-b");
             global::Sitecore.Mvc.Pipelines.HttpRequest.StubRoutes.Register("/products/compare");
+            // Sitecore Forms posts to its MVC route; the rule elements and submit actions come from the shipped items.
+            global::Sitecore.Mvc.Pipelines.HttpRequest.StubRoutes.Register("/formbuilder");
+            var serialized = SerializedItems.Load(Path.Combine(root, "App_Data", "XmCdp", "serialization"));
+            TestForms.Register(serialized);
+            TestPersonalization.Register(serialized);
+            PersonalizedContent.Register();
 
             s_config = config;
             config.BuildPipeline("initialize").Run(new PipelineArgs());
@@ -151,6 +157,14 @@ namespace XmCdp.TestHost
                     return;
             }
 
+            var sbForm = new StringBuilder();
+            if (path.StartsWith("/formbuilder", StringComparison.OrdinalIgnoreCase))
+            {
+                TestForms.Handle(context, sbForm);
+                response.Write(sbForm.ToString());
+                return;
+            }
+
             var item = global::Sitecore.Context.Item;
             if (item == null)
             {
@@ -175,6 +189,7 @@ namespace XmCdp.TestHost
             }
             Decisions(context, cdp, sb);
             GuestPage.Render(context, cdp, sb);
+            TestPersonalization.Render(item, sb);
             response.Write(sb.ToString());
             // ?status=404|500|304: the page item renders but the response ends with that status (no VIEW is sent);
             // 301|302: a rendering redirects, as Response.Redirect / RedirectPermanent do (httpRequestEnd still runs).

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
+using System.Linq;
 using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -59,7 +60,7 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
             File.WriteAllText(webConfig, text);
             var bin = Path.Combine(site, "bin");
             Directory.CreateDirectory(bin);
-            foreach (var name in new[] { "XmCdp", "XmCdp.Sitecore", "Sitecore.Kernel", "Sitecore.Mvc", "XmCdp.TestHost" })
+            foreach (var name in new[] { "XmCdp", "XmCdp.Sitecore", "Sitecore.Kernel", "Sitecore.Mvc", "Sitecore.ExperienceForms", "XmCdp.TestHost" })
             {
                 File.Copy(Path.Combine(testOut, name + ".dll"), Path.Combine(bin, name + ".dll"));
                 var mdb = Path.Combine(testOut, name + ".dll.mdb");
@@ -138,7 +139,7 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
             => Send("GET", pathAndQuery, null, cookies, headers, userAgent);
 
         /// <summary>A form post (<c>application/x-www-form-urlencoded</c>), as a browser submits a form.</summary>
-        public Response Post(string pathAndQuery, IDictionary<string, string> form, IDictionary<string, string> cookies = null,
+        public Response Post(string pathAndQuery, IEnumerable<KeyValuePair<string, string>> form, IDictionary<string, string> cookies = null,
             IDictionary<string, string> headers = null)
         {
             var body = new StringBuilder();
