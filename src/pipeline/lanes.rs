@@ -84,6 +84,62 @@ impl Delivery {
         }
     }
 
+    /// The queue is full: `env` (already released) and `evicted` (the lane's oldest, released, under
+    /// `dropOldest`) go to the overflow, and so do `env`'s visitor's events still waiting in the lane, ahead of
+    /// it in their order. Spilling `env` alone would put it on disk before them: they reach the spool only at the
+    /// lane's head, behind it. Runs on the request thread with the lane locked; the spool's `try_spill` neither
+    /// blocks nor touches the disk. When refused, the visitor's events go back where they were.
+    pub(super) fn spill_queue_full(&self, queue: &mut VecDeque<Envelope>, mut evicted: Vec<Envelope>, env: Envelope) -> bool {
+        let n = evicted.len();
+        let bid = env.browser_id();
+        if !self.overflow.is_durable() || bid.is_empty() || !queue.iter().any(|e| e.origin.is_none() && e.browser_id() == bid) {
+            evicted.push(env);
+            let taken = self.overflow.spill(evicted, SpillReason::QueueFull);
+            if taken {
+                self.stats.spilled.fetch_add(n as u64 + 1, Relaxed);
+            }
+            return taken;
+        }
+        let mut batch = evicted;
+        let mut kept = VecDeque::with_capacity(queue.len());
+        let mut mine_at = Vec::with_capacity(queue.len());
+        let mut moved_bytes = 0;
+        for e in queue.drain(..) {
+            // Replays stay: they are older than anything of the visitor's the spool takes now.
+            let mine = e.origin.is_none() && e.browser_id() == bid;
+            mine_at.push(mine);
+            if mine {
+                moved_bytes += e.bytes;
+                batch.push(e);
+            } else {
+                kept.push_back(e);
+            }
+        }
+        let moved = batch.len() - n;
+        batch.push(env);
+        match self.overflow.try_spill(batch, SpillReason::QueueFull) {
+            Ok(()) => {
+                *queue = kept;
+                // Released only now: until taken they still counted against the queue's bounds.
+                self.depth.fetch_sub(moved, AcqRel);
+                self.bytes.fetch_sub(moved_bytes, AcqRel);
+                self.stats.spilled.fetch_add((n + moved + 1) as u64, Relaxed);
+                true
+            }
+            Err(mut back) => {
+                // `back` ends with `the visitor's ++ [env]` (live events all come back): the lane is
+                // rebuilt exactly as it was; `env` and `evicted` are lost and counted by the caller.
+                back.pop();
+                let mut mine = back.split_off(back.len() - moved).into_iter();
+                for m in mine_at {
+                    let e = if m { mine.next() } else { kept.pop_front() };
+                    queue.extend(e);
+                }
+                false
+            }
+        }
+    }
+
     pub(super) fn spill(&self, env: Envelope, reason: SpillReason) {
         self.release(env.bytes);
         let replay = env.origin.is_some();
