@@ -2,6 +2,29 @@
 
 use super::*;
 
+impl Lane {
+    /// The front event left the queue (call with the queue locked): whether it had been journaled.
+    pub(super) fn popped_front(&self) -> bool {
+        self.journaled.fetch_update(AcqRel, Acquire, |j| j.checked_sub(1)).is_ok()
+    }
+}
+
+/// A copy of a live event for the journal (the original stays in its lane). Never on a request thread.
+fn journal_copy(env: &Envelope) -> Option<Envelope> {
+    match (&env.payload, env.origin) {
+        (Payload::Event(e), None) => Some(Envelope {
+            payload: Payload::Event(e.clone()),
+            user_agent: env.user_agent.clone(),
+            enqueued_at: env.enqueued_at,
+            accepted_unix_ms: env.accepted_unix_ms,
+            id: env.id,
+            origin: None,
+            bytes: env.bytes,
+        }),
+        _ => None,
+    }
+}
+
 impl Delivery {
     pub(super) fn lane_of(&self, browser_id: &str) -> usize {
         let n = self.lanes.len();
@@ -36,10 +59,30 @@ impl Delivery {
                 continue;
             }
             tick = TICK_MIN;
+            if self.overflow.journals() {
+                self.journal_tails();
+            }
             for lane in self.lanes.iter() {
                 if lane.idle.load(Acquire) && !lane.queue.lock().is_empty() && lane.idle.swap(false, AcqRel) {
                     lane.wake.notify_one();
                 }
+            }
+        }
+    }
+
+    /// Journal mode: hands copies of every lane's not-yet-journaled events to the journal. The send happens
+    /// with the lane locked, so the copy is in the writer's channel before the event can be delivered or spilled.
+    fn journal_tails(&self) {
+        for lane in self.lanes.iter() {
+            let q = lane.queue.lock();
+            let from = lane.journaled.load(Acquire);
+            if from >= q.len() {
+                continue;
+            }
+            let copies: Vec<Envelope> = q.range(from..).filter_map(journal_copy).collect();
+            lane.journaled.store(q.len(), Release);
+            if !copies.is_empty() {
+                self.overflow.journal(copies);
             }
         }
     }
@@ -49,7 +92,17 @@ impl Delivery {
         let mut abort = self.abort_tx.subscribe();
         let mut jitter = Jitter::new((idx as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ Instant::now().elapsed().as_nanos() as u64);
         loop {
-            let next = lane.queue.lock().pop_front();
+            let next = {
+                let mut q = lane.queue.lock();
+                let e = q.pop_front();
+                let j = e.is_some() && lane.popped_front();
+                // Journal mode: reached the head before the ticker copied it; it may retry for long, so it is
+                // written ahead now, still under the lock (its copy precedes any settle or spill of it).
+                if let Some(copy) = e.as_ref().filter(|_| !j && self.overflow.journals()).and_then(journal_copy) {
+                    self.overflow.journal(vec![copy]);
+                }
+                e
+            };
             match next {
                 Some(env) => {
                     if *abort.borrow() {
@@ -104,7 +157,13 @@ impl Delivery {
         let mut kept = VecDeque::with_capacity(queue.len());
         let mut mine_at = Vec::with_capacity(queue.len());
         let mut moved_bytes = 0;
-        for e in queue.drain(..) {
+        let lane = &self.lanes[self.lane_of(bid)];
+        let mark = lane.journaled.load(Acquire);
+        let mut kept_mark = 0;
+        for (i, e) in queue.drain(..).enumerate() {
+            if i < mark && !(e.origin.is_none() && e.browser_id() == bid) {
+                kept_mark += 1;
+            }
             // Replays stay: they are older than anything of the visitor's the spool takes now.
             let mine = e.origin.is_none() && e.browser_id() == bid;
             mine_at.push(mine);
@@ -120,6 +179,7 @@ impl Delivery {
         match self.overflow.try_spill(batch, SpillReason::QueueFull) {
             Ok(()) => {
                 *queue = kept;
+                lane.journaled.store(kept_mark, Release);
                 // Released only now: until taken they still counted against the queue's bounds.
                 self.depth.fetch_sub(moved, AcqRel);
                 self.bytes.fetch_sub(moved_bytes, AcqRel);

@@ -71,6 +71,9 @@ impl ShutdownReport {
 
 struct Lane {
     queue: Mutex<VecDeque<Envelope>>,
+    /// Journal mode: how many events at the front of `queue` have been handed to the journal (changed only
+    /// under the `queue` lock; see `lanes.rs`).
+    journaled: AtomicUsize,
     idle: AtomicBool,
     wake: Notify,
 }
@@ -159,7 +162,7 @@ impl Pipeline {
     /// Creates the pipeline and spawns one delivery task per lane on `rt`.
     pub fn start(settings: &Settings, transport: Transport, overflow: Box<dyn Overflow>, rt: &tokio::runtime::Handle) -> Pipeline {
         let lanes = (0..settings.delivery_concurrency)
-            .map(|_| Lane { queue: Mutex::new(VecDeque::new()), idle: AtomicBool::new(false), wake: Notify::new() })
+            .map(|_| Lane { queue: Mutex::new(VecDeque::new()), journaled: AtomicUsize::new(0), idle: AtomicBool::new(false), wake: Notify::new() })
             .collect();
         let (abort_tx, _) = watch::channel(false);
         let shared = Arc::new(Delivery {
@@ -218,6 +221,7 @@ impl Pipeline {
                 while s.depth.load(Acquire) > s.capacity || s.bytes.load(Acquire) > s.max_bytes {
                     match queue.pop_front() {
                         Some(old) => {
+                            lane.popped_front();
                             s.release(old.bytes);
                             evicted.push(old);
                         }

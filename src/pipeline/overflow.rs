@@ -52,6 +52,15 @@ pub trait Overflow: Send + Sync + 'static {
     /// delivery task: must not block.
     fn settled(&self, _env: &Envelope) {}
 
+    /// Journal mode (`durability: "journal"`): every accepted event is written ahead. `journal` takes copies
+    /// of live events still in memory (it must not block or touch the disk); `settled` then also hears of live
+    /// events, and a spilled live event replaces its journal copy.
+    fn journals(&self) -> bool {
+        false
+    }
+
+    fn journal(&self, _copies: Vec<Envelope>) {}
+
     /// Whether spilled events survive (enables outage mode: events go to disk rather than waiting in memory).
     fn is_durable(&self) -> bool {
         false

@@ -75,8 +75,24 @@ impl Overflow for SpoolOverflow {
     }
 
     fn settled(&self, env: &Envelope) {
-        if let Some(o) = env.origin {
-            self.0.settle(Settle::Done { key: o.key, browser_id: env.browser_id().to_owned() });
+        match env.origin {
+            Some(o) => self.0.settle(Settle::Done { key: o.key, browser_id: env.browser_id().to_owned() }),
+            None if self.0.cfg.journal => self.0.settle(Settle::Live { id: env.id.0 }),
+            None => {}
+        }
+    }
+
+    fn journals(&self) -> bool {
+        self.0.cfg.journal
+    }
+
+    fn journal(&self, copies: Vec<Envelope>) {
+        let inner = &*self.0;
+        let n = copies.len() as u64;
+        if inner.closed.load(Acquire) || inner.tx.try_send(Msg::Journal(copies)).is_err() {
+            // Still in memory and still delivered; only a hard kill before that would lose them.
+            inner.stats.journal_dropped.fetch_add(n, Relaxed);
+            log::emit_once("journal-behind", log::Level::Warn, "xmcdp: the spool writer is behind; some events are not written ahead (see stats.spool.journal_dropped)");
         }
     }
 
