@@ -248,3 +248,76 @@ fn without_the_journal_a_kill_loses_what_is_in_memory() {
         }
     }
 }
+
+fn write_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("write_bytes:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// Delivery throughput and disk writes with and without the journal, the CDP healthy: events sent as fast as the
+/// queue takes them. With the journal, every row written is deleted again once its event is delivered.
+#[test]
+fn journal_throughput_and_disk_writes() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let n: usize = std::env::var("XMCDP_JOURNAL_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(if soak() { 100_000 } else { 1_500 });
+    for journal in [false, true] {
+        let emu = emulator();
+        let base = emu.base_url();
+        let dir = temp_dir(if journal { "tp-journal" } else { "tp-overflow" });
+        let bids: Vec<String> = (0..50).map(|_| new_browser(&base)).collect();
+        let mut extra = json!({"queueCapacity": 20_000, "spoolCommitIntervalMs": 100});
+        if journal {
+            extra["durability"] = json!("journal");
+        }
+        let c = Client::from_json(&settings(&base, &dir, extra)).unwrap();
+        let w0 = write_bytes();
+        let t0 = Instant::now();
+        let mut sent = 0;
+        while sent < n {
+            match c.send(view(&bids[sent % bids.len()], &format!("t{sent}")), None) {
+                Ok(()) => sent += 1,
+                Err(_) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+        let done = wait_for(Duration::from_secs(120), || {
+            Some(()).filter(|_| admin(&base).stats().unwrap()["events"]["accepted"].as_u64().unwrap_or(0) >= n as u64).or_else(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                None
+            })
+        });
+        let secs = t0.elapsed().as_secs_f64();
+        let s = wait_for(Duration::from_secs(10), || {
+            Some(stats(&c)).filter(|s| s["spool"]["journal_depth"] == 0 && s["spool"]["depth"] == 0 && s["spool"]["replays_in_flight"] == 0 && s["events"]["queue_depth"] == 0)
+        })
+        .unwrap_or_else(|| stats(&c));
+        let emu_events = admin(&base).stats().unwrap()["events"].clone();
+        let sp = &s["spool"];
+        let written = write_bytes() - w0;
+        eprintln!(
+            "FIGURE journal-throughput {}: {n} events delivered in {secs:.2} s = {:.0} events/s; {} commits ({:.1}/s), {:.1} MB written ({:.0} KB/s); journaled {}, never written (delivered within the commit) {}, spilled {}",
+            if journal { "journal" } else { "overflow" },
+            n as f64 / secs,
+            sp["commits"],
+            sp["commits"].as_u64().unwrap_or(0) as f64 / secs,
+            written as f64 / 1e6,
+            written as f64 / 1e3 / secs,
+            sp["journaled"],
+            sp["journal_skipped"],
+            s["events"]["spilled"]
+        );
+        assert!(done.is_some(), "all delivered: {s}");
+        assert_eq!(emu_events["accepted"].as_u64(), Some(n as u64), "each stored once: {emu_events} {s}");
+        assert_eq!(s["events"]["sent"].as_u64(), Some(n as u64), "each sent once: {emu_events} {s}");
+        if journal {
+            assert_eq!(sp["journal_depth"], 0, "every journal row is deleted once its event is delivered: {sp}");
+            // Every event went through the journal (written, or delivered before its commit), except those spilled
+            // by a full queue before any lane held them.
+            let through = sp["journaled"].as_u64().unwrap() + sp["journal_skipped"].as_u64().unwrap() + s["events"]["spilled"].as_u64().unwrap();
+            assert!(through >= n as u64, "{sp}");
+        }
+        c.shutdown(Duration::from_secs(2));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

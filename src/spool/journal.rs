@@ -6,18 +6,16 @@
 //! - A delivered or rejected live event (`Settle::Live`) and a spilled one (it moves to `TABLE` in the same
 //!   transaction) leave the journal. One that ends before its commit is never written at all, so while the CDP
 //!   keeps up most events cost no disk write beyond the commit that carries the few still in flight.
-//! - A settle can overtake its copy (settles do not go through the channel): it is remembered for a while and
-//!   cancels the copy when that arrives.
+//! - A settle can overtake its copy (settles do not go through the channel, copies are sent first): it is
+//!   remembered and cancels the copy when that arrives. Once the writer has seen the channel empty after the
+//!   settle, every copy sent before it has arrived, so one still unmatched never had a copy (an event spilled
+//!   before it was journaled) and is forgotten.
 //! - The writing process never replays its journal (the events are in its lanes); the next process adopts
 //!   the rows into `TABLE`, behind the spooled records. Rows of events that were delivered just before a kill
 //!   are sent again and dropped by the receiver by `Idempotency-Key`.
 
 use super::*;
 use std::collections::HashMap;
-
-/// How long a settle that overtook its copy is remembered (a copy is never that far behind in the channel; a
-/// spill of an event that was never journaled leaves such an entry too, and this bounds them).
-const EARLY_TTL: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
 pub(super) struct Journal {
@@ -30,14 +28,15 @@ pub(super) struct Journal {
     written: HashMap<u128, u64>,
     deletes: Vec<u64>,
     pub(super) deletes_since: Option<Instant>,
-    early: HashMap<u128, Instant>,
+    /// Settles that overtook their copy.
+    early: HashSet<u128>,
 }
 
 impl Journal {
     pub(super) fn take(&mut self, v: Vec<Envelope>, stats: &Stats) {
         for env in v {
             let id = env.id.0;
-            if self.early.remove(&id).is_some() {
+            if self.early.remove(&id) {
                 stats.journal_skipped.fetch_add(1, Relaxed);
                 continue;
             }
@@ -55,8 +54,13 @@ impl Journal {
         } else if self.batch_ids.remove(&id) {
             self.cancelled.insert(id);
         } else {
-            self.early.insert(id, Instant::now());
+            self.early.insert(id);
         }
+    }
+
+    /// The writer found the channel empty: every copy sent before the settles it already holds has arrived.
+    pub(super) fn channel_drained(&mut self) {
+        self.early.clear();
     }
 
     pub(super) fn waiting(&self) -> usize {
@@ -113,7 +117,6 @@ impl Journal {
                 stats.journal_dropped.fetch_add(lost as u64, Relaxed);
             }
         }
-        self.early.retain(|_, t| t.elapsed() < EARLY_TTL);
         stats.journal_depth.store(self.written.len() as u64, Relaxed);
     }
 }

@@ -23,6 +23,8 @@
 //!   they replay in acceptance order. When a replayed event fails, the replay epoch moves on and every replayed event still
 //!   queued goes back instead of overtaking it.
 //! - **Cap.** Beyond `spoolMaxBytes` of records the oldest are evicted and counted.
+//! - **Journal mode** (`durability: "journal"`, `journal.rs`): live events are written ahead too, in the same
+//!   commits, and leave the journal when delivered; the next process adopts what a killed one left.
 
 mod files;
 mod journal;

@@ -69,7 +69,10 @@ impl Writer {
                     Ok(Msg::Journal(v)) => self.journal.take(v, &self.inner.stats),
                     Ok(Msg::Wake) => {}
                     Ok(Msg::Close(reply)) => close = Some(Some(reply)),
-                    Err(_) => break,
+                    Err(_) => {
+                        self.journal.channel_drained();
+                        break;
+                    }
                 }
             }
             if let Some(reply) = close {
