@@ -184,7 +184,8 @@ fn kill_run(state: &str, journal: bool, run: Duration) -> KillRun {
         }
     }
     let lost: Vec<&(u64, u64)> = acks.iter().filter(|(i, _)| !got.contains(&format!("k{i}"))).collect();
-    // The last commit but one seen before the kill (a commit seen "at" the kill may not have been complete).
+    // The last commit but one seen before the kill (a commit seen "at" the kill may not have been complete; the
+    // copy of an event accepted just before a commit may miss it and ride the next one).
     let before: Vec<u64> = commits.iter().copied().filter(|ms| *ms <= kill_ms).collect();
     let floor = before.len().checked_sub(2).map_or(0, |i| before[i]);
     let window_ms = (kill_ms - floor).max(commit_ms);
