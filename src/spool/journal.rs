@@ -30,14 +30,18 @@ pub(super) struct Journal {
     pub(super) deletes_since: Option<Instant>,
     /// Settles that overtook their copy.
     early: HashSet<u128>,
+    /// Copies that were not written because their event had already left the pipeline, counted in
+    /// `journal_skipped` once the commit that carries the rest (and any spill of theirs) is done: together with
+    /// `journaled`, a count of events that a hard kill no longer loses.
+    skipped: u64,
 }
 
 impl Journal {
-    pub(super) fn take(&mut self, v: Vec<Envelope>, stats: &Stats) {
+    pub(super) fn take(&mut self, v: Vec<Envelope>) {
         for env in v {
             let id = env.id.0;
             if self.early.remove(&id) {
-                stats.journal_skipped.fetch_add(1, Relaxed);
+                self.skipped += 1;
                 continue;
             }
             self.since.get_or_insert_with(Instant::now);
@@ -72,7 +76,7 @@ impl Journal {
     }
 
     /// Writes the batch and the deletions inside the writer's transaction. Returns the keys written.
-    pub(super) fn write(&mut self, txn: &redb::WriteTransaction, renderer: &BodyRenderer, stats: &Stats) -> Result<Vec<(u128, u64)>, redb::Error> {
+    pub(super) fn write(&mut self, txn: &redb::WriteTransaction, renderer: &BodyRenderer) -> Result<Vec<(u128, u64)>, redb::Error> {
         let mut added = Vec::new();
         if self.batch.is_empty() && self.deletes.is_empty() {
             return Ok(added);
@@ -92,8 +96,7 @@ impl Journal {
         for k in &self.deletes {
             t.remove(*k)?;
         }
-        let skipped = self.batch.len() - added.len();
-        stats.journal_skipped.fetch_add(skipped as u64, Relaxed);
+        self.skipped += (self.batch.len() - added.len()) as u64;
         Ok(added)
     }
 
@@ -109,6 +112,7 @@ impl Journal {
             Some(added) => {
                 self.next_key = added.last().map_or(self.next_key, |(_, k)| k + 1);
                 stats.journaled.fetch_add(added.len() as u64, Relaxed);
+                stats.journal_skipped.fetch_add(std::mem::take(&mut self.skipped), Relaxed);
                 self.written.extend(added);
                 self.deletes.clear();
                 self.deletes_since = None;

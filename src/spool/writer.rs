@@ -56,7 +56,7 @@ impl Writer {
             let mut close = None;
             match rx.recv_timeout(timeout) {
                 Ok(Msg::Spill(v)) => self.take(v),
-                Ok(Msg::Journal(v)) => self.journal.take(v, &self.inner.stats),
+                Ok(Msg::Journal(v)) => self.journal.take(v),
                 Ok(Msg::Wake) => {}
                 Ok(Msg::Close(reply)) => close = Some(Some(reply)),
                 Err(RecvTimeoutError::Timeout) => {}
@@ -66,7 +66,7 @@ impl Writer {
             while close.is_none() && self.batch.len() < self.inner.cfg.commit_max_events {
                 match rx.try_recv() {
                     Ok(Msg::Spill(v)) => self.take(v),
-                    Ok(Msg::Journal(v)) => self.journal.take(v, &self.inner.stats),
+                    Ok(Msg::Journal(v)) => self.journal.take(v),
                     Ok(Msg::Wake) => {}
                     Ok(Msg::Close(reply)) => close = Some(Some(reply)),
                     Err(_) => {
@@ -80,7 +80,7 @@ impl Writer {
                 while let Ok(m) = rx.try_recv() {
                     match m {
                         Msg::Spill(v) => self.take(v),
-                        Msg::Journal(v) => self.journal.take(v, &self.inner.stats),
+                        Msg::Journal(v) => self.journal.take(v),
                         _ => {}
                     }
                 }
@@ -180,7 +180,7 @@ impl Writer {
         let mut journaled = None;
         let r = (|| -> Result<(), redb::Error> {
             let txn = self.db.begin_write()?;
-            let j = self.journal.write(&txn, &self.inner.renderer, &self.inner.stats)?;
+            let j = self.journal.write(&txn, &self.inner.renderer)?;
             {
                 let mut t = txn.open_table(TABLE)?;
                 for (i, rec) in records.iter().enumerate() {
