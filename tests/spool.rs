@@ -360,3 +360,24 @@ fn replay_keeps_order_when_the_cdp_fails_again_midway() {
     eprintln!("FIGURE refail: {n} events, CDP down again after {} replayed and then 20 % resets: all delivered in order, {} replayed", n - mid["depth"].as_u64().unwrap(), s["replayed"]);
     c.shutdown(Duration::from_secs(2));
 }
+
+/// A full queue spills the new event from the request thread. Older events of the same visitor still waiting in
+/// its lane must reach the disk before it, not after (issue 15, item 5).
+#[test]
+fn queue_full_spill_keeps_the_visitors_order() {
+    let emu = emulator();
+    let dir = temp_dir("qfull");
+    // One lane, room for 4, a slow CDP: p0 is in flight, p1..p3 wait in the lane, p4.. find the queue full.
+    let c = client(&emu, &dir, json!({"deliveryConcurrency": 1, "queueCapacity": 4}));
+    let bid = new_browser(&emu);
+    set_faults(&emu, json!({"routes": {"events": {"latency_ms": 150}}}));
+    for i in 0..12 {
+        c.send(view(&bid, &format!("p{i}")), None).unwrap();
+    }
+    let s = serde_json::from_str::<Value>(&c.stats_json()).unwrap();
+    assert!(s["events"]["spilled"].as_u64().unwrap() >= 8, "the queue was full: {s}");
+    set_faults(&emu, json!({}));
+    let got = wait_for(Duration::from_secs(20), || Some(pages_of(&emu, &bid)).filter(|p| p.len() >= 12)).unwrap_or_else(|| panic!("all delivered: {:?}", pages_of(&emu, &bid)));
+    assert_eq!(got, expected("p", 12));
+    c.shutdown(Duration::from_secs(2));
+}

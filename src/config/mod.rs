@@ -117,6 +117,9 @@ pub struct SpoolSettings {
     pub commit_interval: Duration,
     /// ... or as soon as this many events wait.
     pub commit_max_events: usize,
+    /// `durability: "journal"`: every accepted event is written ahead (in group commits, off the request
+    /// thread), not only those that cannot be delivered now. Needs `spoolDirectory`.
+    pub journal: bool,
 }
 
 /// Settings of the decision path (`decisions` module).
@@ -185,6 +188,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("spoolMaxBytes", "disk cap of the spool, oldest evicted beyond it, 268435456"),
     ("spoolCommitIntervalMs", "the spool commits at least this often (the loss window of a hard kill), 100"),
     ("spoolCommitMaxEvents", "... or as soon as this many events wait, 1000"),
+    ("durability", "\"overflow\" (default: only undeliverable events go to the spool) or \"journal\" (every accepted event is written ahead; needs spoolDirectory)"),
 ];
 
 const MAX_STRING: usize = 1024;
@@ -367,6 +371,11 @@ mod tests {
         assert_eq!((s.spool.directory.as_deref(), s.spool.max_bytes, s.spool.commit_interval), (Some("/var/spool/x"), 2097152, Duration::from_millis(20)));
         assert_eq!(kind(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","spoolDirectory":""}"#), ErrorKind::ConfigInvalid);
         assert_eq!(kind(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","spoolMaxBytes":10}"#), ErrorKind::ConfigInvalid);
+        assert!(!s.spool.journal);
+        let s = Settings::from_json(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","spoolDirectory":"/x","durability":"journal"}"#).unwrap();
+        assert!(s.spool.journal);
+        assert_eq!(kind(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","durability":"journal"}"#), ErrorKind::ConfigInvalid);
+        assert_eq!(kind(r#"{"clientKey":"ck","targetUrl":"https://x.io","pointOfSale":"p","spoolDirectory":"/x","durability":"wal"}"#), ErrorKind::ConfigInvalid);
     }
 
     #[test]

@@ -194,7 +194,15 @@ pub(super) fn spool(r: &Reader) -> Result<SpoolSettings> {
         max_bytes: r.uint("spoolMaxBytes", 256 * 1024 * 1024, 1024 * 1024, 1 << 40)?,
         commit_interval: r.millis("spoolCommitIntervalMs", 100, 1, 60_000)?,
         commit_max_events: r.uint("spoolCommitMaxEvents", 1_000, 1, 1_000_000)? as usize,
+        journal: match r.opt_str("durability")?.as_deref() {
+            None | Some("overflow") => false,
+            Some("journal") => true,
+            Some(_) => return Err(Error::new(ErrorKind::ConfigInvalid, "\"durability\" must be \"overflow\" or \"journal\"")),
+        },
     };
+    if spool.journal && spool.directory.is_none() {
+        return Err(Error::new(ErrorKind::ConfigInvalid, "\"durability\": \"journal\" needs \"spoolDirectory\""));
+    }
     Ok(spool)
 }
 

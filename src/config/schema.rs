@@ -72,6 +72,7 @@ pub const SCHEMA: &[(&str, SettingType)] = &[
     ("spoolMaxBytes", I),
     ("spoolCommitIntervalMs", I),
     ("spoolCommitMaxEvents", I),
+    ("durability", S),
 ];
 
 /// The table as a JSON object, `{"clientKey":"string","queueCapacity":"integer",...}`, in table order.

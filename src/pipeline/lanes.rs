@@ -2,6 +2,29 @@
 
 use super::*;
 
+impl Lane {
+    /// The front event left the queue (call with the queue locked): whether it had been journaled.
+    pub(super) fn popped_front(&self) -> bool {
+        self.journaled.fetch_update(AcqRel, Acquire, |j| j.checked_sub(1)).is_ok()
+    }
+}
+
+/// A copy of a live event for the journal (the original stays in its lane). Never on a request thread.
+fn journal_copy(env: &Envelope) -> Option<Envelope> {
+    match (&env.payload, env.origin) {
+        (Payload::Event(e), None) => Some(Envelope {
+            payload: Payload::Event(e.clone()),
+            user_agent: env.user_agent.clone(),
+            enqueued_at: env.enqueued_at,
+            accepted_unix_ms: env.accepted_unix_ms,
+            id: env.id,
+            origin: None,
+            bytes: env.bytes,
+        }),
+        _ => None,
+    }
+}
+
 impl Delivery {
     pub(super) fn lane_of(&self, browser_id: &str) -> usize {
         let n = self.lanes.len();
@@ -36,10 +59,30 @@ impl Delivery {
                 continue;
             }
             tick = TICK_MIN;
+            if self.overflow.journals() {
+                self.journal_tails();
+            }
             for lane in self.lanes.iter() {
                 if lane.idle.load(Acquire) && !lane.queue.lock().is_empty() && lane.idle.swap(false, AcqRel) {
                     lane.wake.notify_one();
                 }
+            }
+        }
+    }
+
+    /// Journal mode: hands copies of every lane's not-yet-journaled events to the journal. The send happens
+    /// with the lane locked, so the copy is in the writer's channel before the event can be delivered or spilled.
+    fn journal_tails(&self) {
+        for lane in self.lanes.iter() {
+            let q = lane.queue.lock();
+            let from = lane.journaled.load(Acquire);
+            if from >= q.len() {
+                continue;
+            }
+            let copies: Vec<Envelope> = q.range(from..).filter_map(journal_copy).collect();
+            lane.journaled.store(q.len(), Release);
+            if !copies.is_empty() {
+                self.overflow.journal(copies);
             }
         }
     }
@@ -49,7 +92,17 @@ impl Delivery {
         let mut abort = self.abort_tx.subscribe();
         let mut jitter = Jitter::new((idx as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ Instant::now().elapsed().as_nanos() as u64);
         loop {
-            let next = lane.queue.lock().pop_front();
+            let next = {
+                let mut q = lane.queue.lock();
+                let e = q.pop_front();
+                let j = e.is_some() && lane.popped_front();
+                // Journal mode: reached the head before the ticker copied it; it may retry for long, so it is
+                // written ahead now, still under the lock (its copy precedes any settle or spill of it).
+                if let Some(copy) = e.as_ref().filter(|_| !j && self.overflow.journals()).and_then(journal_copy) {
+                    self.overflow.journal(vec![copy]);
+                }
+                e
+            };
             match next {
                 Some(env) => {
                     if *abort.borrow() {
@@ -80,6 +133,69 @@ impl Delivery {
                     }
                     lane.wake.notified().await;
                 }
+            }
+        }
+    }
+
+    /// The queue is full: `env` (already released) and `evicted` (the lane's oldest, released, under
+    /// `dropOldest`) go to the overflow, and so do `env`'s visitor's events still waiting in the lane, ahead of
+    /// it in their order. Spilling `env` alone would put it on disk before them: they reach the spool only at the
+    /// lane's head, behind it. Runs on the request thread with the lane locked; the spool's `try_spill` neither
+    /// blocks nor touches the disk. When refused, the visitor's events go back where they were.
+    pub(super) fn spill_queue_full(&self, queue: &mut VecDeque<Envelope>, mut evicted: Vec<Envelope>, env: Envelope) -> bool {
+        let n = evicted.len();
+        let bid = env.browser_id();
+        if !self.overflow.is_durable() || bid.is_empty() || !queue.iter().any(|e| e.origin.is_none() && e.browser_id() == bid) {
+            evicted.push(env);
+            let taken = self.overflow.spill(evicted, SpillReason::QueueFull);
+            if taken {
+                self.stats.spilled.fetch_add(n as u64 + 1, Relaxed);
+            }
+            return taken;
+        }
+        let mut batch = evicted;
+        let mut kept = VecDeque::with_capacity(queue.len());
+        let mut mine_at = Vec::with_capacity(queue.len());
+        let mut moved_bytes = 0;
+        let lane = &self.lanes[self.lane_of(bid)];
+        let mark = lane.journaled.load(Acquire);
+        let mut kept_mark = 0;
+        for (i, e) in queue.drain(..).enumerate() {
+            if i < mark && !(e.origin.is_none() && e.browser_id() == bid) {
+                kept_mark += 1;
+            }
+            // Replays stay: they are older than anything of the visitor's the spool takes now.
+            let mine = e.origin.is_none() && e.browser_id() == bid;
+            mine_at.push(mine);
+            if mine {
+                moved_bytes += e.bytes;
+                batch.push(e);
+            } else {
+                kept.push_back(e);
+            }
+        }
+        let moved = batch.len() - n;
+        batch.push(env);
+        match self.overflow.try_spill(batch, SpillReason::QueueFull) {
+            Ok(()) => {
+                *queue = kept;
+                lane.journaled.store(kept_mark, Release);
+                // Released only now: until taken they still counted against the queue's bounds.
+                self.depth.fetch_sub(moved, AcqRel);
+                self.bytes.fetch_sub(moved_bytes, AcqRel);
+                self.stats.spilled.fetch_add((n + moved + 1) as u64, Relaxed);
+                true
+            }
+            Err(mut back) => {
+                // `back` ends with `the visitor's ++ [env]` (live events all come back): the lane is
+                // rebuilt exactly as it was; `env` and `evicted` are lost and counted by the caller.
+                back.pop();
+                let mut mine = back.split_off(back.len() - moved).into_iter();
+                for m in mine_at {
+                    let e = if m { mine.next() } else { kept.pop_front() };
+                    queue.extend(e);
+                }
+                false
             }
         }
     }

@@ -71,6 +71,9 @@ impl ShutdownReport {
 
 struct Lane {
     queue: Mutex<VecDeque<Envelope>>,
+    /// Journal mode: how many events at the front of `queue` have been handed to the journal (changed only
+    /// under the `queue` lock; see `lanes.rs`).
+    journaled: AtomicUsize,
     idle: AtomicBool,
     wake: Notify,
 }
@@ -159,7 +162,7 @@ impl Pipeline {
     /// Creates the pipeline and spawns one delivery task per lane on `rt`.
     pub fn start(settings: &Settings, transport: Transport, overflow: Box<dyn Overflow>, rt: &tokio::runtime::Handle) -> Pipeline {
         let lanes = (0..settings.delivery_concurrency)
-            .map(|_| Lane { queue: Mutex::new(VecDeque::new()), idle: AtomicBool::new(false), wake: Notify::new() })
+            .map(|_| Lane { queue: Mutex::new(VecDeque::new()), journaled: AtomicUsize::new(0), idle: AtomicBool::new(false), wake: Notify::new() })
             .collect();
         let (abort_tx, _) = watch::channel(false);
         let shared = Arc::new(Delivery {
@@ -205,7 +208,8 @@ impl Pipeline {
         }
         // An event whose visitor has older events in the spool is not diverted here but at the head of its lane
         // (`run_lane`): older events of the same visitor may still wait in that lane, and they reach the spool
-        // only when they reach its head. Spilling this one now would put it on disk ahead of them.
+        // only when they reach its head. Spilling this one now would put it on disk ahead of them. (A full queue
+        // does spill here, and takes the visitor's waiting events along, ahead of it: `spill_queue_full`.)
         let lane = &s.lanes[s.lane_of(env.browser_id())];
         let size = env.bytes;
         let depth = s.depth.fetch_add(1, AcqRel) + 1;
@@ -217,6 +221,7 @@ impl Pipeline {
                 while s.depth.load(Acquire) > s.capacity || s.bytes.load(Acquire) > s.max_bytes {
                     match queue.pop_front() {
                         Some(old) => {
+                            lane.popped_front();
                             s.release(old.bytes);
                             evicted.push(old);
                         }
@@ -226,16 +231,14 @@ impl Pipeline {
             }
             let still_full = s.depth.load(Acquire) > s.capacity || s.bytes.load(Acquire) > s.max_bytes;
             if still_full {
-                drop(queue);
                 s.release(size);
                 let n = evicted.len() as u64;
-                evicted.push(env);
-                if s.overflow.spill(evicted, SpillReason::QueueFull) {
+                if s.spill_queue_full(&mut queue, evicted, env) {
                     // On its way to disk: accepted.
                     s.stats.enqueued.fetch_add(1, Relaxed);
-                    s.stats.spilled.fetch_add(n + 1, Relaxed);
                     return Ok(());
                 }
+                drop(queue);
                 s.stats.dropped_queue_full.fetch_add(1, Relaxed);
                 s.stats.dropped_oldest.fetch_add(n, Relaxed);
                 log::emit_once("queue-full", log::Level::Warn, "xmcdp: the event queue is full; events are being dropped (see stats.dropped)");

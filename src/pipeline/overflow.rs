@@ -35,6 +35,12 @@ pub trait Overflow: Send + Sync + 'static {
     /// `QueueFull`, on request threads.
     fn spill(&self, events: Vec<Envelope>, reason: SpillReason) -> bool;
 
+    /// Like `spill`, but what is not taken comes back to the caller instead of being lost (the queue-full path
+    /// puts a visitor's waiting events back into its lane). Only durable overflows take anything.
+    fn try_spill(&self, events: Vec<Envelope>, _reason: SpillReason) -> Result<(), Vec<Envelope>> {
+        Err(events)
+    }
+
     /// Whether a live event must go to the spool instead of the queue, to stay behind this visitor's spooled
     /// events; for a replayed event, whether it must go back (an older one of its visitor failed). Called on
     /// delivery tasks when an event reaches the head of its lane: cheap when the spool is empty.
@@ -45,6 +51,15 @@ pub trait Overflow: Send + Sync + 'static {
     /// A replayed event ended for good (delivered, or rejected by a 4xx): the spool may forget it. Runs on a
     /// delivery task: must not block.
     fn settled(&self, _env: &Envelope) {}
+
+    /// Journal mode (`durability: "journal"`): every accepted event is written ahead. `journal` takes copies
+    /// of live events still in memory (it must not block or touch the disk); `settled` then also hears of live
+    /// events, and a spilled live event replaces its journal copy.
+    fn journals(&self) -> bool {
+        false
+    }
+
+    fn journal(&self, _copies: Vec<Envelope>) {}
 
     /// Whether spilled events survive (enables outage mode: events go to disk rather than waiting in memory).
     fn is_durable(&self) -> bool {

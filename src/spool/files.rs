@@ -144,7 +144,15 @@ impl Writer {
             let txn = self.db.begin_write()?;
             {
                 let mut to = txn.open_table(TABLE)?;
-                for item in from.iter()? {
+                // Spooled records first, then the journal (events that were still in the owner's lanes: newer
+                // than its spooled ones of the same visitor, which held them back).
+                let journal = match read.open_table(JOURNAL) {
+                    Ok(j) => Some(j),
+                    Err(redb::TableError::TableDoesNotExist(_)) => None,
+                    Err(e) => return Err(e.into()),
+                };
+                let rows = from.iter()?.chain(journal.iter().map(|j| j.iter()).collect::<Result<Vec<_>, _>>()?.into_iter().flatten());
+                for item in rows {
                     let (_, v) = item?;
                     match Record::decode(v.value()) {
                         Some(rec) => {

@@ -23,8 +23,11 @@
 //!   they replay in acceptance order. When a replayed event fails, the replay epoch moves on and every replayed event still
 //!   queued goes back instead of overtaking it.
 //! - **Cap.** Beyond `spoolMaxBytes` of records the oldest are evicted and counted.
+//! - **Journal mode** (`durability: "journal"`, `journal.rs`): live events are written ahead too, in the same
+//!   commits, and leave the journal when delivered; the next process adopts what a killed one left.
 
 mod files;
+mod journal;
 mod overflow;
 mod record;
 mod replay;
@@ -49,6 +52,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 const TABLE: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+/// Journal mode: copies of live events still in the pipeline, in the order they were journaled. Never replayed by
+/// the process that wrote them; adopted into `TABLE` (after its records) by the next one.
+const JOURNAL: TableDefinition<u64, &[u8]> = TableDefinition::new("journal");
 const PREFIX: &str = "xmcdp-spool-";
 const EXT: &str = ".redb";
 /// Replayed events in the pipeline at once (and never more than half its capacity: `ReplaySink::room`).
@@ -72,6 +78,8 @@ pub struct SpoolConfig {
     pub commit_max_events: usize,
     /// Events that may wait in the channel to the writer thread.
     pub channel_events: usize,
+    /// `durability: "journal"`: live events are written ahead too (the `JOURNAL` table, see `journal.rs`).
+    pub journal: bool,
 }
 
 impl SpoolConfig {
@@ -84,6 +92,7 @@ impl SpoolConfig {
             commit_interval: s.spool.commit_interval,
             commit_max_events: s.spool.commit_max_events,
             channel_events: s.queue_capacity.max(1024),
+            journal: s.spool.journal,
         })
     }
 }
@@ -105,10 +114,18 @@ struct Stats {
     file_bytes: AtomicU64,
     in_flight: AtomicU64,
     last_commit_us: AtomicU64,
+    /// Journal mode: live events written ahead, delivered before their commit (never written), rows now on disk,
+    /// copies dropped because the writer was behind.
+    journaled: AtomicU64,
+    journal_skipped: AtomicU64,
+    journal_depth: AtomicU64,
+    journal_dropped: AtomicU64,
 }
 
 enum Msg {
     Spill(Vec<Envelope>),
+    /// Journal mode: copies of live events to write ahead.
+    Journal(Vec<Envelope>),
     /// Settles are waiting: replay can top up its window (sent at most once until the writer takes them).
     Wake,
     Close(SyncSender<u64>),
@@ -117,6 +134,8 @@ enum Msg {
 enum Settle {
     Done { key: u64, browser_id: String },
     Back { key: u64 },
+    /// Journal mode: a live event was delivered or rejected; its journal copy can go.
+    Live { id: u128 },
 }
 
 struct Inner {
@@ -285,6 +304,11 @@ impl Spool {
             "waiting": self.inner.pending.load(Relaxed),
             "replays_in_flight": s.in_flight.load(Relaxed),
             "visitors_held": self.inner.visitor_count.load(Relaxed),
+            "journal": self.inner.cfg.journal,
+            "journaled": s.journaled.load(Relaxed),
+            "journal_skipped": s.journal_skipped.load(Relaxed),
+            "journal_depth": s.journal_depth.load(Relaxed),
+            "journal_dropped": s.journal_dropped.load(Relaxed),
         })
     }
 }
@@ -317,6 +341,7 @@ struct Writer {
     offer_epoch: u64,
     last_probe: Option<Instant>,
     last_adopt: Instant,
+    journal: journal::Journal,
 }
 
 #[cfg(test)]

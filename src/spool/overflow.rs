@@ -6,7 +6,17 @@ use super::*;
 pub(super) struct SpoolOverflow(pub(super) Arc<Inner>);
 
 impl Overflow for SpoolOverflow {
-    fn spill(&self, events: Vec<Envelope>, _reason: SpillReason) -> bool {
+    fn spill(&self, events: Vec<Envelope>, reason: SpillReason) -> bool {
+        match self.try_spill(events, reason) {
+            Ok(()) => true,
+            Err(lost) => {
+                self.0.stats.dropped.fetch_add(lost.len() as u64, Relaxed);
+                false
+            }
+        }
+    }
+
+    fn try_spill(&self, events: Vec<Envelope>, _reason: SpillReason) -> Result<(), Vec<Envelope>> {
         let inner = &*self.0;
         let mut fresh = Vec::with_capacity(events.len());
         for env in events {
@@ -21,11 +31,10 @@ impl Overflow for SpoolOverflow {
             }
         }
         if fresh.is_empty() {
-            return true;
+            return Ok(());
         }
         if inner.closed.load(Acquire) {
-            inner.stats.dropped.fetch_add(fresh.len() as u64, Relaxed);
-            return false;
+            return Err(fresh);
         }
         let n = fresh.len();
         // The visitor map and the channel move together under this lock, so an event that sees its visitor in
@@ -33,9 +42,8 @@ impl Overflow for SpoolOverflow {
         let mut v = inner.visitors.lock();
         if inner.pending.load(Acquire) + n > inner.cfg.channel_events {
             drop(v);
-            inner.stats.dropped.fetch_add(n as u64, Relaxed);
             log::emit_once("spool-channel-full", log::Level::Warn, "xmcdp: the spool writer is behind; events are being dropped (see stats.spool.dropped)");
-            return false;
+            return Err(fresh);
         }
         let bids: Vec<String> = fresh.iter().map(|e| e.browser_id().to_owned()).collect();
         match inner.tx.try_send(Msg::Spill(fresh)) {
@@ -45,13 +53,12 @@ impl Overflow for SpoolOverflow {
                     *v.entry(b).or_insert(0) += 1;
                 }
                 inner.visitor_count.store(v.len(), Release);
-                true
+                Ok(())
             }
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                drop(v);
-                inner.stats.dropped.fetch_add(n as u64, Relaxed);
-                false
-            }
+            Err(TrySendError::Full(msg) | TrySendError::Disconnected(msg)) => match msg {
+                Msg::Spill(back) => Err(back),
+                _ => Err(Vec::new()),
+            },
         }
     }
 
@@ -68,8 +75,24 @@ impl Overflow for SpoolOverflow {
     }
 
     fn settled(&self, env: &Envelope) {
-        if let Some(o) = env.origin {
-            self.0.settle(Settle::Done { key: o.key, browser_id: env.browser_id().to_owned() });
+        match env.origin {
+            Some(o) => self.0.settle(Settle::Done { key: o.key, browser_id: env.browser_id().to_owned() }),
+            None if self.0.cfg.journal => self.0.settle(Settle::Live { id: env.id.0 }),
+            None => {}
+        }
+    }
+
+    fn journals(&self) -> bool {
+        self.0.cfg.journal
+    }
+
+    fn journal(&self, copies: Vec<Envelope>) {
+        let inner = &*self.0;
+        let n = copies.len() as u64;
+        if inner.closed.load(Acquire) || inner.tx.try_send(Msg::Journal(copies)).is_err() {
+            // Still in memory and still delivered; only a hard kill before that would lose them.
+            inner.stats.journal_dropped.fetch_add(n, Relaxed);
+            log::emit_once("journal-behind", log::Level::Warn, "xmcdp: the spool writer is behind; some events are not written ahead (see stats.spool.journal_dropped)");
         }
     }
 

@@ -21,6 +21,7 @@ impl Writer {
             offer_epoch: 0,
             last_probe: None,
             last_adopt: Instant::now(),
+            journal: journal::Journal::default(),
         }
     }
 
@@ -44,10 +45,7 @@ impl Writer {
     pub(super) fn run(&mut self, rx: Receiver<Msg>) {
         loop {
             let interval = self.inner.cfg.commit_interval;
-            let since = match (self.batch_since, self.delivered_since) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let since = [self.batch_since, self.delivered_since, self.journal.since, self.journal.deletes_since].into_iter().flatten().min();
             let timeout = match since {
                 Some(t) => interval.saturating_sub(t.elapsed()),
                 // Replay waiting for room in the pipeline or for the next probe: look again soon. Settles do not
@@ -58,6 +56,7 @@ impl Writer {
             let mut close = None;
             match rx.recv_timeout(timeout) {
                 Ok(Msg::Spill(v)) => self.take(v),
+                Ok(Msg::Journal(v)) => self.journal.take(v),
                 Ok(Msg::Wake) => {}
                 Ok(Msg::Close(reply)) => close = Some(Some(reply)),
                 Err(RecvTimeoutError::Timeout) => {}
@@ -67,16 +66,22 @@ impl Writer {
             while close.is_none() && self.batch.len() < self.inner.cfg.commit_max_events {
                 match rx.try_recv() {
                     Ok(Msg::Spill(v)) => self.take(v),
+                    Ok(Msg::Journal(v)) => self.journal.take(v),
                     Ok(Msg::Wake) => {}
                     Ok(Msg::Close(reply)) => close = Some(Some(reply)),
-                    Err(_) => break,
+                    Err(_) => {
+                        self.journal.channel_drained();
+                        break;
+                    }
                 }
             }
             if let Some(reply) = close {
                 // Spills sent before the close request are already in the channel ahead of it.
                 while let Ok(m) = rx.try_recv() {
-                    if let Msg::Spill(v) = m {
-                        self.take(v);
+                    match m {
+                        Msg::Spill(v) => self.take(v),
+                        Msg::Journal(v) => self.journal.take(v),
+                        _ => {}
                     }
                 }
                 self.commit();
@@ -91,7 +96,10 @@ impl Writer {
             let due = self.batch_since.is_some_and(|t| t.elapsed() >= interval)
                 || self.delivered_since.is_some_and(|t| t.elapsed() >= interval)
                 || self.batch.len() >= max
-                || self.delivered.len() >= max;
+                || self.delivered.len() >= max
+                || self.journal.since.is_some_and(|t| t.elapsed() >= interval)
+                || self.journal.deletes_since.is_some_and(|t| t.elapsed() >= interval)
+                || self.journal.waiting() >= max;
             if due {
                 self.commit();
             }
@@ -106,6 +114,12 @@ impl Writer {
         self.inner.pending.fetch_sub(v.len(), AcqRel);
         if self.batch_since.is_none() {
             self.batch_since = Some(Instant::now());
+        }
+        if self.inner.cfg.journal {
+            // Into `TABLE` in the next commit, out of the journal in the same one.
+            for env in v.iter().filter(|e| e.origin.is_none()) {
+                self.journal.forget(env.id.0);
+            }
         }
         self.batch.extend(v);
     }
@@ -131,6 +145,7 @@ impl Writer {
                         self.rewind = true;
                     }
                 }
+                Settle::Live { id } => self.journal.forget(id),
             }
         }
     }
@@ -138,7 +153,8 @@ impl Writer {
     /// One durable transaction: the waiting batch, deletions of delivered replays, the cap.
     pub(super) fn commit(&mut self) {
         self.drain_settles();
-        if self.batch.is_empty() && self.delivered.is_empty() {
+        if self.batch.is_empty() && self.delivered.is_empty() && self.journal.waiting() == 0 {
+            self.journal.committed(Some(Vec::new()), &self.inner.stats);
             return;
         }
         let t0 = Instant::now();
@@ -161,8 +177,10 @@ impl Writer {
         let mut added_bytes = 0u64;
         let mut removed = 0u64;
         let mut removed_bytes = 0u64;
+        let mut journaled = None;
         let r = (|| -> Result<(), redb::Error> {
             let txn = self.db.begin_write()?;
+            let j = self.journal.write(&txn, &self.inner.renderer)?;
             {
                 let mut t = txn.open_table(TABLE)?;
                 for (i, rec) in records.iter().enumerate() {
@@ -179,8 +197,10 @@ impl Writer {
                 }
             }
             txn.commit()?;
+            journaled = Some(j);
             Ok(())
         })();
+        self.journal.committed(journaled, &self.inner.stats);
         match r {
             Ok(()) => {
                 self.next_key += added;
@@ -263,7 +283,9 @@ impl Writer {
         self.inner.settles.lock().clear();
         self.in_flight.clear();
         self.delivered.clear();
-        let left = self.count;
+        // Journal rows left (events settled after the last commit, or never settled) keep the file for the next
+        // process, which sends them again: the receiver drops those already delivered.
+        let left = self.count + self.journal.rows();
         self.publish();
         let path = self.inner.path.clone();
         // Drop the database (releases the lock) by swapping in nothing: the writer ends right after.
