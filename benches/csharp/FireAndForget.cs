@@ -41,6 +41,7 @@ namespace XmCdp.Bench
         private static readonly HttpClient Http = new HttpClient();
         private static readonly HttpClient Admin = new HttpClient();
         private static int s_ok, s_failed;
+        private static string s_firstError;
 
         public static int Run(string mode, string url, int n, string[] bids)
         {
@@ -75,7 +76,9 @@ namespace XmCdp.Bench
                 else
                 {
                     Interlocked.Increment(ref s_failed);
-                    var unused = t.Exception; // observed, so no UnobservedTaskException
+                    // Observed (no UnobservedTaskException); the first cause is reported with the figures.
+                    var e = t.Exception == null ? null : t.Exception.GetBaseException();
+                    if (e != null) Interlocked.CompareExchange(ref s_firstError, e.GetType().Name + ": " + e.Message, null);
                 }
             }, TaskContinuationOptions.ExecuteSynchronously);
         }
@@ -119,7 +122,7 @@ namespace XmCdp.Bench
             Console.WriteLine("{\"n\":" + n + ",\"ok\":" + s_ok + ",\"failed\":" + s_failed + ",\"all_completed\":" + (all ? "true" : "false")
                 + ",\"seconds\":" + seconds.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture)
                 + ",\"all_started_after_s\":" + startedAfter.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture)
-                + ",\"peak_rss_kb\":" + PeakRssKb() + "}");
+                + ",\"peak_rss_kb\":" + PeakRssKb() + ",\"first_error\":" + JsonString(s_firstError) + "}");
             return 0;
         }
 
@@ -238,6 +241,19 @@ namespace XmCdp.Bench
             var json = Admin.GetStringAsync(url + "/__emulator/stats").GetAwaiter().GetResult();
             var m = Regex.Match(json, "\"accepted\"\\s*:\\s*(\\d+)");
             return m.Success ? long.Parse(m.Groups[1].Value) : -1;
+        }
+
+        private static string JsonString(string s)
+        {
+            if (s == null) return "null";
+            var sb = new StringBuilder("\"");
+            foreach (char c in s)
+            {
+                if (c == '"' || c == '\\') sb.Append('\\').Append(c);
+                else if (c < ' ') sb.Append(' ');
+                else sb.Append(c);
+            }
+            return sb.Append('"').ToString();
         }
 
         private static long PeakRssKb()
