@@ -27,7 +27,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   pack       target/XmCdp.<version>.nupkg and target/XmCdp.Sitecore.<version>.nupkg (nuget 2.8 on Mono; installs it);
              --test then installs them into a scratch classic project and builds it with xbuild
   release    --dry-run: the whole suite, the Windows layer, pack and the install test; prints the artefacts with SHA-256
-  bench      benchmarks (add --quick for a short smoke run); results in target/bench/results.json and BENCHMARKS.md
+  bench      benchmarks (--quick: short run that fails when a headline ratio drops below half of its target); results in target/bench/results.json and BENCHMARKS.md
   bindings   regenerate bindings/c/xmcdp.h and bindings/csharp/Interop.cs
   windows    cross-build xmcdp.dll (x86_64-pc-windows-gnu) and test it under Wine (installs mingw-w64, Wine, Debian's rustc-web)
   soak       long fault tests (60 s outage, kill -9 under load), release build (--debug for debug); prints the figures";
