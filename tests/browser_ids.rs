@@ -162,6 +162,23 @@ fn pool_serves_first_visits_without_waiting_and_refills() {
 }
 
 #[test]
+fn pool_refill_starts_once_half_of_the_pool_is_taken() {
+    // Waking the refill task costs the request thread a cross-thread wake-up, so a take that leaves the pool more
+    // than half full does not wake it; the one that reaches half does, and the pool is refilled to its full size.
+    let emu = emulator();
+    let c = client(&emu, json!({"browserIdPoolSize": 4}));
+    wait_for(Duration::from_secs(3), || (c.browser_ids().pool_len() == 4).then_some(())).expect("pool fills");
+    assert_eq!(requests(&emu, "browser_create").len(), 4);
+    assert_eq!(c.browser_ids().ensure_browser_id("").unwrap().source, BrowserIdSource::Pool);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(c.browser_ids().pool_len(), 3, "3 of 4 left: no refill yet");
+    assert_eq!(requests(&emu, "browser_create").len(), 4);
+    assert_eq!(c.browser_ids().ensure_browser_id("").unwrap().source, BrowserIdSource::Pool);
+    wait_for(Duration::from_secs(3), || (c.browser_ids().pool_len() == 4).then_some(())).expect("refilled at half");
+    assert_eq!(requests(&emu, "browser_create").len(), 6);
+}
+
+#[test]
 fn identity_merge_is_visible_through_show_json() {
     let emu = emulator();
     let c = client(&emu, json!({"currency": "EUR"}));

@@ -7,6 +7,7 @@
 //   xmcdp       XmCdp.CdpClient.TryPageView (the shipped wrapper over the native library), a new PageView per call
 //   httpclient  a static HttpClient, PostAsync(...).GetAwaiter().GetResult() per event (sync over async, as community
 //               modules do), body built by string concatenation
+//   faf, xmcdp-shutdown, ...  the fire-and-forget PostAsync peer and xmcdp beside it: see FireAndForget.cs
 //   sitecore    the shipped httpRequestBegin processor (TrackVisitor, DeferView as shipped) plus the httpRequestEnd
 //               processor that queues the VIEW (SendPageView), timed together, against the TEST-ONLY Sitecore.Kernel
 //               stand-in, returning visitors (bid_ cookie present), the native client created by the shipped
@@ -46,7 +47,7 @@ namespace XmCdp.Bench
         {
             if (argv.Length != 4)
             {
-                Console.Error.WriteLine("usage: XmCdp.Bench.exe xmcdp|httpclient|sitecore <url> <n> <browser ids>");
+                Console.Error.WriteLine("usage: XmCdp.Bench.exe xmcdp|httpclient|sitecore|faf|faf-throughput|faf-shutdown|xmcdp-shutdown|faf-outage|xmcdp-outage|xmcdp-outage-spool <url> <n> <browser ids>");
                 return 2;
             }
             var mode = argv[0];
@@ -59,6 +60,8 @@ namespace XmCdp.Bench
                 case "httpclient": return HttpClientPost(url, n, bids);
                 case "sitecore": return Sitecore(url, n, bids);
                 default:
+                    int rc = FireAndForget.Run(mode, url, n, bids);
+                    if (rc >= 0) return rc;
                     Console.Error.WriteLine("unknown mode " + mode);
                     return 2;
             }

@@ -11,7 +11,11 @@
 //! 4. first visit (no cookie): browser id pool vs Engage `handleCookie` (forceServerCookieMode);
 //! 5. CDP down, two ways: connection reset (`{"outage":true}`) and black-holed (accepts, never answers: 600 s
 //!    latency on every route); page view and decision cost vs Engage (pageView capped, personalize 500 ms timeout);
-//! 6. instructions per enqueue under callgrind.
+//! 6. instructions per enqueue under callgrind;
+//! 7. the fire-and-forget C# peer (`PostAsync` not awaited): its request-thread cost is in case 1; here its
+//!    throughput and what it and xmcdp lose on an app-domain shutdown with posts in flight and in a 10 s outage.
+//!
+//! Rows with a `target_ratio` are headlines: `--quick` fails when one is below half of its target.
 //!
 //! With taskset and ≥ 2 cores the emulator runs on the last core and every client on core 0 (one core each).
 //! Results in `target/bench/results.json` (`{"machine", "cases": [{name, unit, xmcdp, peer, peer_name, ratio}]}`,
@@ -19,6 +23,7 @@
 //! Build artefacts go to CARGO_TARGET_DIR when set.
 
 mod cases;
+mod fire_forget;
 mod peers;
 mod report;
 
@@ -96,11 +101,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     let mut rep = Report::default();
     cases::page_view(&p, sz, &mut rep)?;
-    cases::delivery(&p, sz, &mut rep)?;
+    let xm_eps = cases::delivery(&p, sz, &mut rep)?;
     cases::instructions(&p, &mut rep, quick, &out_dir)?;
     cases::decisions(&p, sz, &mut rep)?;
     cases::first_visit(&p, sz, &mut rep)?;
     cases::cdp_down(&p, sz, &mut rep)?;
+    fire_forget::fire_and_forget(&p, sz, &mut rep, quick, xm_eps)?;
     drop(emu);
 
     rep.write(&out_dir, quick, p.pinned, p.rt, &load_before, started, run_started)

@@ -27,6 +27,10 @@ pub fn page_view(p: &Peers, sz: &Sizes, rep: &mut Report) -> Result<(), String> 
     if let Some(v) = &cs_http {
         rep.note("csharp_httpclient", v);
     }
+    let cs_faf = opt(p.csharp.is_some().then(|| p.cs_run("faf", sz.http_calls)));
+    if let Some(v) = &cs_faf {
+        rep.note("csharp_httpclient_fire_and_forget", v);
+    }
     let en_pv = opt(p.node.is_some().then(|| p.node_run("pageview", sz.http_calls, 0)));
     if let Some(v) = &en_pv {
         rep.note("engage_pageview", v);
@@ -41,6 +45,9 @@ pub fn page_view(p: &Peers, sz: &Sizes, rep: &mut Report) -> Result<(), String> 
             "@sitecore/engage 1.4.3 pageView (awaited, Node 20)",
             false,
         );
+        if q == "p50" {
+            rep.target(100.0);
+        }
         rep.add(
             &format!("page view request-thread cost, {q}: xmcdp C# wrapper vs C# HttpClient"),
             "ns",
@@ -49,6 +56,18 @@ pub fn page_view(p: &Peers, sz: &Sizes, rep: &mut Report) -> Result<(), String> 
             "C# static HttpClient PostAsync().GetAwaiter().GetResult() (Mono)",
             false,
         );
+        rep.target(if q == "p50" { 100.0 } else { 30.0 });
+        rep.add(
+            &format!("page view request-thread cost, {q}: xmcdp C# wrapper vs C# HttpClient fire-and-forget"),
+            "ns",
+            xm(key),
+            cs_faf.as_ref().map(|v| v[key].clone()),
+            "C# static HttpClient PostAsync() started, not awaited (Mono)",
+            false,
+        );
+        if q == "p50" {
+            rep.target(30.0);
+        }
     }
     rep.add(
         "page view enqueue via C ABI, one call every 200 us (as requests arrive), p50",
@@ -75,8 +94,8 @@ pub fn page_view(p: &Peers, sz: &Sizes, rep: &mut Report) -> Result<(), String> 
     Ok(())
 }
 
-/// Case 2: sustained delivery and the sender's peak RSS.
-pub fn delivery(p: &Peers, sz: &Sizes, rep: &mut Report) -> Result<(), String> {
+/// Case 2: sustained delivery and the sender's peak RSS; returns xmcdp's events/s for case 7.
+pub fn delivery(p: &Peers, sz: &Sizes, rep: &mut Report) -> Result<Option<f64>, String> {
     println!("== 2. sustained delivery, {IN_FLIGHT} in flight (events/s the emulator accepted)");
     let a0 = p.accepted()?;
     let thr = p.c_run("throughput", sz.c_throughput, 30_000)?;
@@ -101,6 +120,7 @@ pub fn delivery(p: &Peers, sz: &Sizes, rep: &mut Report) -> Result<(), String> {
         "@sitecore/engage 1.4.3 pageView, 32 awaited in flight",
         true,
     );
+    rep.target(2.0);
     rep.add(
         "peak RSS of the sending process during delivery",
         "KiB",
@@ -109,7 +129,7 @@ pub fn delivery(p: &Peers, sz: &Sizes, rep: &mut Report) -> Result<(), String> {
         "Node 20 process running Engage",
         false,
     );
-    Ok(())
+    Ok(Some(xm_eps))
 }
 
 /// Case 6: instructions per enqueue under callgrind (before the outage cases, with the emulator answering normally).
@@ -257,6 +277,9 @@ pub fn cdp_down(p: &Peers, sz: &Sizes, rep: &mut Report) -> Result<(), String> {
             &format!("Engage pageView awaited (no timeout; capped at {PAGEVIEW_CAP_MS} ms)"),
             false,
         );
+        if label == "black-holed" {
+            rep.target(1000.0);
+        }
         rep.add(
             &format!("CDP down ({label}): decision cost with the breaker open, p50"),
             "ns",

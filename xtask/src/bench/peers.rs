@@ -222,7 +222,7 @@ fn build_csharp(root: &Path, out: &Path, native: &Path) -> Result<PathBuf, Strin
         out,
         "XmCdp.Bench.exe",
         "exe",
-        &[root.join("benches/csharp/Bench.cs")],
+        &cs_files(&root.join("benches/csharp")),
         &[
             "XmCdp.dll",
             "XmCdp.Sitecore.dll",

@@ -32,6 +32,11 @@ impl Report {
         self.raw.insert(name.to_string(), v.clone());
     }
 
+    /// One field of a raw output noted earlier (null when absent).
+    pub fn raw_value(&self, name: &str, key: &str) -> Value {
+        self.raw.get(name).map(|v| v[key].clone()).unwrap_or(Value::Null)
+    }
+
     pub fn add(
         &mut self,
         name: &str,
@@ -55,6 +60,30 @@ impl Report {
         );
     }
 
+    /// Makes the row just added a headline: its ratio's target. `--quick` fails when a headline ratio is below half
+    /// of its target (or was not measured), so a regression cannot land silently; the full run only reports it.
+    pub fn target(&mut self, min_ratio: f64) {
+        if let Some(row) = self.rows.last_mut() {
+            row["target_ratio"] = json!(min_ratio);
+        }
+    }
+
+    /// Headline rows whose ratio is missing or below half of its target, one line each.
+    pub fn guard_failures(&self) -> Vec<String> {
+        self.rows
+            .iter()
+            .filter_map(|r| {
+                let target = r["target_ratio"].as_f64()?;
+                let name = r["name"].as_str().unwrap_or("");
+                match r["ratio"].as_f64() {
+                    Some(x) if x >= target / 2.0 => None,
+                    Some(x) => Some(format!("{name}: ratio {x} is below half of its target {target}")),
+                    None => Some(format!("{name}: not measured (xmcdp {}, peer {})", r["xmcdp"], r["peer"])),
+                }
+            })
+            .collect()
+    }
+
     /// Writes results.json and prints the table.
     #[allow(clippy::too_many_arguments)]
     pub fn write(
@@ -68,6 +97,7 @@ impl Report {
         run_started: Instant,
     ) -> Result<(), String> {
         let machine = machine_description();
+        let guard = self.guard_failures();
         let results = json!({
             "machine": machine,
             "quick": quick,
@@ -77,6 +107,7 @@ impl Report {
             "rt": rt,
             "seconds": started.elapsed().as_secs(),
             "run_seconds": run_started.elapsed().as_secs(),
+            "guard_failures": guard,
             "cases": self.rows,
             "raw": self.raw,
         });
@@ -91,20 +122,32 @@ impl Report {
             started.elapsed().as_secs(),
             run_started.elapsed().as_secs()
         );
+        if guard.is_empty() {
+            println!("guard: every headline ratio is at least half of its target");
+            return Ok(());
+        }
+        for g in &guard {
+            println!("guard: {g}");
+        }
+        if quick {
+            return Err(format!("{} headline ratio(s) below half of their target (see above)", guard.len()));
+        }
+        println!("guard: reported only (it fails `--quick` runs)");
         Ok(())
     }
 }
 
 fn print_rows(rows: &[Value]) {
-    println!("\n{:<84} {:>12} {:>12} {:>9}  unit", "case", "xmcdp", "peer", "ratio");
+    println!("\n{:<84} {:>12} {:>12} {:>9} {:>7}  unit", "case", "xmcdp", "peer", "ratio", "target");
     for c in rows {
         let f = |v: &Value| if v.is_null() { "-".to_string() } else { v.to_string() };
         println!(
-            "{:<84} {:>12} {:>12} {:>9}  {}",
+            "{:<84} {:>12} {:>12} {:>9} {:>7}  {}",
             c["name"].as_str().unwrap_or(""),
             f(&c["xmcdp"]),
             f(&c["peer"]),
             f(&c["ratio"]),
+            if c["target_ratio"].is_null() { String::new() } else { format!("≥{}", c["target_ratio"]) },
             c["unit"].as_str().unwrap_or("")
         );
     }
@@ -145,4 +188,32 @@ fn machine_description() -> String {
         tool("node", "--version"),
         tool("mono", "--version")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(xmcdp: f64, peer: Option<f64>) -> Report {
+        let mut r = Report::default();
+        r.add("page view p50", "ns", json!(xmcdp), peer.map(|p| json!(p)), "peer", false);
+        r.target(100.0);
+        r.add("not a headline", "ns", json!(1), None, "", false);
+        r
+    }
+
+    #[test]
+    fn guard_passes_at_half_the_target_and_fails_below_it() {
+        assert!(report(2_000.0, Some(100_000.0)).guard_failures().is_empty(), "50x is half of 100x");
+        let f = report(2_000.0, Some(98_000.0)).guard_failures();
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].contains("page view p50") && f[0].contains("49"), "{f:?}");
+    }
+
+    #[test]
+    fn guard_fails_a_headline_that_was_not_measured() {
+        let f = report(2_000.0, None).guard_failures();
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].contains("not measured"), "{f:?}");
+    }
 }
