@@ -101,6 +101,7 @@ pub fn check(p: &Packed, t: &mut Checks) -> Result<(), String> {
     let _ = fs::remove_file(site.join("bin/x64/xmcdp.dll"));
     // An admin page from an older version (it names a class of the old XmCdp.Sitecore.dll) must not survive.
     let page = site.join("sitecore/admin/xmcdp.aspx");
+    fs::create_dir_all(site.join("sitecore/admin")).map_err(|e| e.to_string())?;
     fs::write(&page, "<%@ Page Inherits=\"XmCdp.Sitecore.Admin.OldPage, XmCdp.Sitecore\" %>").map_err(|e| e.to_string())?;
     xbuild(&site, t, "xbuild rebuilds after the site edited its config")?;
     t.check("the site's edited XmCdp.config is not overwritten", fs::read_to_string(&config).ok().as_deref() == Some(edited.as_str()), "the edit was lost");
