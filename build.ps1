@@ -19,7 +19,8 @@
        only (runtime assets excluded): the site's own Sitecore.Kernel.dll is used, nothing from NuGet ships.
     4. Package (xtask/src/dist.rs, `cargo xtask dist`): the layout copied onto the site root:
          bin\XmCdp.dll, bin\XmCdp.Sitecore.dll, bin\x64\xmcdp.dll, Transforms\web.config.XmCdp.xdt,
-         App_Config\Include\XmCdp\XmCdp.config, INSTALL.md (from xtask/src/dist_install.md)
+         App_Config\Include\XmCdp\XmCdp.config, sitecore\admin\xmcdp.aspx (the admin page),
+         INSTALL.md (from xtask/src/dist_install.md)
 
     Prerequisites: Rust (rustup target add x86_64-pc-windows-msvc), Visual Studio Build Tools (MSVC linker),
     .NET SDK 6+ with the .NET Framework 4.8 targeting pack, git.
@@ -32,7 +33,8 @@
 
 .PARAMETER OutDir
     Where the site layout is written (default .\dist). It must be absent, empty or the output of an earlier run
-    (only bin\, App_Config\ and INSTALL.md in it): it is emptied first, so any other folder is refused.
+    (only bin\, App_Config\, Transforms\, sitecore\ and INSTALL.md in it): it is emptied first, so any other
+    folder is refused.
 
     Runs under Windows PowerShell 5.1 and PowerShell 7. Native tools (cargo, git, dotnet) are judged by their exit
     code, never by whether they wrote to stderr; RUSTFLAGS is restored even when a step fails.
@@ -70,14 +72,14 @@ function Invoke-Step([string]$Name, [scriptblock]$Body) {
 # A folder this script may empty: an earlier output (only the dist layout's entries, with the native DLL in place).
 function Test-PreviousDist([string]$Path) {
     $names = @(Get-ChildItem -Force -LiteralPath $Path | ForEach-Object { $_.Name })
-    $foreign = @($names | Where-Object { @('bin', 'App_Config', 'Transforms', 'INSTALL.md') -notcontains $_ })
+    $foreign = @($names | Where-Object { @('bin', 'App_Config', 'Transforms', 'sitecore', 'INSTALL.md') -notcontains $_ })
     return ($foreign.Count -eq 0) -and (Test-Path -LiteralPath (Join-Path $Path 'bin\x64\xmcdp.dll'))
 }
 
 # Absolute, resolved against the script folder (Join-Path would glue an absolute -OutDir onto it).
 $OutDir = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, $OutDir))
 if ((Test-Path -LiteralPath $OutDir) -and @(Get-ChildItem -Force -LiteralPath $OutDir).Count -gt 0 -and -not (Test-PreviousDist $OutDir)) {
-    throw "refusing to empty -OutDir $OutDir`: it is not empty and not an earlier build.ps1 output (bin\, App_Config\, INSTALL.md)"
+    throw "refusing to empty -OutDir $OutDir`: it is not empty and not an earlier build.ps1 output (bin\, App_Config\, Transforms\, sitecore\, INSTALL.md)"
 }
 
 $target = 'x86_64-pc-windows-msvc'
@@ -129,6 +131,8 @@ Copy-Item $nativeDll (Join-Path $x64 'xmcdp.dll')
 Copy-Item 'dotnet\XmCdp.Sitecore\App_Config\Include\XmCdp\XmCdp.config' $include
 $transforms = New-Item -ItemType Directory -Force -Path (Join-Path $OutDir 'Transforms')
 Copy-Item 'dotnet\XmCdp.Sitecore\Transforms\web.config.XmCdp.xdt' $transforms
+$admin = New-Item -ItemType Directory -Force -Path (Join-Path $OutDir 'sitecore\admin')
+Copy-Item 'dotnet\XmCdp.Sitecore\sitecore\admin\xmcdp.aspx' $admin
 Copy-Item 'xtask\src\dist_install.md' (Join-Path $OutDir 'INSTALL.md')
 # Sitecore.Kernel must not be copied: the site's own assembly is used (Private=false / runtime assets excluded).
 if (Test-Path (Join-Path $bin 'Sitecore.Kernel.dll')) { throw 'Sitecore.Kernel.dll must not ship' }

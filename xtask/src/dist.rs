@@ -8,6 +8,7 @@
 //!                                                or cross-built here with `--windows`)
 //!   App_Config/Include/XmCdp/XmCdp.config        the shipped patch file, byte for byte
 //!   Transforms/web.config.XmCdp.xdt              appSettings placeholders (apply to web.config; Strict-mode env vars)
+//!   sitecore/admin/xmcdp.aspx                    the admin page's markup (its class is in XmCdp.Sitecore.dll)
 //!   INSTALL.md                                   the short install note
 //! ```
 //!
@@ -119,6 +120,10 @@ pub fn assemble(root: &Path, out: &Path, assemblies: &[PathBuf], native: &Path) 
         &root.join("dotnet/XmCdp.Sitecore/Transforms/web.config.XmCdp.xdt"),
         &transforms.join("web.config.XmCdp.xdt"),
     )?;
+    // System.Web compiles the page from this file on the site; without it the admin page is a 404.
+    let admin = out.join("sitecore").join("admin");
+    fs::create_dir_all(&admin).map_err(|e| e.to_string())?;
+    copy(&root.join("dotnet/XmCdp.Sitecore/sitecore/admin/xmcdp.aspx"), &admin.join("xmcdp.aspx"))?;
     fs::write(out.join("INSTALL.md"), INSTALL_MD).map_err(|e| format!("cannot write INSTALL.md: {e}"))
 }
 
@@ -180,7 +185,8 @@ mod tests {
                 "Transforms/web.config.XmCdp.xdt",
                 "bin/XmCdp.Sitecore.dll",
                 "bin/XmCdp.dll",
-                lib.as_str()
+                lib.as_str(),
+                "sitecore/admin/xmcdp.aspx"
             ]
         );
         // No test-only stand-in kernel in bin: the site's own Sitecore.Kernel.dll must be used.
@@ -190,12 +196,15 @@ mod tests {
         // Strict-mode SITECORE_APPSETTINGS_* needs the placeholders (issue 10 item 6): the transform ships as is.
         let xdt = fs::read(root.join("dotnet/XmCdp.Sitecore/Transforms/web.config.XmCdp.xdt")).unwrap();
         assert_eq!(fs::read(out.join("Transforms/web.config.XmCdp.xdt")).unwrap(), xdt);
+        // The admin page's markup: its Page directive names the class in bin/XmCdp.Sitecore.dll.
+        let aspx = fs::read(root.join("dotnet/XmCdp.Sitecore/sitecore/admin/xmcdp.aspx")).unwrap();
+        assert_eq!(fs::read(out.join("sitecore/admin/xmcdp.aspx")).unwrap(), aspx);
         // Real .NET assemblies (PE files), not placeholders.
         for a in ["bin/XmCdp.dll", "bin/XmCdp.Sitecore.dll"] {
             assert_eq!(&fs::read(out.join(a)).unwrap()[..2], b"MZ", "{a}");
         }
         let install = fs::read_to_string(out.join("INSTALL.md")).unwrap();
-        for needle in ["bin\\x64\\xmcdp.dll", "recycle", "build.ps1", "XmCdp.config", "web.config.XmCdp.xdt"] {
+        for needle in ["bin\\x64\\xmcdp.dll", "recycle", "build.ps1", "XmCdp.config", "web.config.XmCdp.xdt", "sitecore/admin/xmcdp.aspx", "sitecore\\admin\\xmcdp.aspx"] {
             assert!(install.contains(needle), "INSTALL.md does not mention {needle}");
         }
         let _ = fs::remove_dir_all(&tmp);
@@ -223,6 +232,8 @@ mod tests {
             "'xtask\\src\\dist_install.md'",
             "'dotnet\\XmCdp.Sitecore\\Transforms\\web.config.XmCdp.xdt'",
             "(Join-Path $OutDir 'Transforms')",
+            "'dotnet\\XmCdp.Sitecore\\sitecore\\admin\\xmcdp.aspx'",
+            "(Join-Path $OutDir 'sitecore\\admin')",
             "-p:SitecoreVersion=$SitecoreVersion",
         ] {
             assert!(ps1.contains(needle), "build.ps1 does not contain {needle}");
@@ -251,7 +262,7 @@ mod tests {
             ("[System.IO.Path]::GetFullPath(", "-OutDir is made absolute"),
             ("function Test-PreviousDist", "a non-empty -OutDir is emptied only when it is a previous dist folder"),
             ("refusing to empty -OutDir", "... else refused"),
-            ("@('bin', 'App_Config', 'Transforms', 'INSTALL.md')", "a previous dist folder holds exactly the dist layout's entries"),
+            ("@('bin', 'App_Config', 'Transforms', 'sitecore', 'INSTALL.md')", "a previous dist folder holds exactly the dist layout's entries"),
             ("Write-Host \"  $($_.FullName)\"", "packaged files are printed with absolute paths"),
         ] {
             assert!(ps1.contains(needle), "build.ps1 does not contain {needle} ({why})");

@@ -7,7 +7,8 @@
 //! ```text
 //! XmCdp:           lib/net48/XmCdp.dll, runtimes/win-x64/native/xmcdp.dll, build/net48/XmCdp.targets
 //! XmCdp.Sitecore:  lib/net48/XmCdp.Sitecore.dll, content/App_Config/Include/XmCdp/XmCdp.config,
-//!                  build/net48/XmCdp.Sitecore.targets, tools/web.config.XmCdp.xdt; depends on XmCdp [same version], nothing else
+//!                  content/sitecore/admin/xmcdp.aspx, build/net48/XmCdp.Sitecore.targets,
+//!                  tools/web.config.XmCdp.xdt; depends on XmCdp [same version], nothing else
 //! ```
 //!
 //! Debian's `nuget` 2.8 (Mono) packs from `nuget/*.nuspec`. Its schema predates `<license type="expression">`
@@ -26,11 +27,12 @@ pub const IDS: [&str; 2] = ["XmCdp", "XmCdp.Sitecore"];
 pub const LICENSE: &str = "MIT OR Apache-2.0";
 
 /// dist path → (package id, path inside the package).
-pub const LAYOUT: [(&str, &str, &str); 5] = [
+pub const LAYOUT: [(&str, &str, &str); 6] = [
     ("bin/XmCdp.dll", "XmCdp", "lib/net48/XmCdp.dll"),
     ("bin/x64/xmcdp.dll", "XmCdp", "runtimes/win-x64/native/xmcdp.dll"),
     ("bin/XmCdp.Sitecore.dll", "XmCdp.Sitecore", "lib/net48/XmCdp.Sitecore.dll"),
     ("App_Config/Include/XmCdp/XmCdp.config", "XmCdp.Sitecore", "content/App_Config/Include/XmCdp/XmCdp.config"),
+    ("sitecore/admin/xmcdp.aspx", "XmCdp.Sitecore", "content/sitecore/admin/xmcdp.aspx"),
     // A web.config transform is applied by the site's deployment (XDT step), never copied into the site: `tools/`
     // is NuGet's folder for files a package carries but does not add to the project.
     ("Transforms/web.config.XmCdp.xdt", "XmCdp.Sitecore", "tools/web.config.XmCdp.xdt"),
@@ -236,6 +238,26 @@ mod tests {
         assert!(check_layout_covers(&extra).unwrap_err().contains("bin/x86/xmcdp.dll"));
         let e = check_layout_covers(&ok[1..]).unwrap_err();
         assert!(e.contains("bin/XmCdp.dll"), "{e}");
+    }
+
+    /// nuget packs only what a template's `<files>` names: a LAYOUT entry missing there would be dropped silently
+    /// until the install test notices; this names it at once.
+    #[test]
+    fn nuspec_files_are_the_layout_and_the_targets() {
+        let root = process::repo_root();
+        for id in IDS {
+            let t = fs::read_to_string(root.join(format!("nuget/{id}.nuspec"))).unwrap();
+            let mut listed: Vec<&str> = t.match_indices("<file src=\"").map(|(i, m)| &t[i + m.len()..]).map(|r| &r[..r.find('"').unwrap()]).collect();
+            listed.sort();
+            let mut want: Vec<&str> = LAYOUT.iter().filter(|(_, p, _)| *p == id).map(|(_, _, e)| *e).collect();
+            want.extend(TARGETS.iter().filter(|(p, _)| *p == id).map(|(_, e)| *e));
+            want.sort();
+            assert_eq!(listed, want, "nuget/{id}.nuspec <files>");
+            for (_, _, e) in LAYOUT.iter().filter(|(_, p, _)| *p == id) {
+                let dir = Path::new(e).parent().unwrap().to_string_lossy().into_owned();
+                assert!(t.contains(&format!("<file src=\"{e}\" target=\"{dir}\" />")), "{id}.nuspec: {e} must land in {dir}");
+            }
+        }
     }
 
     #[test]

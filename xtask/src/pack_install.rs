@@ -4,9 +4,10 @@
 //! from a folder feed into a scratch solution's `packages\`, the way a packages.config restore lays them out. A
 //! classic net48 web application project references the assemblies with `HintPath`s and imports the packages'
 //! targets exactly as Visual Studio writes them; Mono's `xbuild` builds it. Checked: the site gets
-//! `bin\x64\xmcdp.dll`, the managed DLLs and `App_Config\Include\XmCdp\XmCdp.config`, byte for byte the files
-//! of the dist layout the packages were cut from; an edited config survives an update and a rebuild; the `.nuspec`
-//! metadata; and the rules NuGet applies to PackageReference projects, which cannot be built here (no .NET SDK).
+//! `bin\x64\xmcdp.dll`, the managed DLLs, `App_Config\Include\XmCdp\XmCdp.config` and the admin page
+//! `sitecore\admin\xmcdp.aspx`, byte for byte the files of the dist layout the packages were cut from; an edited
+//! config survives an update and a rebuild, a stale admin page does not; the `.nuspec` metadata; and the rules
+//! NuGet applies to PackageReference projects, which cannot be built here (no .NET SDK).
 
 use crate::checks::Checks;
 use crate::pack::{self, Packed};
@@ -86,8 +87,8 @@ pub fn check(p: &Packed, t: &mut Checks) -> Result<(), String> {
     let ours: Vec<String> = crate::dist::list(&site)?
         .iter()
         .map(|f| f.to_string_lossy().into_owned())
-        .filter(|f| f.starts_with("App_Config/") || f.starts_with("bin/x64/") || f.to_lowercase().starts_with("bin/xmcdp"))
-        .filter(|f| f.ends_with(".dll") || f.ends_with(".config"))
+        .filter(|f| f.starts_with("App_Config/") || f.starts_with("bin/x64/") || f.to_lowercase().starts_with("bin/xmcdp") || f.starts_with("sitecore/"))
+        .filter(|f| f.ends_with(".dll") || f.ends_with(".config") || f.ends_with(".aspx"))
         .collect();
     t.check("the site's XmCdp files are exactly the dist layout's", ours == shipped, format!("site {ours:?} vs dist {shipped:?}"));
     t.check("no native xmcdp.dll directly in bin (the ASP.NET bin scan)", !site.join("bin/xmcdp.dll").exists(), "bin/xmcdp.dll exists");
@@ -98,9 +99,15 @@ pub fn check(p: &Packed, t: &mut Checks) -> Result<(), String> {
     let edited = format!("{}<!-- edited by the site -->\n", fs::read_to_string(&config).unwrap_or_default());
     fs::write(&config, &edited).map_err(|e| e.to_string())?;
     let _ = fs::remove_file(site.join("bin/x64/xmcdp.dll"));
+    // An admin page from an older version (it names a class of the old XmCdp.Sitecore.dll) must not survive.
+    let page = site.join("sitecore/admin/xmcdp.aspx");
+    fs::create_dir_all(site.join("sitecore/admin")).map_err(|e| e.to_string())?;
+    fs::write(&page, "<%@ Page Inherits=\"XmCdp.Sitecore.Admin.OldPage, XmCdp.Sitecore\" %>").map_err(|e| e.to_string())?;
     xbuild(&site, t, "xbuild rebuilds after the site edited its config")?;
     t.check("the site's edited XmCdp.config is not overwritten", fs::read_to_string(&config).ok().as_deref() == Some(edited.as_str()), "the edit was lost");
     t.check("a rebuild restores bin\\x64\\xmcdp.dll", site.join("bin/x64/xmcdp.dll").is_file(), "missing after rebuild");
+    let shipped_page = fs::read(p.dist.join("sitecore/admin/xmcdp.aspx")).ok();
+    t.check("a rebuild replaces a stale sitecore\\admin\\xmcdp.aspx with the package's", shipped_page.is_some() && fs::read(&page).ok() == shipped_page, "the old page is still there");
     Ok(())
 }
 
