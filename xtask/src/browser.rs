@@ -48,13 +48,7 @@ const APP_SETTINGS: &[(&str, &str)] = &[
 ];
 
 pub fn run(_args: &[String]) -> Result<(), String> {
-    let (p, f) = test_layer()?;
-    println!("{p} passed, {f} failed");
-    if f > 0 {
-        Err(format!("{f} failed"))
-    } else {
-        Ok(())
-    }
+    crate::checks::run_layer(test_layer)
 }
 
 /// The layer for `cargo xtask test`: (passed, failed) of the browser scenarios.

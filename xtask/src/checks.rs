@@ -22,3 +22,15 @@ impl Checks {
         }
     }
 }
+
+/// A layer run alone (`cargo xtask windows`, `browser`, `pack --test`): its `N passed, N failed` line, and an
+/// error when anything failed.
+pub fn run_layer(layer: fn() -> Result<(u64, u64), String>) -> Result<(), String> {
+    let (p, f) = layer()?;
+    println!("{p} passed, {f} failed");
+    if f > 0 {
+        Err(format!("{f} failed"))
+    } else {
+        Ok(())
+    }
+}

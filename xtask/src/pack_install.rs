@@ -25,13 +25,7 @@ pub fn test_layer() -> Result<(u64, u64), String> {
 
 /// `cargo xtask pack --test`.
 pub fn run() -> Result<(), String> {
-    let (p, f) = test_layer()?;
-    println!("{p} passed, {f} failed");
-    if f > 0 {
-        Err(format!("{f} failed"))
-    } else {
-        Ok(())
-    }
+    crate::checks::run_layer(test_layer)
 }
 
 pub fn check(p: &Packed, t: &mut Checks) -> Result<(), String> {

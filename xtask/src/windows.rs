@@ -67,13 +67,7 @@ pub fn build_release() -> Result<PathBuf, String> {
 }
 
 pub fn run(_args: &[String]) -> Result<(), String> {
-    let (p, f) = test_layer()?;
-    println!("{p} passed, {f} failed");
-    if f > 0 {
-        Err(format!("{f} failed"))
-    } else {
-        Ok(())
-    }
+    crate::checks::run_layer(test_layer)
 }
 
 /// The whole layer: install, build, check, run under Wine. Ok((passed, failed)); Err when it could not run.
