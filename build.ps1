@@ -20,6 +20,7 @@
     4. Package (xtask/src/dist.rs, `cargo xtask dist`): the layout copied onto the site root:
          bin\XmCdp.dll, bin\XmCdp.Sitecore.dll, bin\x64\xmcdp.dll, Transforms\web.config.XmCdp.xdt,
          App_Config\Include\XmCdp\XmCdp.config, sitecore\admin\xmcdp.aspx (the admin page),
+         serialization\ (the Sitecore items as a Sitecore Content Serialization module; not copied onto the site),
          INSTALL.md (from xtask/src/dist_install.md)
 
     Prerequisites: Rust (rustup target add x86_64-pc-windows-msvc), Visual Studio Build Tools (MSVC linker),
@@ -33,7 +34,7 @@
 
 .PARAMETER OutDir
     Where the site layout is written (default .\dist). It must be absent, empty or the output of an earlier run
-    (only bin\, App_Config\, Transforms\, sitecore\ and INSTALL.md in it): it is emptied first, so any other
+    (only bin\, App_Config\, Transforms\, sitecore\, serialization\ and INSTALL.md in it): it is emptied first, so any other
     folder is refused.
 
     Runs under Windows PowerShell 5.1 and PowerShell 7. Native tools (cargo, git, dotnet) are judged by their exit
@@ -72,14 +73,14 @@ function Invoke-Step([string]$Name, [scriptblock]$Body) {
 # A folder this script may empty: an earlier output (only the dist layout's entries, with the native DLL in place).
 function Test-PreviousDist([string]$Path) {
     $names = @(Get-ChildItem -Force -LiteralPath $Path | ForEach-Object { $_.Name })
-    $foreign = @($names | Where-Object { @('bin', 'App_Config', 'Transforms', 'sitecore', 'INSTALL.md') -notcontains $_ })
+    $foreign = @($names | Where-Object { @('bin', 'App_Config', 'Transforms', 'sitecore', 'serialization', 'INSTALL.md') -notcontains $_ })
     return ($foreign.Count -eq 0) -and (Test-Path -LiteralPath (Join-Path $Path 'bin\x64\xmcdp.dll'))
 }
 
 # Absolute, resolved against the script folder (Join-Path would glue an absolute -OutDir onto it).
 $OutDir = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, $OutDir))
 if ((Test-Path -LiteralPath $OutDir) -and @(Get-ChildItem -Force -LiteralPath $OutDir).Count -gt 0 -and -not (Test-PreviousDist $OutDir)) {
-    throw "refusing to empty -OutDir $OutDir`: it is not empty and not an earlier build.ps1 output (bin\, App_Config\, Transforms\, sitecore\, INSTALL.md)"
+    throw "refusing to empty -OutDir $OutDir`: it is not empty and not an earlier build.ps1 output (bin\, App_Config\, Transforms\, sitecore\, serialization\, INSTALL.md)"
 }
 
 $target = 'x86_64-pc-windows-msvc'
@@ -133,6 +134,8 @@ $transforms = New-Item -ItemType Directory -Force -Path (Join-Path $OutDir 'Tran
 Copy-Item 'dotnet\XmCdp.Sitecore\Transforms\web.config.XmCdp.xdt' $transforms
 $admin = New-Item -ItemType Directory -Force -Path (Join-Path $OutDir 'sitecore\admin')
 Copy-Item 'dotnet\XmCdp.Sitecore\sitecore\admin\xmcdp.aspx' $admin
+# The Sitecore items (rule elements, submit actions): the solution's sitecore.json lists this module.
+Copy-Item -Recurse 'dotnet\XmCdp.Sitecore\serialization' (Join-Path $OutDir 'serialization')
 Copy-Item 'xtask\src\dist_install.md' (Join-Path $OutDir 'INSTALL.md')
 # Sitecore.Kernel must not be copied: the site's own assembly is used (Private=false / runtime assets excluded).
 if (Test-Path (Join-Path $bin 'Sitecore.Kernel.dll')) { throw 'Sitecore.Kernel.dll must not ship' }

@@ -9,6 +9,8 @@
 //!   App_Config/Include/XmCdp/XmCdp.config        the shipped patch file, byte for byte
 //!   Transforms/web.config.XmCdp.xdt              appSettings placeholders (apply to web.config; Strict-mode env vars)
 //!   sitecore/admin/xmcdp.aspx                    the admin page's markup (its class is in XmCdp.Sitecore.dll)
+//!   serialization/XmCdp.module.json, items/…     the Sitecore items (Sitecore Content Serialization): not copied
+//!                                                onto the site; the solution's sitecore.json lists the module
 //!   INSTALL.md                                   the short install note
 //! ```
 //!
@@ -23,6 +25,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub const INSTALL_MD: &str = include_str!("dist_install.md");
+/// The Sitecore Content Serialization module (`XmCdp.module.json` and `items/`), shipped as `serialization/`.
+pub const SERIALIZATION_SOURCE: &str = "dotnet/XmCdp.Sitecore/serialization";
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let root = process::repo_root();
@@ -124,6 +128,14 @@ pub fn assemble(root: &Path, out: &Path, assemblies: &[PathBuf], native: &Path) 
     let admin = out.join("sitecore").join("admin");
     fs::create_dir_all(&admin).map_err(|e| e.to_string())?;
     copy(&root.join("dotnet/XmCdp.Sitecore/sitecore/admin/xmcdp.aspx"), &admin.join("xmcdp.aspx"))?;
+    // The rule elements and submit actions as a serialization module: pushed into Sitecore by the solution's
+    // `dotnet sitecore ser push`, never copied onto the site.
+    let items = root.join(SERIALIZATION_SOURCE);
+    for f in list(&items)? {
+        let to = out.join("serialization").join(&f);
+        fs::create_dir_all(to.parent().ok_or("no parent")?).map_err(|e| e.to_string())?;
+        copy(&items.join(&f), &to)?;
+    }
     fs::write(out.join("INSTALL.md"), INSTALL_MD).map_err(|e| format!("cannot write INSTALL.md: {e}"))
 }
 
@@ -175,7 +187,17 @@ mod tests {
 
         assemble(&root, &out, &assemblies, &native).unwrap();
 
-        let files: Vec<String> = list(&out).unwrap().iter().map(|p| p.display().to_string()).collect();
+        let all: Vec<String> = list(&out).unwrap().iter().map(|p| p.display().to_string()).collect();
+        let (items, files): (Vec<String>, Vec<String>) = all.into_iter().partition(|f| f.starts_with("serialization/"));
+        // The serialization module, file for file (the module file, its README and every item).
+        let want: Vec<String> =
+            list(&root.join(SERIALIZATION_SOURCE)).unwrap().iter().map(|p| format!("serialization/{}", p.display())).collect();
+        assert_eq!(items, want);
+        assert!(items.iter().any(|f| f == "serialization/XmCdp.module.json"), "{items:?}");
+        for f in &items {
+            let rel = f.trim_start_matches("serialization/");
+            assert_eq!(fs::read(out.join(f)).unwrap(), fs::read(root.join(SERIALIZATION_SOURCE).join(rel)).unwrap(), "{f}");
+        }
         let lib = format!("bin/x64/{}", crate::process::native_lib_name());
         assert_eq!(
             files,
@@ -204,7 +226,7 @@ mod tests {
             assert_eq!(&fs::read(out.join(a)).unwrap()[..2], b"MZ", "{a}");
         }
         let install = fs::read_to_string(out.join("INSTALL.md")).unwrap();
-        for needle in ["bin\\x64\\xmcdp.dll", "recycle", "build.ps1", "XmCdp.config", "web.config.XmCdp.xdt", "sitecore/admin/xmcdp.aspx", "sitecore\\admin\\xmcdp.aspx"] {
+        for needle in ["bin\\x64\\xmcdp.dll", "recycle", "build.ps1", "XmCdp.config", "web.config.XmCdp.xdt", "sitecore/admin/xmcdp.aspx", "sitecore\\admin\\xmcdp.aspx", "XmCdp.module.json", "ser push"] {
             assert!(install.contains(needle), "INSTALL.md does not mention {needle}");
         }
         let _ = fs::remove_dir_all(&tmp);
@@ -234,6 +256,7 @@ mod tests {
             "(Join-Path $OutDir 'Transforms')",
             "'dotnet\\XmCdp.Sitecore\\sitecore\\admin\\xmcdp.aspx'",
             "(Join-Path $OutDir 'sitecore\\admin')",
+            "Copy-Item -Recurse 'dotnet\\XmCdp.Sitecore\\serialization' (Join-Path $OutDir 'serialization')",
             "-p:SitecoreVersion=$SitecoreVersion",
         ] {
             assert!(ps1.contains(needle), "build.ps1 does not contain {needle}");
@@ -262,7 +285,7 @@ mod tests {
             ("[System.IO.Path]::GetFullPath(", "-OutDir is made absolute"),
             ("function Test-PreviousDist", "a non-empty -OutDir is emptied only when it is a previous dist folder"),
             ("refusing to empty -OutDir", "... else refused"),
-            ("@('bin', 'App_Config', 'Transforms', 'sitecore', 'INSTALL.md')", "a previous dist folder holds exactly the dist layout's entries"),
+            ("@('bin', 'App_Config', 'Transforms', 'sitecore', 'serialization', 'INSTALL.md')", "a previous dist folder holds exactly the dist layout's entries"),
             ("Write-Host \"  $($_.FullName)\"", "packaged files are printed with absolute paths"),
         ] {
             assert!(ps1.contains(needle), "build.ps1 does not contain {needle} ({why})");

@@ -8,7 +8,8 @@
 //! XmCdp:           lib/net48/XmCdp.dll, runtimes/win-x64/native/xmcdp.dll, build/net48/XmCdp.targets
 //! XmCdp.Sitecore:  lib/net48/XmCdp.Sitecore.dll, content/App_Config/Include/XmCdp/XmCdp.config,
 //!                  content/sitecore/admin/xmcdp.aspx, build/net48/XmCdp.Sitecore.targets,
-//!                  tools/web.config.XmCdp.xdt; depends on XmCdp [same version], nothing else
+//!                  tools/web.config.XmCdp.xdt, tools/serialization/** (the Sitecore items);
+//!                  depends on XmCdp [same version], nothing else
 //! ```
 //!
 //! Debian's `nuget` 2.8 (Mono) packs from `nuget/*.nuspec`. Its schema predates `<license type="expression">`
@@ -37,8 +38,16 @@ pub const LAYOUT: [(&str, &str, &str); 6] = [
     // is NuGet's folder for files a package carries but does not add to the project.
     ("Transforms/web.config.XmCdp.xdt", "XmCdp.Sitecore", "tools/web.config.XmCdp.xdt"),
 ];
+/// dist folder → (package id, folder inside the package): every file below it, kept in its place. The Sitecore
+/// Content Serialization module is the solution's to push (`dotnet sitecore ser push`), so it goes under `tools/`.
+pub const FOLDERS: [(&str, &str, &str); 1] = [("serialization/", "XmCdp.Sitecore", "tools/serialization/")];
 /// Carried by a package but not deployed into the site by building the project (see `tools/` above).
 pub const NOT_DEPLOYED: [&str; 1] = ["Transforms/web.config.XmCdp.xdt"];
+
+/// Whether building a project that references the packages puts this dist file into the site.
+pub fn deployed(dist_file: &str) -> bool {
+    !DIST_ONLY.contains(&dist_file) && !NOT_DEPLOYED.contains(&dist_file) && !FOLDERS.iter().any(|(d, _, _)| dist_file.starts_with(d))
+}
 /// In the dist folder only: the package description and the README say the same.
 pub const DIST_ONLY: [&str; 1] = ["INSTALL.md"];
 /// Package-only files: the MSBuild glue (`nuget/build/`), named `<id>.targets` so NuGet imports it.
@@ -84,6 +93,12 @@ pub fn run(args: &[String]) -> Result<Packed, String> {
             debug_assert_eq!(*pkg, id);
             copy(&dist.join(from), &stage.join(to))?;
         }
+        for f in crate::dist::list(&dist)? {
+            let f = f.to_string_lossy().replace('\\', "/");
+            for (d, _, to) in FOLDERS.iter().filter(|(d, p, _)| *p == id && f.starts_with(d)) {
+                copy(&dist.join(&f), &stage.join(format!("{to}{}", &f[d.len()..])))?;
+            }
+        }
         for (_, t) in TARGETS.iter().filter(|(p, _)| *p == id) {
             copy(&root.join("nuget/build").join(Path::new(t).file_name().unwrap_or_default()), &stage.join(t))?;
         }
@@ -115,9 +130,16 @@ pub fn run(args: &[String]) -> Result<Packed, String> {
 /// Every dist file goes into a package or is listed as dist-only; every layout entry exists in dist.
 pub fn check_layout_covers(dist_files: &[PathBuf]) -> Result<(), String> {
     let files: Vec<String> = dist_files.iter().map(|p| p.to_string_lossy().replace('\\', "/")).collect();
-    let unpacked: Vec<&String> =
-        files.iter().filter(|f| !LAYOUT.iter().any(|(d, _, _)| d == f) && !DIST_ONLY.contains(&f.as_str())).collect();
-    let missing: Vec<&str> = LAYOUT.iter().map(|(d, _, _)| *d).filter(|d| !files.iter().any(|f| f == d)).collect();
+    let unpacked: Vec<&String> = files
+        .iter()
+        .filter(|f| !LAYOUT.iter().any(|(d, _, _)| d == f) && !FOLDERS.iter().any(|(d, _, _)| f.starts_with(d)) && !DIST_ONLY.contains(&f.as_str()))
+        .collect();
+    let missing: Vec<&str> = LAYOUT
+        .iter()
+        .map(|(d, _, _)| *d)
+        .chain(FOLDERS.iter().map(|(d, _, _)| *d))
+        .filter(|d| !files.iter().any(|f| f == d || (d.ends_with('/') && f.starts_with(d))))
+        .collect();
     if unpacked.is_empty() && missing.is_empty() {
         Ok(())
     } else {
@@ -231,13 +253,20 @@ mod tests {
 
     #[test]
     fn layout_guard_names_the_drift() {
-        let ok: Vec<PathBuf> = LAYOUT.iter().map(|(d, _, _)| PathBuf::from(d)).chain([PathBuf::from("INSTALL.md")]).collect();
+        let ok: Vec<PathBuf> = LAYOUT
+            .iter()
+            .map(|(d, _, _)| PathBuf::from(d))
+            .chain([PathBuf::from("INSTALL.md"), PathBuf::from("serialization/XmCdp.module.json")])
+            .collect();
         check_layout_covers(&ok).unwrap();
         let mut extra = ok.clone();
         extra.push(PathBuf::from("bin/x86/xmcdp.dll"));
         assert!(check_layout_covers(&extra).unwrap_err().contains("bin/x86/xmcdp.dll"));
         let e = check_layout_covers(&ok[1..]).unwrap_err();
         assert!(e.contains("bin/XmCdp.dll"), "{e}");
+        // A packaged folder with nothing in dist is drift too.
+        let e = check_layout_covers(&ok[..ok.len() - 1]).unwrap_err();
+        assert!(e.contains("serialization/"), "{e}");
     }
 
     /// nuget packs only what a template's `<files>` names: a LAYOUT entry missing there would be dropped silently
@@ -251,6 +280,8 @@ mod tests {
             listed.sort();
             let mut want: Vec<&str> = LAYOUT.iter().filter(|(_, p, _)| *p == id).map(|(_, _, e)| *e).collect();
             want.extend(TARGETS.iter().filter(|(p, _)| *p == id).map(|(_, e)| *e));
+            let folders: Vec<String> = FOLDERS.iter().filter(|(_, p, _)| *p == id).map(|(_, _, e)| format!("{e}**")).collect();
+            want.extend(folders.iter().map(String::as_str));
             want.sort();
             assert_eq!(listed, want, "nuget/{id}.nuspec <files>");
             for (_, _, e) in LAYOUT.iter().filter(|(_, p, _)| *p == id) {

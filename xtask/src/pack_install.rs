@@ -58,6 +58,17 @@ pub fn check(p: &Packed, t: &mut Checks) -> Result<(), String> {
             format!("nuget install printed: {}", out.trim()),
         );
     }
+    // The serialization module lands in the installed package's tools/, ready for the solution's sitecore.json.
+    for (d, id, to) in pack::FOLDERS {
+        let module = format!("{d}XmCdp.module.json");
+        let installed = packages.join(format!("{id}.{v}")).join(format!("{to}XmCdp.module.json"));
+        let item = packages.join(format!("{id}.{v}")).join(format!("{to}items/rules/XmCdp/CDP decision returns variant.yml"));
+        t.check(
+            &format!("the installed {id} has {to}XmCdp.module.json and its items (file names with spaces intact)"),
+            fs::read(&installed).ok().is_some() && fs::read(&installed).ok() == fs::read(p.dist.join(&module)).ok() && item.is_file(),
+            format!("{} / {}", installed.display(), item.display()),
+        );
+    }
 
     let site = sln.join("Site");
     fs::create_dir_all(site.join("Properties")).map_err(|e| e.to_string())?;
@@ -72,7 +83,7 @@ pub fn check(p: &Packed, t: &mut Checks) -> Result<(), String> {
 
     xbuild(&site, t, "xbuild builds the classic project with the packages' targets")?;
     let shipped: Vec<String> =
-        crate::dist::list(&p.dist)?.iter().map(|f| f.to_string_lossy().into_owned()).filter(|f| !pack::DIST_ONLY.contains(&f.as_str()) && !pack::NOT_DEPLOYED.contains(&f.as_str())).collect();
+        crate::dist::list(&p.dist)?.iter().map(|f| f.to_string_lossy().into_owned()).filter(|f| pack::deployed(f)).collect();
     for f in &shipped {
         let (a, b) = (fs::read(p.dist.join(f)).ok(), fs::read(site.join(f)).ok());
         t.check(&format!("the site has {f}, identical to dist/{f}"), a.is_some() && a == b, if b.is_none() { "missing" } else { "differs" });
@@ -112,17 +123,35 @@ fn check_packages(p: &Packed, t: &mut Checks) -> Result<(), String> {
         let entries = pack::entries(nupkg)?;
         let mut want: Vec<String> = pack::LAYOUT.iter().filter(|(_, i, _)| i == id).map(|(_, _, e)| e.to_string()).collect();
         want.extend(pack::TARGETS.iter().filter(|(i, _)| i == id).map(|(_, e)| e.to_string()));
+        // Folders (the serialization module): dist file → package entry, every file below the folder.
+        let mut folder_files: Vec<(String, String)> = Vec::new();
+        for f in crate::dist::list(&p.dist)?.iter().map(|f| f.to_string_lossy().replace('\\', "/")) {
+            for (d, _, to) in pack::FOLDERS.iter().filter(|(d, i, _)| i == id && f.starts_with(d)) {
+                folder_files.push((f.clone(), format!("{to}{}", &f[d.len()..])));
+            }
+        }
+        want.extend(folder_files.iter().map(|(_, e)| e.clone()));
         want.push(format!("{id}.nuspec"));
         want.sort();
-        let payload: Vec<String> = entries
+        // OPC part names escape spaces ("CDP decision returns variant.yml"); nuget install unescapes them.
+        let mut payload: Vec<String> = entries
             .iter()
             .filter(|e| !(e.starts_with("_rels/") || e.starts_with("package/services/") || *e == "[Content_Types].xml"))
-            .cloned()
+            .map(|e| e.replace("%20", " "))
             .collect();
+        payload.sort();
         t.check(&format!("{id}.nupkg holds exactly {want:?}"), payload == want, format!("holds {payload:?}"));
         for (d, _, e) in pack::LAYOUT.iter().filter(|(_, i, _)| i == id) {
             let same = pack::read_entry(nupkg, e).ok() == fs::read(p.dist.join(d)).ok();
             t.check(&format!("{id}: {e} is dist/{d}"), same, "differs");
+        }
+        if !folder_files.is_empty() {
+            let differ: Vec<&String> = folder_files
+                .iter()
+                .filter(|(d, e)| pack::read_entry(nupkg, &e.replace(' ', "%20")).or_else(|_| pack::read_entry(nupkg, e)).ok() != fs::read(p.dist.join(d)).ok())
+                .map(|(d, _)| d)
+                .collect();
+            t.check(&format!("{id}: its {} folder files are dist's, byte for byte", folder_files.len()), differ.is_empty(), format!("{differ:?} differ"));
         }
         let nuspec = String::from_utf8(pack::read_entry(nupkg, &format!("{id}.nuspec"))?).map_err(|e| e.to_string())?;
         for needle in [
