@@ -76,13 +76,20 @@ fn outage_goes_to_disk_and_replays_in_order_after_recovery() {
     let dir = temp_dir("outage");
     let c = client(&emu, &dir, json!({"deliveryConcurrency": 4}));
     let bids: Vec<String> = (0..8).map(|_| new_browser(&emu)).collect();
+    assert!(spool_stats(&c)["oldest_accepted_unix_ms"].is_null(), "an empty spool has no oldest event");
     set_faults(&emu, json!({"outage": true}));
+    let unix_ms = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let before = unix_ms();
     for i in 0..20 {
         for b in &bids {
             c.send(view(b, &format!("p{i}")), None).unwrap();
         }
     }
-    wait_for(Duration::from_secs(10), || Some(()).filter(|_| spool_stats(&c)["depth"] == 160)).unwrap_or_else(|| panic!("all on disk: {}", spool_stats(&c)));
+    let after = unix_ms();
+    let s = wait_for(Duration::from_secs(10), || Some(spool_stats(&c)).filter(|s| s["depth"] == 160)).unwrap_or_else(|| panic!("all on disk: {}", spool_stats(&c)));
+    // How far behind delivery is: when the oldest event on disk was accepted (the first of the burst).
+    let oldest = s["oldest_accepted_unix_ms"].as_u64().unwrap_or_else(|| panic!("oldest event of a full spool: {s}"));
+    assert!(before <= oldest && oldest <= after, "{before} <= {oldest} <= {after}");
     set_faults(&emu, json!({}));
     for b in &bids {
         let got = wait_for(Duration::from_secs(15), || Some(pages_of(&emu, b)).filter(|p| p.len() >= 20)).expect("replayed");
@@ -91,6 +98,7 @@ fn outage_goes_to_disk_and_replays_in_order_after_recovery() {
     let s = wait_for(Duration::from_secs(5), || Some(spool_stats(&c)).filter(|s| s["depth"] == 0)).expect("spool drained");
     assert_eq!(s["spooled"], 160, "{s}");
     assert_eq!(s["replayed"], 160, "{s}");
+    assert!(s["oldest_accepted_unix_ms"].is_null(), "drained: {s}");
     // Every delivery carried its stable id.
     let reqs = admin(&emu.base_url()).requests().unwrap();
     let post = reqs["items"].as_array().unwrap().iter().rev().find(|r| r["path"] == "/v1.2/events" && r["status"] == 201).unwrap().clone();

@@ -44,6 +44,17 @@ namespace XmCdp
         public long SpoolDepth => Long("spool.depth");
         /// <summary>Spooled events evicted by the disk cap (lost).</summary>
         public long SpoolEvicted => Long("spool.evicted");
+        /// <summary>When the oldest event still in the spool was accepted (UTC), or null when the spool is empty or off:
+        /// how far behind delivery is during an outage.</summary>
+        public System.DateTime? SpoolOldestAcceptedUtc
+        {
+            get
+            {
+                double ms;
+                if (!TryGetNumber("spool.oldest_accepted_unix_ms", out ms) || ms <= 0) return null;
+                return new System.DateTime(1970, 1, 1, 0, 0, 0, System.DateTimeKind.Utc).AddMilliseconds(ms);
+            }
+        }
 
         private long Long(string path)
         {

@@ -114,6 +114,9 @@ struct Stats {
     file_bytes: AtomicU64,
     in_flight: AtomicU64,
     last_commit_us: AtomicU64,
+    /// When the oldest event still in the spool was accepted (Unix ms; 0 when the spool is empty): how far behind
+    /// delivery is during an outage, for the admin page and monitoring.
+    oldest_accepted_unix_ms: AtomicU64,
     /// Journal mode: live events written ahead, delivered before their commit (never written), rows now on disk,
     /// copies dropped because the writer was behind.
     journaled: AtomicU64,
@@ -301,6 +304,10 @@ impl Spool {
             "depth": s.depth.load(Relaxed),
             "bytes": s.bytes.load(Relaxed),
             "file_bytes": s.file_bytes.load(Relaxed),
+            "oldest_accepted_unix_ms": match s.oldest_accepted_unix_ms.load(Relaxed) {
+                0 => serde_json::Value::Null,
+                ms => ms.into(),
+            },
             "waiting": self.inner.pending.load(Relaxed),
             "replays_in_flight": s.in_flight.load(Relaxed),
             "visitors_held": self.inner.visitor_count.load(Relaxed),

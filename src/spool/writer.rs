@@ -31,6 +31,16 @@ impl Writer {
         s.bytes.store(self.bytes, Relaxed);
         s.in_flight.store(self.in_flight.len() as u64, Relaxed);
         s.file_bytes.store(std::fs::metadata(&self.inner.path).map(|m| m.len()).unwrap_or(0), Relaxed);
+        s.oldest_accepted_unix_ms.store(if self.count == 0 { 0 } else { self.oldest_accepted().unwrap_or(0) }, Relaxed);
+    }
+
+    /// Keys grow with each commit, so the first row is the oldest spooled event (a replay in flight included, until
+    /// its delivery is committed). One read transaction on the writer thread, only when the spool is not empty.
+    fn oldest_accepted(&self) -> Option<u64> {
+        let txn = self.db.begin_read().ok()?;
+        let table = txn.open_table(TABLE).ok()?;
+        let (_, v) = table.first().ok()??;
+        Record::decode(v.value()).map(|r| r.accepted_unix_ms)
     }
 
     pub(super) fn hold_visitor(&self, bid: &str) {

@@ -122,7 +122,8 @@ namespace XmCdp.Sitecore.Admin
             Row(sb, "outage mode", Text(stats.Json, "outage_mode"));
             Row(sb, "spool", stats.SpoolEnabled
                 ? "on: " + N(stats, "spool.depth") + " events, " + N(stats, "spool.file_bytes") + " bytes on disk, " + N(stats, "spool.spooled") + " spooled, " + N(stats, "spool.replayed") + " replayed"
-                : "off");
+                : "off", "spool");
+            Row(sb, "oldest event in the spool", Oldest(stats.SpoolOldestAcceptedUtc), "spool-oldest");
             Row(sb, "breaker", Text(stats.Json, "breaker_state") + ", opened " + N(stats, "decisions.breaker_opened") + " times, " + N(stats, "decisions.breaker_rejections") + " rejected", "breaker");
             Row(sb, "decisions (requests / timeouts / failures)", N(stats, "decisions.requests") + " / " + N(stats, "decisions.timeouts") + " / " + N(stats, "decisions.failures"));
             Row(sb, "browser-id pool", N(stats, "browser_id_pool"), "pool");
@@ -141,6 +142,14 @@ namespace XmCdp.Sitecore.Admin
             sb.Append("<tr><th>").Append(E(name)).Append("</th><td");
             if (key != null) sb.Append(" data-figure=\"").Append(key).Append('"');
             sb.Append('>').Append(E(value)).Append("</td></tr>");
+        }
+
+        private static string Oldest(DateTime? acceptedUtc)
+        {
+            if (acceptedUtc == null) return "none";
+            var age = DateTime.UtcNow - acceptedUtc.Value;
+            return acceptedUtc.Value.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + " UTC ("
+                + Math.Max(0, (long)age.TotalSeconds).ToString(CultureInfo.InvariantCulture) + " s ago)";
         }
 
         private static string N(CdpStats stats, string path)

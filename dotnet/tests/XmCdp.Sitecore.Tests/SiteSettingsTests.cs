@@ -155,6 +155,8 @@ namespace XmCdp.Sitecore.Tests
                 var client = (CdpClient)XmCdpSites.Find("shop").Client;
                 Assert.That(client.GetStats().Shutdown, Is.Null, "no report before shutdown");
                 Assert.That(client.GetStats().SpoolEnabled, Is.True);
+                Assert.That(client.GetStats().SpoolOldestAcceptedUtc, Is.Null, "nothing spooled yet");
+                var accepted = DateTime.UtcNow.AddMilliseconds(-1);
                 Assert.That(client.TryPageView(new PageView { BrowserId = "6f0c2c1e-1b1a-4c3f-9d0e-5a4b3c2d1e0f", Page = "home" }), Is.EqualTo(CdpStatus.Ok));
 
                 Assert.That(client.Shutdown(TimeSpan.FromMilliseconds(300)), Is.EqualTo(CdpStatus.ShutdownIncomplete));
@@ -162,6 +164,8 @@ namespace XmCdp.Sitecore.Tests
                 Assert.That(report, Is.Not.Null);
                 Assert.That(new[] { report.Delivered, report.Unsent, report.Spooled }, Is.EqualTo(new long[] { 0, 1, 1 }));
                 Assert.That(client.GetStats().SpoolSpooled, Is.EqualTo(1));
+                // The admin page's "oldest event in the spool": the view waiting on disk for the next start.
+                Assert.That(client.GetStats().SpoolOldestAcceptedUtc, Is.InRange(accepted, DateTime.UtcNow));
 
                 XmCdpShutdown.ShutdownAll(TimeSpan.FromSeconds(1));
                 Assert.That(Log.Entries(), Has.Some.EqualTo("INFO XmCdp: site 'shop' shut down: 0 delivered while draining, 1 unsent, 1 of them spooled; "

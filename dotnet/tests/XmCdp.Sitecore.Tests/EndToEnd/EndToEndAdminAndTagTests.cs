@@ -81,6 +81,7 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
             var sent = Regex.Match(page.Body, "data-figure=\"sent\">(\\d+)<");
             Assert.That(sent.Success, page.Body);
             Assert.That(int.Parse(sent.Groups[1].Value), Is.GreaterThanOrEqualTo(1), page.Body);
+            Assert.That(page.Body, Is.StringContaining("data-figure=\"spool-oldest\">none<"), "delivered, so nothing waits in the spool");
             Assert.That(page.Body, Is.StringContaining("id=\"native-path\""));
             Assert.That(page.Body, Is.StringContaining("id=\"test-website\""));
             Assert.That(page.Body, Is.StringContaining("id=\"flush-website\""));
