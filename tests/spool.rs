@@ -147,7 +147,9 @@ fn shutdown_during_an_outage_loses_nothing_and_the_next_client_adopts_the_file()
     let report = c.shutdown(Duration::from_millis(200));
     // Every event shutdown could not send went to disk; with the ones the outage spill may already have moved
     // there before shutdown began (how many depends on the machine's timing), all 50 are on disk.
-    assert_eq!(report.unsent, report.spooled, "{report:?}");
+    // No event can exhaust 100 attempts in 200 ms, so all 50 leave at shutdown (this failed 49/49 under load while a
+    // spill released its queue slot before counting itself into the report).
+    assert_eq!((report.unsent, report.spooled), (50, 50), "{report:?}");
     assert_eq!(spool_stats(&c)["spooled"], 50, "{report:?} {}", spool_stats(&c));
     drop(c);
     assert_eq!(spool_files(&dir).len(), 1, "{:?}", spool_files(&dir));

@@ -201,22 +201,24 @@ impl Delivery {
     }
 
     pub(super) fn spill(&self, env: Envelope, reason: SpillReason) {
-        self.release(env.bytes);
+        let bytes = env.bytes;
         let replay = env.origin.is_some();
         let taken = self.overflow.spill(vec![env], reason);
-        if replay {
-            // A replay going back to the spool it came from: not a new spill.
-            return;
-        }
-        self.stats.spilled.fetch_add(1, Relaxed);
-        // Whatever leaves a lane once shutdown started is part of the shutdown's account, whatever the reason
-        // (an event behind a visitor's spooled one goes to the spool too).
-        if reason == SpillReason::Shutdown || self.closing.load(Acquire) {
-            self.shutdown_spilled.fetch_add(1, Relaxed);
-            if taken {
-                self.shutdown_spooled.fetch_add(1, Relaxed);
+        if !replay {
+            // (A replay going back to the spool it came from is not a new spill.)
+            self.stats.spilled.fetch_add(1, Relaxed);
+            // Whatever leaves a lane once shutdown started is part of the shutdown's account, whatever the reason
+            // (an event behind a visitor's spooled one goes to the spool too).
+            if reason == SpillReason::Shutdown || self.closing.load(Acquire) {
+                self.shutdown_spilled.fetch_add(1, Relaxed);
+                if taken {
+                    self.shutdown_spooled.fetch_add(1, Relaxed);
+                }
             }
         }
+        // Last: shutdown reads its report once the queue depth reaches zero, so the counters above must already
+        // hold this event (released first, a fast shutdown reported the event as neither sent nor unsent).
+        self.release(bytes);
     }
 
     pub(super) async fn deliver(&self, env: Envelope, jitter: &mut Jitter, abort: &mut watch::Receiver<bool>) {
