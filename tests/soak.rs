@@ -298,7 +298,7 @@ fn randomized_fault_soak_keeps_the_documented_invariants() {
         fail(format!("child RSS {max_rss} KiB over the {RSS_BUDGET_KIB} KiB budget"));
     }
     // What RELIABILITY.md documents: `spoolMaxBytes` caps the spooled records. The directory on disk is not
-    // capped by it (redb keeps freed pages; a long soak measured 52 MB under a 16 MiB cap), so it is a figure.
+    // capped by it (a long soak measured 52 MB under a 16 MiB cap: RELIABILITY.md), so it is a figure.
     if max_records > SPOOL_MAX_BYTES {
         fail(format!("spooled records {max_records} bytes over spoolMaxBytes {SPOOL_MAX_BYTES}"));
     }
