@@ -37,7 +37,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   browser    real-browser tests: Debian chromium + playwright-core against the test site (browser tag, VIEW owner,
              admin page; screenshot in target/browser/); prints `N passed, N failed`
   windows    cross-build xmcdp.dll (x86_64-pc-windows-gnu) and test it under Wine (installs mingw-w64, Wine, Debian's rustc-web)
-  soak       long fault tests (60 s outage, kill -9 under load), release build (--debug for debug); prints the figures";
+  soak       long fault tests (60 s outage, kill -9 under load, randomized fault soak), release build (--debug for debug); prints the figures";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
