@@ -352,3 +352,60 @@ fn cache_is_opt_in_per_flow() {
     // Errors are not cached.
     assert_eq!(c.decisions().stats().cache_hits, 1);
 }
+
+/// The C ABI path: the request thread copies the fields once and the runtime task renders the body, so what
+/// reaches callFlows must still be the model's body, identical prefetches must still share one call, and a
+/// ticket must still answer only to its own client (issue 17).
+#[test]
+fn c_abi_prefetches_coalesce_and_send_the_models_body() {
+    use xmcdp::ffi::status::xmcdp_status_t::*;
+    use xmcdp::ffi::{
+        xmcdp_client_decision_begin, xmcdp_client_decision_wait, xmcdp_client_delete, xmcdp_client_new, xmcdp_decision_request_t, xmcdp_str_t,
+    };
+    fn s(v: &str) -> xmcdp_str_t {
+        xmcdp_str_t { ptr: v.as_ptr(), len: v.len() }
+    }
+    let emu = emulator();
+    let bid = new_browser(&emu);
+    let settings = format!(r#"{{"clientKey":"ck_test","targetUrl":"{}","pointOfSale":"myretailsite/ireland"}}"#, emu.base_url());
+    let (mut a, mut b) = (0, 0);
+    assert_eq!(xmcdp_client_new(s(&settings), &mut a), XMCDP_STATUS_OK);
+    assert_eq!(xmcdp_client_new(s(&settings), &mut b), XMCDP_STATUS_OK);
+    faults(&emu, json!({"routes": {"callflows": {"latency_ms": 150}}}));
+    let params = r#"{ "customer": {"tier": "gold", "points": 10}, "flag": true }"#;
+    let mut r: xmcdp_decision_request_t = unsafe { std::mem::zeroed() };
+    r.friendly_id = s("home_page_banner");
+    r.browser_id = s(&bid);
+    r.channel = s("WEB");
+    r.params_json = s(params);
+    r.user_agent = s(UA);
+    let mut other = r;
+    other.params_json = s(r#"{"customer":{"tier":"silver"}}"#);
+    let mut tickets = [0u64; 3];
+    for (t, req) in tickets.iter_mut().zip([&r, &r, &other]) {
+        assert_eq!(xmcdp_client_decision_begin(a, req, t), XMCDP_STATUS_OK);
+    }
+    let mut buf = vec![0u8; 4096];
+    let mut n = 0usize;
+    // Client B cannot claim A's ticket, and trying does not spend it.
+    assert_eq!(xmcdp_client_decision_wait(b, tickets[0], 10, buf.as_mut_ptr(), buf.len(), &mut n), XMCDP_STATUS_TICKET_UNKNOWN);
+    for t in tickets {
+        assert_eq!(xmcdp_client_decision_wait(a, t, 2000, buf.as_mut_ptr(), buf.len(), &mut n), XMCDP_STATUS_OK);
+        let v: Value = serde_json::from_slice(&buf[..n]).unwrap();
+        assert_eq!(v["variantId"], "banner-visitor", "{v}");
+    }
+    let reqs = flow_requests(&emu);
+    assert_eq!(reqs.len(), 2, "the two identical prefetches shared one call");
+    let mut model = req("home_page_banner", &bid);
+    model.currency = None;
+    model.language = None;
+    model.params = serde_json::from_str(params).unwrap();
+    let ctx = BodyContext::classic("ck_test", "myretailsite/ireland");
+    let bodies: Vec<&str> = reqs.iter().map(|q| q["body"].as_str().unwrap()).collect();
+    assert!(bodies.contains(&String::from_utf8(model.to_body(&ctx)).unwrap().as_str()), "{bodies:?}");
+    model.params = serde_json::from_str(r#"{"customer":{"tier":"silver"}}"#).unwrap();
+    assert!(bodies.contains(&String::from_utf8(model.to_body(&ctx)).unwrap().as_str()), "{bodies:?}");
+    assert!(reqs.iter().all(|q| q["headers"]["user-agent"] == UA));
+    assert_eq!(xmcdp_client_delete(a), XMCDP_STATUS_OK);
+    assert_eq!(xmcdp_client_delete(b), XMCDP_STATUS_OK);
+}

@@ -284,6 +284,12 @@ fn new_exports_name_their_null_pointers_and_bad_fields() {
         (Box::new(|r| r.language = xmcdp_str_t { ptr: null(), len: 2 }), XMCDP_STATUS_INVALID_ARGUMENT, "request.language"),
         (Box::new(|r| r.params_json = s(&big)), XMCDP_STATUS_TOO_LARGE, "request.params_json"),
         (Box::new(|r| r.params_json = s("{\"a\":")), XMCDP_STATUS_INVALID_FIELD, "request.params_json"),
+        // Checked without building it, but refused exactly as a full parse refuses it.
+        (Box::new(|r| r.params_json = s("[1]")), XMCDP_STATUS_INVALID_FIELD, "request.params_json: not a JSON object"),
+        (Box::new(|r| r.params_json = s("{\"a\":1} x")), XMCDP_STATUS_INVALID_FIELD, "request.params_json: invalid JSON at line 1 column 9"),
+        (Box::new(|r| r.params_json = s("{\"a\":1e400}")), XMCDP_STATUS_INVALID_FIELD, "request.params_json: invalid JSON"),
+        (Box::new(|r| r.params_json = s("{\"a\":\"\\ud800\"}")), XMCDP_STATUS_INVALID_FIELD, "request.params_json: invalid JSON"),
+        (Box::new(|r| r.params_json = s(DEEP_PARAMS)), XMCDP_STATUS_INVALID_FIELD, "nested deeper than 32 levels"),
         (Box::new(|r| r.user_agent = s(&big)), XMCDP_STATUS_TOO_LARGE, "request.user_agent"),
         (Box::new(|r| r.friendly_id = s("  ")), XMCDP_STATUS_MISSING_FRIENDLY_ID, "friendlyId"),
         (Box::new(|r| r.email = s("not-an-email")), XMCDP_STATUS_INVALID_EMAIL, ""),
@@ -310,6 +316,9 @@ fn new_exports_name_their_null_pointers_and_bad_fields() {
     assert_eq!(stats(c)["decisions"]["http_calls"], 0, "a bad request never reaches the network");
     assert_eq!(xmcdp_client_delete(c), XMCDP_STATUS_OK);
 }
+
+/// Params nested 33 levels deep (one more than the model allows).
+const DEEP_PARAMS: &str = r#"{"a":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"#;
 
 /// Invalid UTF-8 (a `&str` cannot hold it).
 const BAD_UTF8: xmcdp_str_t = xmcdp_str_t { ptr: b"a\xffb".as_ptr(), len: 3 };

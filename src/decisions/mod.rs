@@ -17,10 +17,12 @@
 //! `ConnectFailed`, `Http` (other network errors).
 
 mod breaker;
+mod request;
 mod service;
 mod store;
 
 pub use breaker::BreakerState;
+pub use request::{DecisionFields, Params, ParamsError, ParamsJson};
 
 use crate::config::{DecisionSettings, Endpoint, Settings};
 use crate::error::{Error, ErrorKind, Result};
@@ -118,6 +120,12 @@ impl Decisions {
     /// never from inside this client's runtime). Returns the flow's response or an outcome to render the
     /// fallback for (see the module docs). `user_agent` is the visitor's, forwarded when `forwardUserAgent`.
     pub fn decide(&self, request: &DecisionRequest, user_agent: Option<&str>, budget: Duration) -> Result<Decision> {
+        self.decide_fields(&DecisionFields::from_request(request), user_agent, budget)
+    }
+
+    /// [`Decisions::decide`] on borrowed fields (what the C ABI passes: nothing is copied until the request is
+    /// valid).
+    pub fn decide_fields(&self, request: &DecisionFields, user_agent: Option<&str>, budget: Duration) -> Result<Decision> {
         let e = &self.service;
         let deadline = Instant::now() + budget;
         match e.start(&self.rt, request, user_agent, budget)? {
@@ -136,6 +144,11 @@ impl Decisions {
     /// which the ticket is dropped by the background sweep. An open breaker yields a ticket whose answer is
     /// already `CircuitOpen`. Invalid requests fail here; so does a full ticket table (`QueueFull`).
     pub fn begin_decide(&self, request: &DecisionRequest, user_agent: Option<&str>) -> Result<Ticket> {
+        self.begin_decide_fields(&DecisionFields::from_request(request), user_agent)
+    }
+
+    /// [`Decisions::begin_decide`] on borrowed fields.
+    pub fn begin_decide_fields(&self, request: &DecisionFields, user_agent: Option<&str>) -> Result<Ticket> {
         let e = &self.service;
         let slot = match e.start(&self.rt, request, user_agent, e.cfg.timeout) {
             Ok(Start::Ready(d)) => Slot::filled(Ok(d)),

@@ -2,6 +2,7 @@
 //! the callFlows HTTP call and its classification, the ticket sweeper.
 
 use super::*;
+use super::request::{DecisionFields, DecisionKey};
 use store::{Cache, Tickets};
 
 #[derive(Default)]
@@ -35,7 +36,7 @@ pub(super) struct FlowService {
     pub(super) breaker: Breaker,
     cache: Cache,
     pub(super) tickets: Tickets,
-    inflight: Mutex<HashMap<String, Arc<Slot<Outcome>>>>,
+    inflight: Mutex<HashMap<Arc<str>, Arc<Slot<Outcome>>>>,
     pub(super) stats: Counters,
     cid_keys: RandomState,
     cid_counter: AtomicU64,
@@ -118,25 +119,27 @@ impl FlowService {
 
     /// Validation, cache, breaker, coalescing; spawns the HTTP call when this request leads.
     ///
+    /// On the caller's thread only the checks, one copy of the fields (the key, which is also the request the
+    /// task renders the body from), the table entries and the spawn: the body, the params' `Value` tree and the
+    /// User-Agent header are built by the task.
+    ///
     /// The HTTP call is bounded by `max(budget, decisionTimeoutMs)`, so a coalesced caller with a longer
     /// budget than the leader's is not cut short. For the breaker, an answer that arrives after the leader's
     /// budget counts as a failure ("slower than the budget"): a service that is up but always too slow would
     /// otherwise cost every page its whole budget.
-    pub(super) fn start(self: &Arc<Self>, rt: &RuntimeLink, req: &DecisionRequest, user_agent: Option<&str>, budget: Duration) -> Result<Start> {
-        let leader_deadline = Instant::now() + budget;
+    pub(super) fn start(self: &Arc<Self>, rt: &RuntimeLink, req: &DecisionFields, user_agent: Option<&str>, budget: Duration) -> Result<Start> {
+        let now = Instant::now();
+        let leader_deadline = now + budget;
         inc(&self.stats.requests);
-        let ctx = self.body_ctx();
-        req.validate_with(&ctx).map_err(Error::from)?;
-        let ttl = self.cache_ttl(&req.friendly_id);
-        let mut key = None;
+        req.validate_with(&self.body_ctx())?;
+        let ttl = self.cache_ttl(req.friendly_id);
+        let key = req.key();
         if ttl.is_some() {
-            let k = req.cache_key();
-            if let Some(mut d) = self.cache.get(&k, Instant::now()) {
+            if let Some(mut d) = self.cache.get(&key.0, now) {
                 inc(&self.stats.cache_hits);
                 d.source = DecisionSource::Cache;
                 return Ok(Start::Ready(d));
             }
-            key = Some(k);
         }
         let Some(permit) = self.breaker.acquire() else {
             inc(&self.stats.breaker_rejections);
@@ -151,10 +154,9 @@ impl FlowService {
                 return Err(e);
             }
         };
-        let key = key.unwrap_or_else(|| req.cache_key());
         let slot = {
             let mut inflight = self.inflight.lock();
-            if let Some(s) = inflight.get(&key) {
+            if let Some(s) = inflight.get(&key.0) {
                 let s = s.clone();
                 drop(inflight);
                 inc(&self.stats.coalesced);
@@ -164,25 +166,31 @@ impl FlowService {
                 return Ok(Start::Pending(s, true));
             }
             let slot = Slot::new();
-            inflight.insert(key.clone(), slot.clone());
+            inflight.insert(key.0.clone(), slot.clone());
             slot
         };
-        let body = req.to_body(&ctx);
-        let ua = user_agent.filter(|_| self.forward_user_agent).and_then(|ua| {
+        // Copied only when it is forwarded; made a header value by the task.
+        let ua = user_agent.filter(|_| self.forward_user_agent).map(|ua| {
             let mut cut = ua.len().min(MAX_USER_AGENT);
             while !ua.is_char_boundary(cut) {
                 cut -= 1;
             }
-            HeaderValue::from_str(&ua[..cut]).ok()
+            ua[..cut].to_owned()
         });
         let mut guard = CallGuard { engine: self.clone(), key, slot: slot.clone(), permit, done: false };
         let engine = self.clone();
         let call_timeout = budget.max(self.cfg.timeout).min(MAX_CALL);
         rt.spawn(async move {
             inc(&engine.stats.http_calls);
-            let r = match tokio::time::timeout(call_timeout, engine.call(body, ua)).await {
-                Ok(r) => r,
-                Err(_) => Err(Error::new(ErrorKind::Timeout, format!("the flow service did not answer within {} ms", call_timeout.as_millis()))),
+            let r = match engine.body(&guard.key) {
+                Ok(body) => {
+                    let ua = ua.and_then(|ua| HeaderValue::from_str(&ua).ok());
+                    match tokio::time::timeout(call_timeout, engine.call(body, ua)).await {
+                        Ok(r) => r,
+                        Err(_) => Err(Error::new(ErrorKind::Timeout, format!("the flow service did not answer within {} ms", call_timeout.as_millis()))),
+                    }
+                }
+                Err(e) => Err(e),
             };
             match &r {
                 Err(e) if counts_against_breaker(e.kind) => {
@@ -196,11 +204,19 @@ impl FlowService {
                 _ => engine.breaker.on_success(),
             }
             if let (Ok(d), Some(ttl)) = (&r, ttl) {
-                engine.cache.insert(guard.key.clone(), d.clone(), Instant::now() + ttl);
+                engine.cache.insert(guard.key.0.clone(), d.clone(), Instant::now() + ttl);
             }
             guard.finish(r);
         });
         Ok(Start::Pending(slot, false))
+    }
+
+    /// The callFlows body of a request packed by [`DecisionFields::key`] (on the runtime).
+    fn body(&self, key: &DecisionKey) -> Result<Vec<u8>> {
+        let req = key
+            .request()
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "a decision request could not be read back from its key"))?;
+        Ok(req.to_body(&self.body_ctx()))
     }
 
     pub(super) async fn call(&self, body: Vec<u8>, user_agent: Option<HeaderValue>) -> Outcome {
@@ -246,7 +262,7 @@ impl FlowService {
 /// (runtime shut down mid-call): waiters then see `ShutDown` instead of waiting out their budget.
 pub(super) struct CallGuard {
     engine: Arc<FlowService>,
-    key: String,
+    key: DecisionKey,
     slot: Arc<Slot<Outcome>>,
     permit: Permit,
     done: bool,
@@ -259,8 +275,8 @@ impl CallGuard {
         // (or a timeout) meant for an earlier budget.
         {
             let mut inflight = self.engine.inflight.lock();
-            if inflight.get(&self.key).is_some_and(|s| Arc::ptr_eq(s, &self.slot)) {
-                inflight.remove(&self.key);
+            if inflight.get(&self.key.0).is_some_and(|s| Arc::ptr_eq(s, &self.slot)) {
+                inflight.remove(&self.key.0);
             }
         }
         self.slot.set(r);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub(crate) struct Cache {
-    map: Mutex<HashMap<String, (Instant, super::Decision)>>,
+    map: Mutex<HashMap<Arc<str>, (Instant, super::Decision)>>,
     max: usize,
 }
 
@@ -31,7 +31,7 @@ impl Cache {
         }
     }
 
-    pub(crate) fn insert(&self, key: String, d: super::Decision, expires: Instant) {
+    pub(crate) fn insert(&self, key: Arc<str>, d: super::Decision, expires: Instant) {
         let mut m = self.map.lock();
         if m.len() >= self.max && !m.contains_key(&key) {
             let now = Instant::now();

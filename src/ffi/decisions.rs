@@ -13,8 +13,7 @@ use super::strings::{
     buffer_surrogate, check_out_buffer, clear_held, non_null, non_null_mut, slice, usize_out_surrogate, usize_surrogate, write_or_hold, xmcdp_str_t,
     XMCDP_MAX_JSON_LEN, XMCDP_MAX_STR_LEN,
 };
-use crate::decisions::Ticket;
-use crate::model::DecisionRequest;
+use crate::decisions::{DecisionFields, Params, ParamsError, ParamsJson, Ticket};
 use interoptopus::{ffi_function, ffi_surrogates, ffi_type};
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -98,32 +97,37 @@ pub(crate) fn budget(budget_ms: u32, default: Duration) -> Duration {
     }
 }
 
-unsafe fn opt(s: &xmcdp_str_t, field: &str) -> FfiResult<Option<String>> {
-    s.to_opt_string(field)
+unsafe fn opt<'a>(s: &xmcdp_str_t, field: &str) -> FfiResult<Option<&'a str>> {
+    s.as_str(field, XMCDP_MAX_STR_LEN)
 }
 
-unsafe fn params(s: &xmcdp_str_t) -> FfiResult<Map<String, Value>> {
+/// Checked in one pass without building a `Value` (the task parses it again, off the request thread).
+unsafe fn params<'a>(s: &xmcdp_str_t) -> FfiResult<Params<'a>> {
     const FIELD: &str = "request.params_json";
+    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
     let Some(json) = s.as_str(FIELD, XMCDP_MAX_JSON_LEN)? else {
-        return Ok(Map::new());
+        return Ok(Params::Map(EMPTY.get_or_init(Map::new)));
     };
-    match serde_json::from_str::<Value>(json) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(FfiError::new(XMCDP_STATUS_INVALID_FIELD, format!("{FIELD}: not a JSON object"))),
-        Err(e) => Err(FfiError::new(XMCDP_STATUS_INVALID_FIELD, format!("{FIELD}: invalid JSON at line {} column {}", e.line(), e.column()))),
+    match ParamsJson::scan(json) {
+        Ok(p) => Ok(Params::Json(p)),
+        Err(ParamsError::NotObject) => Err(FfiError::new(XMCDP_STATUS_INVALID_FIELD, format!("{FIELD}: not a JSON object"))),
+        Err(ParamsError::Syntax(e)) => {
+            Err(FfiError::new(XMCDP_STATUS_INVALID_FIELD, format!("{FIELD}: invalid JSON at line {} column {}", e.line(), e.column())))
+        }
     }
 }
 
-/// The core request and the borrowed User-Agent.
-unsafe fn request<'a>(r: *const xmcdp_decision_request_t) -> FfiResult<(DecisionRequest, Option<&'a str>)> {
+/// The request as borrowed fields and the borrowed User-Agent: nothing is copied here.
+unsafe fn request<'a>(r: *const xmcdp_decision_request_t) -> FfiResult<(DecisionFields<'a>, Option<&'a str>)> {
     let r = &*non_null(r, "request")?;
     let provider = opt(&r.identifier_provider, "request.identifier_provider")?;
     let id = opt(&r.identifier_id, "request.identifier_id")?;
-    let mut variants = Vec::new();
-    for (n, v) in slice(r.page_variant_ids, r.page_variant_ids_len, "request.page_variant_ids")?.iter().enumerate() {
-        variants.push(v.required(&format!("request.page_variant_ids[{n}]"), XMCDP_MAX_STR_LEN)?.to_owned());
+    let ids = slice(r.page_variant_ids, r.page_variant_ids_len, "request.page_variant_ids")?;
+    let mut variants = Vec::with_capacity(ids.len());
+    for (n, v) in ids.iter().enumerate() {
+        variants.push(v.required(&format!("request.page_variant_ids[{n}]"), XMCDP_MAX_STR_LEN)?);
     }
-    let req = DecisionRequest {
+    let req = DecisionFields {
         friendly_id: opt(&r.friendly_id, "request.friendly_id")?.unwrap_or_default(),
         browser_id: opt(&r.browser_id, "request.browser_id")?,
         email: opt(&r.email, "request.email")?,
@@ -172,7 +176,7 @@ pub extern "C" fn xmcdp_client_decide(
         let (req, user_agent) = self::request(request)?;
         // Blocks: hold the client itself, not the handle table's lock.
         let c = self::client(client)?;
-        let d = c.decisions().decide(&req, user_agent, budget(budget_ms, c.decisions().default_decision_budget()))?;
+        let d = c.decisions().decide_fields(&req, user_agent, budget(budget_ms, c.decisions().default_decision_budget()))?;
         write_or_hold(d.body, buf, cap, out_len, "decision")
     })
 }
@@ -198,7 +202,7 @@ pub extern "C" fn xmcdp_client_decision_begin(
         *out_ticket = 0;
         let (req, user_agent) = self::request(request)?;
         // begin_decide validates, spawns and returns: fine under the handle table's read lock.
-        let t = with_client(client, |c| c.decisions().begin_decide(&req, user_agent))??;
+        let t = with_client(client, |c| c.decisions().begin_decide_fields(&req, user_agent))??;
         *out_ticket = encode_ticket(client, t)?;
         Ok(())
     })
