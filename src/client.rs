@@ -40,6 +40,23 @@ pub struct Client {
     guests: Guests,
 }
 
+/// The runtime's threads do background work (delivery, the decisions a request prefetched). On Linux they run as
+/// SCHED_BATCH: same CPU share, but waking one (a prefetch, an event for an idle lane) no longer preempts the
+/// request thread that woke it on their shared core; the woken thread runs when the request thread blocks, at
+/// the next tick, or at once on an idle core. Measured with `scenarios prefetch-busy` pinned to one core: the
+/// prefetch start went from ≈ 330 µs (the whole task start ran inside it) to ≈ 20 µs. Threads of a real-time
+/// process (`chrt -f`) keep their policy. Other systems: unchanged.
+fn background_policy() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscalls on the calling thread with a valid, initialised `sched_param`.
+    unsafe {
+        if libc::sched_getscheduler(0) == libc::SCHED_OTHER {
+            let p = libc::sched_param { sched_priority: 0 };
+            libc::sched_setscheduler(0, libc::SCHED_BATCH, &p);
+        }
+    }
+}
+
 impl Client {
     pub fn from_json(settings_json: &str) -> Result<Client> {
         Client::new(Settings::from_json(settings_json)?)
@@ -49,6 +66,7 @@ impl Client {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(settings.worker_threads)
             .thread_name("xmcdp-worker")
+            .on_thread_start(background_policy)
             .enable_all()
             .build()
             .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the runtime: {e}")))?;

@@ -3,10 +3,13 @@
  * against an emulator that is already running (the same one the peers use; xtask sets its faults). Prints one
  * JSON object.
  *
- * usage: scenarios decide|prefetch|firstvisit|breaker-open <cdp url> <n> <browser id> [arg]
+ * usage: scenarios decide|prefetch|prefetch-busy|firstvisit|breaker-open <cdp url> <n> <browser id> [arg]
  *   decide        n sequential xmcdp_client_decide calls, budget 2000 ms (params vary per call: no cache hit)
  *   prefetch      xmcdp_client_decision_begin at request begin; the rendering asks `arg` ms later
- *                 (xmcdp_client_decision_wait): the begin cost and the wait it sees
+ *                 (xmcdp_client_decision_wait): the begin cost and the wait it sees. Between the two the thread
+ *                 sleeps, so both calls run on a thread just back from a sleep (cold caches, the wake-up itself)
+ *   prefetch-busy the same, but the thread stays busy (spins on the clock) between begin and claim, as a thread
+ *                 rendering a page does: the figures show the library's share rather than a cold wake-up
  *   firstvisit    xmcdp_client_browser_ensure with no cookie, browser id pool of 64; first visits arrive one per
  *                 `arg` ms (untimed gap, default 2: 500 new visitors/s); time per call and where the id came from
  *   breaker-open  (CDP down) decide with a 500 ms budget until the breaker opens (default threshold), then n calls
@@ -26,6 +29,12 @@ static long long now_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* Keeps the thread on its core until `until` (a request thread busy rendering the page). */
+static void spin_until(long long until) {
+    while (now_ns() < until) {
+    }
 }
 
 static void sleep_ns(long long ns) {
@@ -81,7 +90,7 @@ static xmcdp_decision_request_t request(const char *bid, long i) {
 
 int main(int argc, char **argv) {
     if (argc != 5 && argc != 6) {
-        fprintf(stderr, "usage: %s decide|prefetch|firstvisit|breaker-open <cdp url> <n> <browser id> [arg]\n", argv[0]);
+        fprintf(stderr, "usage: %s decide|prefetch|prefetch-busy|firstvisit|breaker-open <cdp url> <n> <browser id> [arg]\n", argv[0]);
         return 2;
     }
     const char *mode = argv[1], *url = argv[2], *bid = argv[4];
@@ -109,7 +118,8 @@ int main(int argc, char **argv) {
         printf("{");
         summary("elapsed", t, n);
         printf(",\"errors\":%ld}\n", errors);
-    } else if (strcmp(mode, "prefetch") == 0) {
+    } else if (strcmp(mode, "prefetch") == 0 || strcmp(mode, "prefetch-busy") == 0) {
+        int busy = strcmp(mode, "prefetch-busy") == 0;
         long ask_ms = arg > 0 ? arg : 30;
         long long *begin = malloc(sizeof(long long) * (size_t)n);
         c = client(url, ",\"breakerFailureThreshold\":1000000,\"decisionTimeoutMs\":2000");
@@ -124,7 +134,10 @@ int main(int argc, char **argv) {
             long long t0 = now_ns();
             if (xmcdp_client_decision_begin(c, &r, &ticket) != XMCDP_STATUS_OK) errors++;
             begin[i] = now_ns() - t0;
-            sleep_ns(ask_ms * 1000000LL - (now_ns() - t0));
+            if (busy)
+                spin_until(t0 + ask_ms * 1000000LL);
+            else
+                sleep_ns(ask_ms * 1000000LL - (now_ns() - t0));
             long long asked = now_ns();
             xmcdp_status_t st = xmcdp_client_decision_wait(c, ticket, 2000, out, sizeof out, &len);
             t[i] = now_ns() - asked;
@@ -134,7 +147,7 @@ int main(int argc, char **argv) {
         summary("begin", begin, n);
         printf(",");
         summary("wait", t, n);
-        printf(",\"ask_after_ms\":%ld,\"errors\":%ld}\n", ask_ms, errors);
+        printf(",\"ask_after_ms\":%ld,\"between\":\"%s\",\"errors\":%ld}\n", ask_ms, busy ? "busy" : "sleep", errors);
         free(begin);
     } else if (strcmp(mode, "firstvisit") == 0) {
         long gap_ms = arg > 0 ? arg : 2;

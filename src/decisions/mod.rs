@@ -170,7 +170,7 @@ impl Decisions {
         let slot = e.tickets.take(ticket.0, now).ok_or_else(|| {
             Error::new(ErrorKind::TicketUnknown, "unknown, expired or already claimed decision ticket")
         })?;
-        wait_slot(e, &slot, now + budget, budget, false)
+        claimed(e, slot.claim_until(now + budget), budget, false)
     }
 
     /// Whether a prefetch's answer is there (without claiming it); `TicketUnknown` as for `wait_decision`.
@@ -191,7 +191,11 @@ impl Decisions {
 }
 
 fn wait_slot(e: &FlowService, slot: &Slot<Outcome>, deadline: Instant, budget: Duration, coalesced: bool) -> Result<Decision> {
-    match slot.wait_until(deadline) {
+    claimed(e, slot.wait_until(deadline), budget, coalesced)
+}
+
+fn claimed(e: &FlowService, outcome: Option<Outcome>, budget: Duration, coalesced: bool) -> Result<Decision> {
+    match outcome {
         Some(Ok(mut d)) => {
             if coalesced && d.source == DecisionSource::Network {
                 d.source = DecisionSource::Coalesced;

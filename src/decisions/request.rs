@@ -348,19 +348,18 @@ impl KeyWriter<'_> {
     fn tag(&mut self, c: char) {
         self.0.push(c);
     }
-    fn number(&mut self, mut n: usize) {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
+    fn number(&mut self, n: usize) {
+        // Most lengths are one or two digits; `fmt` would cost more than the rest of the key.
+        if n < 10 {
+            self.0.push(char::from(b'0' + n as u8));
+        } else if n < 100 {
+            self.0.push(char::from(b'0' + (n / 10) as u8));
+            self.0.push(char::from(b'0' + (n % 10) as u8));
+        } else {
+            self.number(n / 10);
+            self.0.pop();
+            self.0.push(char::from(b'0' + (n % 10) as u8));
         }
-        // ASCII digits only.
-        self.0.push_str(std::str::from_utf8(&digits[i..]).unwrap_or("0"));
         self.0.push(':');
     }
     fn field(&mut self, v: Option<&str>) {

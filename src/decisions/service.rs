@@ -3,6 +3,7 @@
 
 use super::*;
 use super::request::{DecisionFields, DecisionKey};
+use std::collections::hash_map::Entry;
 use store::{Cache, Tickets};
 
 #[derive(Default)]
@@ -156,18 +157,18 @@ impl FlowService {
         };
         let slot = {
             let mut inflight = self.inflight.lock();
-            if let Some(s) = inflight.get(&key.0) {
-                let s = s.clone();
-                drop(inflight);
-                inc(&self.stats.coalesced);
-                if permit == Permit::Probe {
-                    self.breaker.release_probe();
+            match inflight.entry(key.0.clone()) {
+                Entry::Occupied(e) => {
+                    let s = e.get().clone();
+                    drop(inflight);
+                    inc(&self.stats.coalesced);
+                    if permit == Permit::Probe {
+                        self.breaker.release_probe();
+                    }
+                    return Ok(Start::Pending(s, true));
                 }
-                return Ok(Start::Pending(s, true));
+                Entry::Vacant(e) => e.insert(Slot::new()).clone(),
             }
-            let slot = Slot::new();
-            inflight.insert(key.0.clone(), slot.clone());
-            slot
         };
         // Copied only when it is forwarded; made a header value by the task.
         let ua = user_agent.filter(|_| self.forward_user_agent).map(|ua| {

@@ -72,6 +72,18 @@ impl<T: Clone> Slot<T> {
     }
 }
 
+impl<T: Clone> Slot<T> {
+    /// [`Slot::wait_until`] for a holder that gives its share up: when no one else holds the slot any more (a
+    /// prefetch claimed after its task finished), the value is moved out rather than cloned.
+    pub(crate) fn claim_until(self: Arc<Self>, deadline: Instant) -> Option<T> {
+        match Arc::try_unwrap(self) {
+            // Nobody else can fill it now; the producer's guard fills it before letting go, so this is filled.
+            Ok(slot) => slot.value.into_inner(),
+            Err(shared) => shared.wait_until(deadline),
+        }
+    }
+}
+
 /// Runs `fut` on the client's runtime and blocks the calling (host) thread for at most `budget`. The future is
 /// cancelled at the same deadline, so nothing outlives the call. When the runtime drops the task instead
 /// (the client shut down mid-call, or before the task could start), the waiter hears `ShutDown` at once
