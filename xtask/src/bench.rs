@@ -7,7 +7,8 @@
 //!    usually has to wake the idle delivery task) and the Sitecore processors of a page view;
 //! 2. sustained delivery (events/s the emulator accepted, from `/__emulator/stats`) and peak RSS, 32 in flight;
 //! 3. decisions with 20 ms injected on `callflows` (xmcdp through the C ABI, `benches/c/scenarios.c`): overhead
-//!    above it, and the wait a rendering sees when a prefetch started at request begin is claimed 30 ms later;
+//!    above it, and the wait a rendering sees when a prefetch started at request begin is claimed 30 ms later, by a
+//!    thread that slept meanwhile (`prefetch`) and by one kept busy (`prefetch-busy`: the library's share);
 //! 4. first visit (no cookie): browser id pool vs Engage `handleCookie` (forceServerCookieMode);
 //! 5. CDP down, two ways: connection reset (`{"outage":true}`) and black-holed (accepts, never answers: 600 s
 //!    latency on every route); page view and decision cost vs Engage (pageView capped, personalize 500 ms timeout);
