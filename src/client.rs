@@ -40,11 +40,11 @@ pub struct Client {
     guests: Guests,
 }
 
-/// The runtime's threads do background work (delivery, the decisions a request prefetched). On Linux they run as
-/// SCHED_BATCH: same CPU share, but waking one (a prefetch, an event for an idle lane) no longer preempts the
-/// request thread that woke it on their shared core; the woken thread runs when the request thread blocks, at
-/// the next tick, or at once on an idle core. Measured with `scenarios prefetch-busy` pinned to one core: the
-/// prefetch start went from ≈ 330 µs (the whole task start ran inside it) to ≈ 20 µs. Threads of a real-time
+/// The runtime's threads do background work (delivery, the decisions a request prefetched). On Linux, unless
+/// `workerThreadsBatch` is false, they run as SCHED_BATCH: same CPU share, but waking one (a prefetch, an event
+/// for an idle lane) no longer preempts the request thread that woke it on their shared core; the woken thread
+/// runs when the request thread blocks, at the next tick, or at once on an idle core. The price is on a
+/// saturated core: background work waits for that tick (BENCHMARKS.md, targets item 5). Threads of a real-time
 /// process (`chrt -f`) keep their policy. Other systems: unchanged.
 fn background_policy() {
     #[cfg(target_os = "linux")]
@@ -63,11 +63,12 @@ impl Client {
     }
 
     pub fn new(settings: Settings) -> Result<Client> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(settings.worker_threads)
-            .thread_name("xmcdp-worker")
-            .on_thread_start(background_policy)
-            .enable_all()
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(settings.worker_threads).thread_name("xmcdp-worker").enable_all();
+        if settings.worker_threads_batch {
+            builder.on_thread_start(background_policy);
+        }
+        let runtime = builder
             .build()
             .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the runtime: {e}")))?;
         let transport = Transport::new(&settings)?;

@@ -409,3 +409,50 @@ fn c_abi_prefetches_coalesce_and_send_the_models_body() {
     assert_eq!(xmcdp_client_delete(a), XMCDP_STATUS_OK);
     assert_eq!(xmcdp_client_delete(b), XMCDP_STATUS_OK);
 }
+
+/// The `xmcdp-worker` threads of this process not in `skip` whose scheduling policy (field 41 of
+/// `/proc/self/task/<tid>/stat`) is `want`, once there are at least `n` (on_thread_start runs on the thread,
+/// after the client exists). Other tests' clients run in this process too, hence "at least".
+#[cfg(target_os = "linux")]
+fn workers_with_policy(skip: &[String], want: u32, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut found = Vec::new();
+        for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+            let tid = t.file_name().to_string_lossy().into_owned();
+            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            if comm.trim() != "xmcdp-worker" || skip.contains(&tid) {
+                continue;
+            }
+            let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+            // Fields after the parenthesised name: state is field 3, policy field 41.
+            let Some(close) = stat.rfind(')') else { continue };
+            let policy: Option<u32> = stat[close + 2..].split(' ').nth(41 - 3).and_then(|p| p.parse().ok());
+            if policy == Some(want) {
+                found.push(tid);
+            }
+        }
+        if found.len() >= n || Instant::now() > deadline {
+            assert!(found.len() >= n, "only {found:?} of the workers have policy {want}");
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waking a runtime thread (a prefetch) must not preempt the request thread: by default the runtime's threads
+/// are SCHED_BATCH (3); `workerThreadsBatch: false` leaves them SCHED_OTHER (0).
+#[cfg(target_os = "linux")]
+#[test]
+fn runtime_threads_do_not_preempt_request_threads_unless_told() {
+    let emu = emulator();
+    let batch = client(&emu, json!({"workerThreads": 2}));
+    let first = workers_with_policy(&[], 3, 2);
+    let normal = client(&emu, json!({"workerThreads": 2, "workerThreadsBatch": false}));
+    workers_with_policy(&first, 0, 2);
+    // Both still decide.
+    let bid = new_browser(&emu);
+    for c in [&batch, &normal] {
+        c.decisions().decide(&req("home_page_banner", &bid), None, Duration::from_secs(2)).expect("decision");
+    }
+}

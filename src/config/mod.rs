@@ -92,6 +92,8 @@ pub struct Settings {
     pub proxy: Option<Secret>,
     pub allow_insecure_http: bool,
     pub worker_threads: usize,
+    /// Linux: the runtime's threads run as SCHED_BATCH (see `client.rs`); elsewhere ignored.
+    pub worker_threads_batch: bool,
     pub api_token: Option<Secret>,
     /// Decisions (callFlows): budgets, cache, prefetch tickets, circuit breaker.
     pub decisions: DecisionSettings,
@@ -172,6 +174,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("proxy", "HTTP(S) proxy URL for outbound calls"),
     ("allowInsecureHttp", "allow http:// to non-loopback hosts (never in production), false"),
     ("workerThreads", "native runtime worker threads, 2"),
+    ("workerThreadsBatch", "Linux: runtime threads as SCHED_BATCH, so waking one never preempts the request thread, true"),
     ("apiToken", "Guest REST API token (secret; server-side only)"),
     ("decisionTimeoutMs", "default decision budget and bound of a prefetch's HTTP call, 400"),
     ("decisionCacheTtlMs", "decision cache TTL: a number for every flow or {\"friendlyId\": ms, \"*\": ms}; off by default"),
@@ -258,6 +261,7 @@ impl Settings {
             proxy: d.proxy,
             allow_insecure_http,
             worker_threads: d.worker_threads,
+            worker_threads_batch: d.worker_threads_batch,
             api_token,
             decisions,
             browser_id_pool_size: remote.browser_id_pool_size,

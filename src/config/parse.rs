@@ -135,6 +135,7 @@ pub(super) struct Delivery {
     pub(super) forward_user_agent: bool,
     pub(super) proxy: Option<Secret>,
     pub(super) worker_threads: usize,
+    pub(super) worker_threads_batch: bool,
 }
 
 /// HTTP timeouts, the queue, retries, the proxy and the runtime's threads.
@@ -169,6 +170,7 @@ pub(super) fn delivery(r: &Reader) -> Result<Delivery> {
         None => None,
     };
     let worker_threads = r.uint("workerThreads", 2, 1, 64)? as usize;
+    let worker_threads_batch = r.bool("workerThreadsBatch", true)?;
     Ok(Delivery {
         connect_timeout,
         request_timeout,
@@ -181,6 +183,7 @@ pub(super) fn delivery(r: &Reader) -> Result<Delivery> {
         forward_user_agent,
         proxy,
         worker_threads,
+        worker_threads_batch,
     })
 }
 

@@ -56,6 +56,7 @@ pub const SCHEMA: &[(&str, SettingType)] = &[
     ("proxy", S),
     ("allowInsecureHttp", B),
     ("workerThreads", I),
+    ("workerThreadsBatch", B),
     ("apiToken", S),
     ("decisionTimeoutMs", I),
     ("decisionCacheTtlMs", IO),
