@@ -3,13 +3,15 @@
  * against an emulator that is already running (the same one the peers use; xtask sets its faults). Prints one
  * JSON object.
  *
- * usage: scenarios decide|prefetch|prefetch-busy|firstvisit|breaker-open <cdp url> <n> <browser id> [arg]
+ * usage: scenarios decide|prefetch|prefetch-busy|prefetch-paced|firstvisit|breaker-open <cdp url> <n> <browser id> [arg]
  *   decide        n sequential xmcdp_client_decide calls, budget 2000 ms (params vary per call: no cache hit)
  *   prefetch      xmcdp_client_decision_begin at request begin; the rendering asks `arg` ms later
  *                 (xmcdp_client_decision_wait): the begin cost and the wait it sees. Between the two the thread
  *                 sleeps, so both calls run on a thread just back from a sleep (cold caches, the wake-up itself)
  *   prefetch-busy the same, but the thread stays busy (spins on the clock) between begin and claim, as a thread
  *                 rendering a page does: the figures show the library's share rather than a cold wake-up
+ *   prefetch-paced  a busy server: xmcdp_client_decision_begin every `arg` us (default 100) of spinning, the tickets
+ *                 left unclaimed (they expire): the begin cost with warm caches and the runtime usually awake
  *   firstvisit    xmcdp_client_browser_ensure with no cookie, browser id pool of 64; first visits arrive one per
  *                 `arg` ms (untimed gap, default 2: 500 new visitors/s); time per call and where the id came from
  *   breaker-open  (CDP down) decide with a 500 ms budget until the breaker opens (default threshold), then n calls
@@ -90,7 +92,7 @@ static xmcdp_decision_request_t request(const char *bid, long i) {
 
 int main(int argc, char **argv) {
     if (argc != 5 && argc != 6) {
-        fprintf(stderr, "usage: %s decide|prefetch|prefetch-busy|firstvisit|breaker-open <cdp url> <n> <browser id> [arg]\n", argv[0]);
+        fprintf(stderr, "usage: %s decide|prefetch|prefetch-busy|prefetch-paced|firstvisit|breaker-open <cdp url> <n> <browser id> [arg]\n", argv[0]);
         return 2;
     }
     const char *mode = argv[1], *url = argv[2], *bid = argv[4];
@@ -149,6 +151,21 @@ int main(int argc, char **argv) {
         summary("wait", t, n);
         printf(",\"ask_after_ms\":%ld,\"between\":\"%s\",\"errors\":%ld}\n", ask_ms, busy ? "busy" : "sleep", errors);
         free(begin);
+    } else if (strcmp(mode, "prefetch-paced") == 0) {
+        long gap_us = arg > 0 ? arg : 100;
+        c = client(url, ",\"breakerFailureThreshold\":1000000,\"decisionTimeoutMs\":2000");
+        long errors = 0;
+        for (long i = 0; i < n; i++) {
+            xmcdp_decision_request_t r = request(bid, 1000 + i);
+            xmcdp_ticket_t ticket = 0;
+            long long t0 = now_ns();
+            if (xmcdp_client_decision_begin(c, &r, &ticket) != XMCDP_STATUS_OK) errors++;
+            t[i] = now_ns() - t0;
+            spin_until(t0 + gap_us * 1000LL);
+        }
+        printf("{");
+        summary("begin", t, n);
+        printf(",\"gap_us\":%ld,\"errors\":%ld}\n", gap_us, errors);
     } else if (strcmp(mode, "firstvisit") == 0) {
         long gap_ms = arg > 0 ? arg : 2;
         c = client(url, ",\"browserIdPoolSize\":64");
