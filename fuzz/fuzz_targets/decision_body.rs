@@ -3,11 +3,14 @@
 //! wires, `cache_key` and `edge_utm_params` on arbitrary URLs.
 //! Checks: no panic; the body is a JSON object with no duplicate key at any depth; it names the visitor
 //! exactly one way (browserId, email or identifiers); classic `params` are flat; `friendlyId` is as given.
+//! The request-thread path (`decisions::DecisionFields`) refuses exactly what the model refuses, with the same
+//! error, and its params scan (`ParamsJson::scan`) refuses exactly what a `Value` parse refuses.
 #![no_main]
 
 use arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
+use xmcdp::decisions::{DecisionFields, Params, ParamsError, ParamsJson};
 use xmcdp::model::{BodyContext, DecisionRequest};
 use xmcdp_fuzz::{arb_object, hostile_string, opt_string, strict_json, uuidish};
 
@@ -52,8 +55,31 @@ fn run(data: &[u8]) -> arbitrary::Result<()> {
     }
     let ok = r.validate().is_ok();
     let _ = r.cache_key();
+    // The params as JSON text, as the C ABI passes them: the text of the object, or hostile text.
+    let from_map = u.arbitrary()?;
+    let text = if from_map { serde_json::to_string(&r.params).unwrap() } else { hostile_string(&mut u)? };
+    let scanned = ParamsJson::scan(&text);
+    match (&scanned, serde_json::from_str::<Value>(&text)) {
+        (Ok(_), Ok(Value::Object(_))) => {}
+        (Err(ParamsError::NotObject), Ok(v)) => assert!(!v.is_object()),
+        (Err(ParamsError::Syntax(a)), Err(b)) => assert_eq!((a.line(), a.column()), (b.line(), b.column())),
+        (s, v) => panic!("scan {s:?} but parse {v:?} for {text:?}"),
+    }
     for ctx in [BodyContext::classic("ck_test", "pos1"), BodyContext::classic("ck_test", ""), BodyContext::edge(None)] {
-        let accepted = r.validate_with(&ctx).is_ok();
+        let model = r.validate_with(&ctx).map_err(|e| (e.kind, e.message));
+        let fields = DecisionFields::from_request(&r).validate_with(&ctx).map_err(|e| (e.kind, e.message));
+        assert_eq!(model, fields);
+        if let (Ok(p), true) = (&scanned, from_map) {
+            // The same object as text: judged as the parsed object. (Only text without repeated keys: the scan
+            // judges every occurrence of a key, a parse keeps the last.)
+            let parsed: serde_json::Map<String, Value> = serde_json::from_str(&text).unwrap();
+            let as_map = DecisionRequest { params: parsed, ..r.clone() };
+            let mut f = DecisionFields::from_request(&as_map);
+            let want = f.validate_with(&ctx).map_err(|e| (e.kind, e.message));
+            f.params = Params::Json(*p);
+            assert_eq!(f.validate_with(&ctx).map_err(|e| (e.kind, e.message)), want);
+        }
+        let accepted = model.is_ok();
         assert!(!accepted || ok);
         let body = r.to_body(&ctx);
         let v = strict_json(&body).unwrap_or_else(|e| panic!("callFlows body is not strict JSON ({e}): {}", String::from_utf8_lossy(&body)));

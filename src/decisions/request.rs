@@ -27,7 +27,8 @@ pub enum Params<'a> {
 }
 
 /// JSON text known to be one object that `serde_json` parses into the same `Map` the caller meant, with the
-/// depth of its deepest value (the object's own values are at depth 1, as the model counts).
+/// depth of its deepest value (the object's own values are at depth 1, as the model counts). A key repeated
+/// at one level is judged on every occurrence, where a parse keeps only the last: too deep anywhere is refused.
 #[derive(Clone, Copy, Debug)]
 pub struct ParamsJson<'a> {
     text: &'a str,

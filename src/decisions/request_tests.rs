@@ -185,3 +185,19 @@ fn keys_tell_requests_apart_as_the_body_does() {
     let v2 = DecisionRequest { page_variant_ids: vec!["1".into(), "a".into()], ..a.clone() };
     assert_ne!(k(&v1), k(&v2));
 }
+
+#[test]
+fn a_repeated_key_is_judged_on_every_occurrence() {
+    let mut deep = json!(1);
+    for _ in 0..40 {
+        deep = json!([deep]);
+    }
+    // A parse keeps the last "a" (shallow); the scan refuses the deep first one: stricter, never looser.
+    let text = format!(r#"{{"a":{deep},"a":1}}"#);
+    let d = DecisionRequest { friendly_id: "f".into(), ..DecisionRequest::default() };
+    let mut fields = DecisionFields::from_request(&d);
+    fields.params = Params::Json(ParamsJson::scan(&text).unwrap());
+    assert_eq!(fields.validate_with(&classic()).unwrap_err().kind, ErrorKind::InvalidField);
+    let parsed: Map<String, Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(parsed["a"], json!(1));
+}
