@@ -55,6 +55,24 @@ namespace XmCdp.Native
 
             public int Position => _pos;
 
+            /// <summary>
+            /// Like <see cref="Add"/>, written straight into the native struct's field: Mono copies a returned
+            /// struct (and an object initializer's temporary) field by field, which cost as much as the encoding.
+            /// </summary>
+            public void Put(ref xmcdp_str_t field, string s)
+            {
+                if (s == null)
+                {
+                    field = default(xmcdp_str_t);
+                    return;
+                }
+                byte* dst = _base + _pos;
+                int n = s.Length == 0 ? 0 : Encode(s, dst, _cap - _pos);
+                _pos += n;
+                field.ptr = (IntPtr)dst;
+                field.len = (ulong)n;
+            }
+
             public xmcdp_str_t Add(string s)
             {
                 if (s == null) return default(xmcdp_str_t);

@@ -26,6 +26,29 @@ namespace XmCdp.Tests
         }
 
         [Test]
+        public void PackerPut_WritesTheFieldInPlace_NullClearsIt_EmptyIsZeroLengthNonNull()
+        {
+            var buf = new byte[64];
+            fixed (byte* b = buf)
+            {
+                var p = new NativeCalls.Utf8Packer(b, buf.Length);
+                var v = default(xmcdp_page_view_t);
+                p.Put(ref v.common.page, "Zoë");
+                p.Put(ref v.url, "");
+                v.referrer = new xmcdp_str_t { ptr = (IntPtr)b, len = 3 };
+                p.Put(ref v.referrer, null);
+                Assert.That(v.common.page.ptr, Is.EqualTo((IntPtr)b));
+                Assert.That(v.common.page.len, Is.EqualTo(4UL));
+                Assert.That(Encoding.UTF8.GetString(buf, 0, 4), Is.EqualTo("Zoë"));
+                Assert.That(v.url.ptr, Is.EqualTo((IntPtr)(b + 4)), "empty: a non-NULL pointer after the previous field");
+                Assert.That(v.url.len, Is.EqualTo(0UL));
+                Assert.That(v.referrer.ptr, Is.EqualTo(IntPtr.Zero), "null: absent");
+                Assert.That(v.referrer.len, Is.EqualTo(0UL));
+                Assert.That(p.Position, Is.EqualTo(4));
+            }
+        }
+
+        [Test]
         public void Packer_EncodesUtf8BackToBack()
         {
             var s1 = "Zoë";
