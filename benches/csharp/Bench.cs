@@ -12,6 +12,9 @@
 //               processor that queues the VIEW (SendPageView), timed together, against the TEST-ONLY Sitecore.Kernel
 //               stand-in, returning visitors (bid_ cookie present), the native client created by the shipped
 //               InitializeXmCdp; XMCDP_BENCH_VIEW_AT_BEGIN=1 times TrackVisitor alone queueing the VIEW at begin
+//   sitecore-rules-none, sitecore-rules-one  the same, the page item carrying a layout of 12 renderings (ids, data
+//               sources, parameters) whose personalization rules use only stock conditions, or one of which uses
+//               XmCdp's decision condition: CdpRulePrefetch's scan, and in the second its decision prefetch start
 //
 // Each call is timed with Stopwatch.GetTimestamp (Mono on Linux: 100 ns ticks, so p50/p99 are quantised to 100 ns;
 // mean_ns is total/n and not quantised). Calls arrive one at a time, 5,000 a second (a busy web server): the
@@ -47,7 +50,7 @@ namespace XmCdp.Bench
         {
             if (argv.Length != 4)
             {
-                Console.Error.WriteLine("usage: XmCdp.Bench.exe xmcdp|httpclient|sitecore|faf|faf-throughput|faf-shutdown|xmcdp-shutdown|faf-outage|xmcdp-outage|xmcdp-outage-spool <url> <n> <browser ids>");
+                Console.Error.WriteLine("usage: XmCdp.Bench.exe xmcdp|httpclient|sitecore|sitecore-rules-none|sitecore-rules-one|faf|faf-throughput|faf-shutdown|xmcdp-shutdown|faf-outage|xmcdp-outage|xmcdp-outage-spool <url> <n> <browser ids>");
                 return 2;
             }
             var mode = argv[0];
@@ -58,7 +61,9 @@ namespace XmCdp.Bench
             {
                 case "xmcdp": return Xmcdp(url, n, bids);
                 case "httpclient": return HttpClientPost(url, n, bids);
-                case "sitecore": return Sitecore(url, n, bids);
+                case "sitecore": return Sitecore(url, n, bids, null);
+                case "sitecore-rules-none": return Sitecore(url, n, bids, BenchLayout.Build(null));
+                case "sitecore-rules-one": return Sitecore(url, n, bids, BenchLayout.Build(BenchLayout.DecisionCondition));
                 default:
                     int rc = FireAndForget.Run(mode, url, n, bids);
                     if (rc >= 0) return rc;
@@ -104,7 +109,7 @@ namespace XmCdp.Bench
             return 0;
         }
 
-        private static int Sitecore(string url, int n, string[] bids)
+        private static int Sitecore(string url, int n, string[] bids, string layout)
         {
             var doc = new XmlDocument();
             doc.LoadXml("<site name=\"website\" clientKey=\"ck_test\" pointOfSale=\"myretailsite/ireland\" currency=\"EUR\" targetUrl=\"" + SecurityElementEscape(url) + "\" />");
@@ -126,7 +131,9 @@ namespace XmCdp.Bench
             processor.AddBotUserAgent("crawler");
             // What SiteResolver / LanguageResolver / ItemResolver leave in the context before our processor runs.
             global::Sitecore.Context.Site = new global::Sitecore.Sites.SiteContext("website");
-            global::Sitecore.Context.Item = new global::Sitecore.Data.Items.Item(new global::Sitecore.Data.ID(Guid.NewGuid()), "bikes", "/sitecore/content/home/bikes");
+            var item = new global::Sitecore.Data.Items.Item(new global::Sitecore.Data.ID(Guid.NewGuid()), "bikes", "/sitecore/content/home/bikes");
+            if (layout != null) item["__Renderings"] = layout;
+            global::Sitecore.Context.Item = item;
             global::Sitecore.Context.Language = global::Sitecore.Globalization.Language.Parse("en-GB");
             global::Sitecore.Context.SetPageMode(global::Sitecore.Context.StubPageMode.Normal);
 
@@ -139,6 +146,9 @@ namespace XmCdp.Bench
             {
                 // The request (untimed): built by ASP.NET before the pipeline runs.
                 var http = new BenchHttpContext("http://www.example.com" + Url, bids[(i + warm) % bids.Length]);
+                // Sitecore computes a layout field's value per read (LayoutField.GetFieldValue applies the layout deltas):
+                // a new string each request, so nothing keyed by its reference would survive.
+                if (layout != null) item["__Renderings"] = new string(layout.ToCharArray());
                 var args = new global::Sitecore.Pipelines.HttpRequest.HttpRequestArgs(http);
                 long t0 = Stopwatch.GetTimestamp();
                 processor.Process(args);
@@ -217,14 +227,18 @@ namespace XmCdp.Bench
     {
         private readonly Uri _url;
         private readonly NameValueCollection _query;
-        private readonly NameValueCollection _headers = new NameValueCollection();
+        // As System.Web's HttpHeaderCollection (an HttpValueCollection): ordinal, case-insensitive keys. A plain
+        // NameValueCollection hashes with the invariant culture, which on Mono cost ~2 µs per header read.
+        private readonly NameValueCollection _headers = new NameValueCollection(StringComparer.OrdinalIgnoreCase);
         private readonly HttpCookieCollection _cookies = new HttpCookieCollection();
+        private readonly string _userAgent;
 
         public BenchRequest(string url, string browserId)
         {
             _url = new Uri(url);
             _query = HttpUtility.ParseQueryString(_url.Query);
-            _headers["User-Agent"] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+            _userAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+            _headers["User-Agent"] = _userAgent;
             _headers["Accept-Language"] = "en-GB,en;q=0.9";
             // The raw header (what the processor hands to the native side) and the parsed collection ASP.NET offers.
             _headers["Cookie"] = "_ga=GA1.2.1234567890.1700000000; bid_ck_test=" + browserId + "; ASP.NET_SessionId=abcdefghijklmnopqrstuvwx";
@@ -238,7 +252,8 @@ namespace XmCdp.Bench
         public override NameValueCollection QueryString => _query;
         public override NameValueCollection Headers => _headers;
         public override HttpCookieCollection Cookies => _cookies;
-        public override string UserAgent => _headers["User-Agent"];
+        // HttpRequest.UserAgent reads the worker request's known-header slot, not the Headers collection.
+        public override string UserAgent => _userAgent;
         public override bool IsSecureConnection => false;
     }
 
@@ -266,5 +281,32 @@ namespace XmCdp.Bench
         public override HttpRequestBase Request => _request;
         public override HttpResponseBase Response => _response;
         public override IDictionary Items => _items;
+    }
+
+    /// <summary>A page item's <c>__Renderings</c> value: 12 renderings, each with a personalization rule.</summary>
+    internal static class BenchLayout
+    {
+        internal const string DecisionCondition = "<condition id=\"{8E7B6159-F586-4C06-8391-1121E47B4B64}\" uid=\"{0B1E2C3D-4F50-4617-8293-A4B5C6D7E8F9}\" flowid=\"bench_flow\" variant=\"a\" />";
+        // Stock Sitecore "where the item is ..." condition.
+        private const string StockCondition = "<condition id=\"{4888ABBB-F17D-4485-B14B-842413F88732}\" uid=\"{5A6B7C8D-9E0F-4A1B-8C2D-3E4F5A6B7C8D}\" ItemId=\"{110D559F-DEA5-42EA-9C1C-8A5DF7E70EF9}\" />";
+
+        /// <param name="oneRule">The condition of the last rendering's rule (null: stock conditions only).</param>
+        internal static string Build(string oneRule)
+        {
+            var sb = new StringBuilder("<r xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\"><d id=\"{FE5D7FDF-89C0-4D99-9AA3-B5FBD009C9F3}\" l=\"{14030E9F-CE92-49C6-AD87-7D49B50E42EA}\">");
+            for (int i = 0; i < 12; i++)
+            {
+                var condition = i == 11 && oneRule != null ? oneRule : StockCondition;
+                sb.Append("<r id=\"{").Append(Guid(i, 1)).Append("}\" ph=\"/main/column-").Append(i % 3)
+                  .Append("\" uid=\"{").Append(Guid(i, 2)).Append("}\" ds=\"{").Append(Guid(i, 3))
+                  .Append("}\" par=\"Styles=%7B").Append(Guid(i, 4)).Append("%7D&amp;GridParameters=%7B").Append(Guid(i, 5))
+                  .Append("%7D\"><rls><ruleset><rule uid=\"{").Append(Guid(i, 6)).Append("}\" name=\"Rule ").Append(i)
+                  .Append("\"><conditions>").Append(condition).Append("</conditions><actions><action id=\"{0F3C6BA8-1B8E-4F3D-A6B2-1E0D2C3B4A59}\" uid=\"{")
+                  .Append(Guid(i, 7)).Append("}\" DataSource=\"{").Append(Guid(i, 8)).Append("}\" /></actions></rule></ruleset></rls></r>");
+            }
+            return sb.Append("</d></r>").ToString();
+        }
+
+        private static string Guid(int i, int k) => new System.Guid(i * 16 + k, (short)(k * 7), (short)(i * 3), 0x8A, 0x1B, 0x2C, 0x3D, 0x4E, 0x5F, (byte)i, (byte)k).ToString("D").ToUpperInvariant();
     }
 }

@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--quick] [--rt]`: xmcdp side by side with the official server SDK (`@sitecore/engage` 1.4.3 on
+//! `cargo xtask bench [--quick] [--rt] [--build-only]`: xmcdp side by side with the official server SDK (`@sitecore/engage` 1.4.3 on
 //! Node) and a hand-written C# `HttpClient` client (Mono), in one run, against one local emulator.
 //!
 //! Cases (see BENCHMARKS.md for how each peer is driven):
@@ -87,8 +87,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
     // --rt: run the emulator and every client with SCHED_FIFO priority 10 (root only), so other sessions' builds on a
     // shared machine cannot take the cores mid-measurement. Opt-in: for its duration it leaves them ~5% of the CPU.
     let rt = args.iter().any(|a| a == "--rt");
-    if let Some(bad) = args.iter().find(|a| *a != "--quick" && *a != "--rt") {
-        return Err(format!("unknown bench option `{bad}` (use --quick, --rt)"));
+    if let Some(bad) = args.iter().find(|a| *a != "--quick" && *a != "--rt" && *a != "--build-only") {
+        return Err(format!("unknown bench option `{bad}` (use --quick, --rt, --build-only)"));
+    }
+    if args.iter().any(|a| a == "--build-only") {
+        // Every bench program compiles (a run skips a peer that does not build, which would hide a broken one).
+        let out_dir = process::target_dir().join("bench");
+        std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
+        let built = peers::build(&out_dir)?;
+        if built.csharp.is_none() {
+            return Err("the C# bench (benches/csharp) did not build".into());
+        }
+        println!("== bench programs built");
+        return Ok(());
     }
     let sz = if quick { &QUICK } else { &FULL };
     let started = Instant::now();

@@ -165,7 +165,7 @@ pub fn build_shipped(repo_root: &Path, out: &Path) -> Result<[PathBuf; 2], Strin
 }
 
 /// What `XmCdp.Sitecore.dll` is compiled against (the Sitecore ones are stand-ins in `out`).
-const SITECORE_REFS: [&str; 7] = [
+pub(crate) const SITECORE_REFS: [&str; 7] = [
     "XmCdp.dll",
     "Sitecore.Kernel.dll",
     "Sitecore.ExperienceForms.dll",
@@ -176,7 +176,7 @@ const SITECORE_REFS: [&str; 7] = [
 ];
 
 /// TEST-ONLY `Sitecore.ExperienceForms.dll` into `out` (needs the stand-in kernel there: its log is the Forms log).
-fn forms_stub(tests: &Path, out: &Path) -> Result<(), String> {
+pub(crate) fn forms_stub(tests: &Path, out: &Path) -> Result<(), String> {
     let stub = tests.join("Sitecore.ExperienceForms.Stub");
     mcs(out, "Sitecore.ExperienceForms.dll", "library", &cs_files(&stub)?, &["Sitecore.Kernel.dll", "System.Core.dll"], false)
 }

@@ -32,7 +32,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   pack       target/XmCdp.<version>.nupkg and target/XmCdp.Sitecore.<version>.nupkg (nuget 2.8 on Mono; installs it);
              --test then installs them into a scratch classic project and builds it with xbuild
   release    --dry-run: the whole suite, the Windows layer, pack and the install test; prints the artefacts with SHA-256
-  bench      benchmarks (--quick: short run that fails when a headline ratio drops below half of its target); results in target/bench/results.json and BENCHMARKS.md
+  bench      benchmarks (--quick: short run that fails when a headline ratio drops below half of its target; --build-only: compile every bench program, C# included); results in target/bench/results.json and BENCHMARKS.md
   bindings   regenerate bindings/c/xmcdp.h and bindings/csharp/Interop.cs
   browser    real-browser tests: Debian chromium + playwright-core against the test site (browser tag, VIEW owner,
              admin page; screenshot in target/browser/); prints `N passed, N failed`

@@ -9,7 +9,8 @@ namespace XmCdp.Sitecore.Rules
     /// Request begin: finds the XmCdp conditions and actions in the personalization rules of the page item's
     /// renderings (the <c>__Renderings</c> and <c>__Final Renderings</c> layout fields) and starts what they will read:
     /// the decisions of the flows they name (with the client's coalescing and breaker) and the guest lookups. No
-    /// configuration beyond the rule itself. Layouts without our item IDs cost one substring search per field.
+    /// configuration beyond the rule itself. A layout value seen before costs a sampled hash and one ordinal compare; a
+    /// new one a pass over its '{' characters (and an XML parse when it holds our item IDs).
     /// </summary>
     internal static class CdpRulePrefetch
     {
@@ -22,9 +23,15 @@ namespace XmCdp.Sitecore.Rules
         }
 
         private static readonly Needs Nothing = new Needs();
-        // Parsed layouts by raw value: the same few layouts are served over and over. Bounded: cleared when full.
-        private static readonly ConcurrentDictionary<string, Needs> s_cache = new ConcurrentDictionary<string, Needs>(StringComparer.Ordinal);
+        // What each layout value needs, those without our rules included: the same few layouts are served over and over.
+        // Sitecore computes a layout field's value per read (LayoutField.GetFieldValue applies the deltas), so each
+        // request brings a new string: entries are found by a sampled hash and confirmed by an ordinal compare, which
+        // costs less than the scan and than hashing every character (the default comparer). Bounded: cleared when full;
+        // longer values are scanned every time rather than kept.
+        private static readonly ConcurrentDictionary<string, Needs> s_cache = new ConcurrentDictionary<string, Needs>(SampledOrdinal.Instance);
         private const int CacheLimit = 512;
+        private const int MaxCachedLength = 64 * 1024;
+        private static readonly string[] LayoutFields = { "__Renderings", "__Final Renderings" };
 
         private static readonly string[] OurIds =
         {
@@ -37,7 +44,7 @@ namespace XmCdp.Sitecore.Rules
         {
             try
             {
-                foreach (var field in new[] { "__Renderings", "__Final Renderings" })
+                foreach (var field in LayoutFields)
                 {
                     var needs = Scan(item[field]);
                     if (!needs.Any) continue;
@@ -58,17 +65,41 @@ namespace XmCdp.Sitecore.Rules
         /// <summary>What the XmCdp rule elements of one layout field value need.</summary>
         internal static Needs Scan(string layout)
         {
-            if (string.IsNullOrEmpty(layout) || !MentionsUs(layout)) return Nothing;
+            if (string.IsNullOrEmpty(layout)) return Nothing;
             Needs cached;
             if (s_cache.TryGetValue(layout, out cached)) return cached;
-            var needs = Parse(layout);
-            if (s_cache.Count >= CacheLimit) s_cache.Clear();
-            s_cache[layout] = needs;
+            var needs = MentionsUs(layout) ? Parse(layout) : Nothing;
+            if (layout.Length <= MaxCachedLength)
+            {
+                if (s_cache.Count >= CacheLimit) s_cache.Clear();
+                s_cache[layout] = needs;
+            }
             return needs;
         }
 
         /// <summary>
-        /// A cheap pre-filter run on every tracked page: at each '{' compares the ID that follows with ours, ignoring
+        /// Ordinal equality with a hash of the length and at most 64 characters spread over the value (layouts of one
+        /// site differ in ids everywhere, so few collide; a collision costs one more compare, never a wrong answer).
+        /// </summary>
+        internal sealed class SampledOrdinal : IEqualityComparer<string>
+        {
+            internal static readonly SampledOrdinal Instance = new SampledOrdinal();
+
+            public bool Equals(string x, string y) => string.Equals(x, y, StringComparison.Ordinal);
+
+            public int GetHashCode(string s)
+            {
+                if (s == null) return 0;
+                int n = s.Length;
+                uint h = 2166136261u ^ (uint)n;
+                int step = n / 64 + 1;
+                for (int i = n - 1; i >= 0; i -= step) h = (h ^ s[i]) * 16777619u;
+                return (int)h;
+            }
+        }
+
+        /// <summary>
+        /// A cheap pre-filter run on each layout value not cached yet: at each '{' compares the ID that follows with ours, ignoring
         /// case. (String.IndexOf with OrdinalIgnoreCase over the whole layout cost ~300 µs per page on Mono.)
         /// </summary>
         internal static bool MentionsUs(string layout)

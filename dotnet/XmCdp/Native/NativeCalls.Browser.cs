@@ -1,4 +1,5 @@
 using System;
+using System.Text;
 using XmCdp.Browser;
 
 namespace XmCdp.Native
@@ -22,10 +23,12 @@ namespace XmCdp.Native
             {
                 var p = new Utf8Packer(b, buf.Length);
                 status = (int)Interop.xmcdp_client_browser_ensure(client, p.Add(cookieHeader), budgetMs, out info, (IntPtr)o, (ulong)outBuf.Length, out len);
+                source = (BrowserIdSource)(int)info.source;
+                created = info.created != 0;
+                // The usual answer fits the buffer: each part straight from it (no whole-answer string to cut up).
+                if (status == 0) return Split(o, len, ref info, out browserId, out guestRef, out setCookies);
                 status = Finish(status, o, len, out raw);
             }
-            source = (BrowserIdSource)(int)info.source;
-            created = info.created != 0;
             if (status != 0 || raw == null) return status;
             // Every part is ASCII (ids, refs, cookie attributes), so byte lengths are char lengths.
             int idLen = checked((int)info.browser_id_len), refLen = checked((int)info.guest_ref_len), ckLen = checked((int)info.set_cookies_len);
@@ -33,6 +36,19 @@ namespace XmCdp.Native
             browserId = raw.Substring(0, idLen);
             guestRef = refLen == 0 ? null : raw.Substring(idLen, refLen);
             setCookies = ckLen == 0 ? null : raw.Substring(idLen + refLen, ckLen);
+            return 0;
+        }
+
+        /// <summary>Cuts an xmcdp_browser_id_t answer held in the output buffer (browser id, guest ref, Set-Cookie lines back to back) into its parts.</summary>
+        private static int Split(byte* a, ulong len, ref xmcdp_browser_id_t info, out string browserId, out string guestRef, out string setCookies)
+        {
+            browserId = guestRef = setCookies = null;
+            ulong idLen = info.browser_id_len, refLen = info.guest_ref_len, ckLen = info.set_cookies_len;
+            if (idLen > len || refLen > len || ckLen > len || idLen + refLen + ckLen != len) return (int)CdpStatus.Internal;
+            int id = (int)idLen, gr = (int)refLen, ck = (int)ckLen;
+            browserId = Encoding.UTF8.GetString(a, id);
+            guestRef = gr == 0 ? null : Encoding.UTF8.GetString(a + id, gr);
+            setCookies = ck == 0 ? null : Encoding.UTF8.GetString(a + id + gr, ck);
             return 0;
         }
 

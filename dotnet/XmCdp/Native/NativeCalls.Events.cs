@@ -6,17 +6,14 @@ namespace XmCdp.Native
     /// <summary>Events: VIEW, IDENTITY and custom events, packed into one pinned buffer and enqueued (never waits on the network).</summary>
     internal static unsafe partial class NativeCalls
     {
-        private static xmcdp_common_t Common(ref Utf8Packer p, CdpEvent e)
+        private static void Common(ref Utf8Packer p, ref xmcdp_common_t c, CdpEvent e)
         {
-            return new xmcdp_common_t
-            {
-                browser_id = p.Add(e.BrowserId),
-                channel = p.Add(e.Channel),
-                currency = p.Add(e.Currency),
-                language = p.Add(e.Language),
-                page = p.Add(e.Page),
-                point_of_sale = p.Add(e.PointOfSale),
-            };
+            p.Put(ref c.browser_id, e.BrowserId);
+            p.Put(ref c.channel, e.Channel);
+            p.Put(ref c.currency, e.Currency);
+            p.Put(ref c.language, e.Language);
+            p.Put(ref c.page, e.Page);
+            p.Put(ref c.point_of_sale, e.PointOfSale);
         }
 
         private static int CommonBytes(CdpEvent e)
@@ -30,19 +27,18 @@ namespace XmCdp.Native
             string ext = v.ExtJsonOrNull();
             int need = 1 + CommonBytes(v) + MaxBytes(v.Url) + MaxBytes(v.Referrer) + MaxBytes(v.PageVariantId) + MaxBytes(ext);
             var buf = RentBuffer(need);
+            // Filled in place (see Utf8Packer.Put), in the field order the packing always had.
+            var nv = default(xmcdp_page_view_t);
             fixed (byte* b = buf)
             {
                 var p = new Utf8Packer(b, buf.Length);
-                var nv = new xmcdp_page_view_t
-                {
-                    common = Common(ref p, v),
-                    url = p.Add(v.Url),
-                    referrer = p.Add(v.Referrer),
-                    page_variant_id = p.Add(v.PageVariantId),
-                    ext_json = p.Add(ext),
-                    user_agent = p.Add(v.UserAgent),
-                    include_utm = v.IncludeUtm ? (byte)1 : (byte)0,
-                };
+                Common(ref p, ref nv.common, v);
+                p.Put(ref nv.url, v.Url);
+                p.Put(ref nv.referrer, v.Referrer);
+                p.Put(ref nv.page_variant_id, v.PageVariantId);
+                p.Put(ref nv.ext_json, ext);
+                p.Put(ref nv.user_agent, v.UserAgent);
+                nv.include_utm = v.IncludeUtm ? (byte)1 : (byte)0;
                 return (int)Interop.xmcdp_client_page_view(client, ref nv);
             }
         }
@@ -53,17 +49,15 @@ namespace XmCdp.Native
             string data = e.DataJsonOrNull();
             int need = 1 + CommonBytes(e) + MaxBytes(e.Type) + MaxBytes(data) + MaxBytes(ext);
             var buf = RentBuffer(need);
+            var ne = default(xmcdp_event_t);
             fixed (byte* b = buf)
             {
                 var p = new Utf8Packer(b, buf.Length);
-                var ne = new xmcdp_event_t
-                {
-                    common = Common(ref p, e),
-                    event_type = p.Add(e.Type),
-                    data_json = p.Add(data),
-                    ext_json = p.Add(ext),
-                    user_agent = p.Add(e.UserAgent),
-                };
+                Common(ref p, ref ne.common, e);
+                p.Put(ref ne.event_type, e.Type);
+                p.Put(ref ne.data_json, data);
+                p.Put(ref ne.ext_json, ext);
+                p.Put(ref ne.user_agent, e.UserAgent);
                 return (int)Interop.xmcdp_client_event(client, ref ne);
             }
         }
@@ -95,28 +89,26 @@ namespace XmCdp.Native
                     var id = e.Identifiers[i];
                     idArr[i] = new xmcdp_identifier_t { provider = p.Add(id.Provider), id = p.Add(id.Id), expiry_date = p.Add(id.ExpiryDate) };
                 }
-                var ni = new xmcdp_identity_t
-                {
-                    common = Common(ref p, e),
-                    email = p.Add(e.Email),
-                    first_name = p.Add(e.FirstName),
-                    last_name = p.Add(e.LastName),
-                    dob = p.Add(e.DateOfBirth),
-                    gender = p.Add(e.Gender),
-                    mobile = p.Add(e.Mobile),
-                    phone = p.Add(e.Phone),
-                    city = p.Add(e.City),
-                    state = p.Add(e.State),
-                    country = p.Add(e.Country),
-                    postal_code = p.Add(e.PostalCode),
-                    title = p.Add(e.Title),
-                    ext_json = p.Add(ext),
-                    user_agent = p.Add(e.UserAgent),
-                    street = streets == 0 ? IntPtr.Zero : (IntPtr)streetArr,
-                    street_len = (ulong)streets,
-                    identifiers = ids == 0 ? IntPtr.Zero : (IntPtr)idArr,
-                    identifiers_len = (ulong)ids,
-                };
+                var ni = default(xmcdp_identity_t);
+                Common(ref p, ref ni.common, e);
+                p.Put(ref ni.email, e.Email);
+                p.Put(ref ni.first_name, e.FirstName);
+                p.Put(ref ni.last_name, e.LastName);
+                p.Put(ref ni.dob, e.DateOfBirth);
+                p.Put(ref ni.gender, e.Gender);
+                p.Put(ref ni.mobile, e.Mobile);
+                p.Put(ref ni.phone, e.Phone);
+                p.Put(ref ni.city, e.City);
+                p.Put(ref ni.state, e.State);
+                p.Put(ref ni.country, e.Country);
+                p.Put(ref ni.postal_code, e.PostalCode);
+                p.Put(ref ni.title, e.Title);
+                p.Put(ref ni.ext_json, ext);
+                p.Put(ref ni.user_agent, e.UserAgent);
+                ni.street = streets == 0 ? IntPtr.Zero : (IntPtr)streetArr;
+                ni.street_len = (ulong)streets;
+                ni.identifiers = ids == 0 ? IntPtr.Zero : (IntPtr)idArr;
+                ni.identifiers_len = (ulong)ids;
                 return (int)Interop.xmcdp_client_identity(client, ref ni);
             }
         }

@@ -55,20 +55,68 @@ namespace XmCdp.Native
 
             public int Position => _pos;
 
+            /// <summary>
+            /// Like <see cref="Add"/>, written straight into the native struct's field: Mono copies a returned
+            /// struct (and an object initializer's temporary) field by field, which cost as much as the encoding.
+            /// </summary>
+            public void Put(ref xmcdp_str_t field, string s)
+            {
+                if (s == null)
+                {
+                    field = default(xmcdp_str_t);
+                    return;
+                }
+                byte* dst = _base + _pos;
+                int n = s.Length == 0 ? 0 : Encode(s, dst, _cap - _pos);
+                _pos += n;
+                field.ptr = (IntPtr)dst;
+                field.len = (ulong)n;
+            }
+
             public xmcdp_str_t Add(string s)
             {
                 if (s == null) return default(xmcdp_str_t);
-                int n = 0;
-                if (s.Length > 0)
-                {
-                    fixed (char* c = s)
-                    {
-                        n = Encoding.UTF8.GetBytes(c, s.Length, _base + _pos, _cap - _pos);
-                    }
-                }
-                var r = MakeStr(_base + _pos, n);
+                byte* dst = _base + _pos;
+                int n = s.Length == 0 ? 0 : Encode(s, dst, _cap - _pos);
                 _pos += n;
-                return r;
+                return MakeStr(dst, n);
+            }
+        }
+
+        /// <summary>
+        /// UTF-8 of <paramref name="s"/> into <paramref name="dst"/> (room for <see cref="MaxBytes"/>), byte for byte
+        /// what <c>Encoding.UTF8.GetBytes</c> writes: its leading ASCII run is copied here (eight units per step; most
+        /// fields are all ASCII), and the rest from the first non-ASCII unit on is left to <c>Encoding.UTF8</c>, so
+        /// surrogate pairs and lone surrogates (U+FFFD, as before) are its business, never split by this loop.
+        /// Encoding's own call setup costs more than a short field's whole copy on Mono.
+        /// </summary>
+        internal static int Encode(string s, byte* dst, int cap)
+        {
+            int len = s.Length;
+            fixed (char* c = s)
+            {
+                int i = 0;
+                // Eight units per step, folded into one 8-byte store (the shifts assume little-endian: x86/x64,
+                // every .NET Framework host); a step holding any unit >= 0x80 falls to the loop below.
+                int wide = BitConverter.IsLittleEndian ? len - 8 : -1;
+                for (; i <= wide; i += 8)
+                {
+                    ulong v = *(ulong*)(c + i), w = *(ulong*)(c + i + 4);
+                    if (((v | w) & 0xFF80FF80FF80FF80UL) != 0) break;
+                    v |= v >> 8;
+                    w |= w >> 8;
+                    v = (v & 0xFFFF) | ((v >> 16) & 0xFFFF0000);
+                    w = (w & 0xFFFF) | ((w >> 16) & 0xFFFF0000);
+                    *(ulong*)(dst + i) = v | (w << 32);
+                }
+                for (; i < len; i++)
+                {
+                    char ch = c[i];
+                    if (ch >= 0x80) break;
+                    dst[i] = (byte)ch;
+                }
+                if (i == len) return len;
+                return i + Encoding.UTF8.GetBytes(c + i, len - i, dst + i, cap - i);
             }
         }
 

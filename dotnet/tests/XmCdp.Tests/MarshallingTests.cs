@@ -26,6 +26,29 @@ namespace XmCdp.Tests
         }
 
         [Test]
+        public void PackerPut_WritesTheFieldInPlace_NullClearsIt_EmptyIsZeroLengthNonNull()
+        {
+            var buf = new byte[64];
+            fixed (byte* b = buf)
+            {
+                var p = new NativeCalls.Utf8Packer(b, buf.Length);
+                var v = default(xmcdp_page_view_t);
+                p.Put(ref v.common.page, "Zoë");
+                p.Put(ref v.url, "");
+                v.referrer = new xmcdp_str_t { ptr = (IntPtr)b, len = 3 };
+                p.Put(ref v.referrer, null);
+                Assert.That(v.common.page.ptr, Is.EqualTo((IntPtr)b));
+                Assert.That(v.common.page.len, Is.EqualTo(4UL));
+                Assert.That(Encoding.UTF8.GetString(buf, 0, 4), Is.EqualTo("Zoë"));
+                Assert.That(v.url.ptr, Is.EqualTo((IntPtr)(b + 4)), "empty: a non-NULL pointer after the previous field");
+                Assert.That(v.url.len, Is.EqualTo(0UL));
+                Assert.That(v.referrer.ptr, Is.EqualTo(IntPtr.Zero), "null: absent");
+                Assert.That(v.referrer.len, Is.EqualTo(0UL));
+                Assert.That(p.Position, Is.EqualTo(4));
+            }
+        }
+
+        [Test]
         public void Packer_EncodesUtf8BackToBack()
         {
             var s1 = "Zoë";
@@ -43,6 +66,56 @@ namespace XmCdp.Tests
                 Marshal.Copy(a.ptr, bytes, 0, 9);
                 Assert.That(Encoding.UTF8.GetString(bytes), Is.EqualTo(s1 + s2));
             }
+        }
+
+        [Test]
+        public void Encode_WritesExactlyWhatEncodingUtf8Writes_AroundTheAsciiFastPath()
+        {
+            // The ASCII run is copied eight units at a time; whatever follows the first non-ASCII unit is Encoding.UTF8's.
+            // Every length across two 8-unit steps, each odd unit at every position: the step boundaries, 0x7F/0x80,
+            // 2- and 3-byte forms, a pair, and lone surrogates (Encoding.UTF8 writes U+FFFD for them, as before).
+            var odd = new[] { "\u007F", "\u0080", "\u00FF", "\u0100", "\u07FF", "\u0800", "\uFFFF", "\uD83D\uDE00", "\uD800", "\uDC00", "\uDBFF" };
+            var buf = new byte[256];
+            int checkedStrings = 0;
+            fixed (byte* b = buf)
+            {
+                for (int len = 0; len <= 20; len++)
+                {
+                    var ascii = new string('a', len).ToCharArray();
+                    for (int i = 0; i < len; i++) ascii[i] = (char)('!' + (i * 7) % 94);
+                    var plain = new string(ascii);
+                    Expect(plain, b, buf.Length);
+                    checkedStrings++;
+                    for (int at = 0; at <= len; at++)
+                    {
+                        foreach (var o in odd)
+                        {
+                            Expect(plain.Substring(0, at) + o + plain.Substring(at), b, buf.Length);
+                            checkedStrings++;
+                        }
+                    }
+                }
+            }
+            Assert.That(checkedStrings, Is.GreaterThan(2000));
+        }
+
+        private static void Expect(string s, byte* b, int cap)
+        {
+            for (int k = 0; k < cap; k++) b[k] = 0xAA;
+            int n = NativeCalls.Encode(s, b, cap);
+            var expected = Encoding.UTF8.GetBytes(s);
+            var got = new byte[n];
+            Marshal.Copy((IntPtr)b, got, 0, n);
+            Assert.That(got, Is.EqualTo(expected), "UTF-8 of " + Escape(s));
+            Assert.That(n, Is.LessThanOrEqualTo(NativeCalls.MaxBytes(s)), "within MaxBytes for " + Escape(s));
+            Assert.That(b[n], Is.EqualTo((byte)0xAA), "nothing written past the encoded bytes for " + Escape(s));
+        }
+
+        private static string Escape(string s)
+        {
+            var sb = new StringBuilder();
+            foreach (var c in s) sb.Append(c < 0x80 ? c.ToString() : "\\u" + ((int)c).ToString("X4"));
+            return sb.ToString();
         }
 
         [Test]

@@ -23,6 +23,17 @@ pub fn page_view(p: &Peers, sz: &Sizes, rep: &mut Report) -> Result<(), String> 
     if let Some(v) = &cs_sc {
         rep.note("csharp_sitecore_processor", v);
     }
+    // The same processors on a page whose 12 renderings carry personalization rules: stock conditions only (the
+    // CdpRulePrefetch scan), then one XmCdp decision condition (the scan plus starting that decision's prefetch).
+    let cs_rules: Vec<(&str, Option<Value>)> = ["sitecore-rules-none", "sitecore-rules-one"]
+        .into_iter()
+        .map(|m| (m, opt(p.csharp.is_some().then(|| p.cs_run(m, sz.cs_calls)))))
+        .collect();
+    for (m, v) in &cs_rules {
+        if let Some(v) = v {
+            rep.note(&format!("csharp_{}", m.replace('-', "_")), v);
+        }
+    }
     let cs_http = opt(p.csharp.is_some().then(|| p.cs_run("httpclient", sz.http_calls)));
     if let Some(v) = &cs_http {
         rep.note("csharp_httpclient", v);
@@ -90,6 +101,13 @@ pub fn page_view(p: &Peers, sz: &Sizes, rep: &mut Report) -> Result<(), String> 
     if let Some(v) = &cs_sc {
         rep.add("Sitecore processors per page view (TrackVisitor at begin + SendPageView at end), p50", "ns", v["p50_ns"].clone(), None, "", false);
         rep.add("Sitecore processors per page view (TrackVisitor at begin + SendPageView at end), p99", "ns", v["p99_ns"].clone(), None, "", false);
+    }
+    for (m, v) in &cs_rules {
+        let Some(v) = v else { continue };
+        let what = if *m == "sitecore-rules-none" { "rules without XmCdp conditions" } else { "one rule with an XmCdp decision condition" };
+        for (q, key) in [("p50", "p50_ns"), ("p99", "p99_ns")] {
+            rep.add(&format!("Sitecore processors per page view, 12 renderings, {what}, {q}"), "ns", v[key].clone(), None, "", false);
+        }
     }
     Ok(())
 }

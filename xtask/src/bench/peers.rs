@@ -14,7 +14,7 @@ pub struct Built {
     release: PathBuf,
     exe: PathBuf,
     scenarios: PathBuf,
-    csharp: Option<PathBuf>,
+    pub csharp: Option<PathBuf>,
     node: Option<PathBuf>,
 }
 
@@ -210,14 +210,9 @@ fn build_csharp(root: &Path, out: &Path, native: &Path) -> Result<PathBuf, Strin
         &["System.Web.dll", "System.Xml.dll", "System.Core.dll"],
         false,
     )?;
-    mcs(
-        out,
-        "XmCdp.Sitecore.dll",
-        "library",
-        &cs_files(&dn.join("XmCdp.Sitecore")),
-        &["XmCdp.dll", "Sitecore.Kernel.dll", "System.Web.dll", "System.Configuration.dll", "System.Xml.dll"],
-        false,
-    )?;
+    // XmCdp.Sitecore's Forms submit actions compile against the TEST-ONLY Sitecore.ExperienceForms stand-in.
+    crate::dotnet::forms_stub(&dn.join("tests"), out)?;
+    mcs(out, "XmCdp.Sitecore.dll", "library", &cs_files(&dn.join("XmCdp.Sitecore")), &crate::dotnet::SITECORE_REFS, false)?;
     mcs(
         out,
         "XmCdp.Bench.exe",

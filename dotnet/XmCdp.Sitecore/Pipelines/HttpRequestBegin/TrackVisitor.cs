@@ -155,9 +155,9 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
             var cookies = id.Cookies;
             if (cookies.Length > 0) ResponseCookies.SetBrowserCookies(http.Response, cookies, ResponseCookies.IsSecure(request, ForwardedProtoHeader));
 
-            var language = LanguageCode();
-            var ctx = new CdpContext(binding, browserId, language, item.Name, userAgent);
             var contextLanguage = global::Sitecore.Context.Language;
+            var language = LanguageCode(contextLanguage);
+            var ctx = new CdpContext(binding, browserId, language, item.Name, userAgent);
             ctx.PointOfSale = binding.PointOfSaleFor(contextLanguage != null ? contextLanguage.Name : null);
             http.Items[CdpContext.ItemsKey] = ctx;
 
@@ -204,9 +204,8 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
             for (int i = 0; i < flows.Count; i++) ctx.Prefetch(flows[i]);
         }
 
-        private string LanguageCode()
+        private string LanguageCode(global::Sitecore.Globalization.Language lang)
         {
-            var lang = global::Sitecore.Context.Language;
             if (lang == null) return null;
             var name = lang.Name;
             if (name == null) return ComputeLanguageCode(lang);
@@ -317,8 +316,12 @@ namespace XmCdp.Sitecore.Pipelines.HttpRequestBegin
             int q = url.IndexOf('?');
             if (q < 0) return false;
             if (lower == null || url.IndexOf('%', q) >= 0) return true;
+            // Only where the first character matches (ASCII case folded; any non-ASCII character may fold to it).
+            int first = lower[0];
             for (int i = q + 1; i + lower.Length <= url.Length; i++)
             {
+                int c = url[i];
+                if (c < 128 && (c | 0x20) != first && c != first) continue;
                 if (AsciiText.RegionEqualsIgnoreCase(url, i, lower)) return true;
             }
             return false;
