@@ -138,6 +138,7 @@ impl Writer {
     pub(super) fn adopt(&mut self, orphan: Database, path: &Path) {
         let mut bad = 0u64;
         let mut moved = 0u64;
+        let mut requeued = 0u64;
         let r = (|| -> Result<(), redb::Error> {
             let read = orphan.begin_read()?;
             let from = read.open_table(TABLE)?;
@@ -151,6 +152,7 @@ impl Writer {
                     Err(redb::TableError::TableDoesNotExist(_)) => None,
                     Err(e) => return Err(e.into()),
                 };
+                let ours_below = self.next_key;
                 let rows = from.iter()?.chain(journal.iter().map(|j| j.iter()).collect::<Result<Vec<_>, _>>()?.into_iter().flatten());
                 for item in rows {
                     let (_, v) = item?;
@@ -164,6 +166,26 @@ impl Writer {
                             moved += 1;
                         }
                         None => bad += 1,
+                    }
+                }
+                // The orphan's owner is the older process (IIS recycle: it stopped taking requests when we
+                // started), so its events of a visitor precede ours: our records not yet offered to the pipeline
+                // move behind the adopted ones, in their own order. Replays already out cannot be called back.
+                if moved > 0 {
+                    let waiting: Vec<u64> = to
+                        .range(..ours_below)?
+                        .map(|item| item.map(|(k, _)| k.value()))
+                        .collect::<Result<Vec<u64>, _>>()?
+                        .into_iter()
+                        .filter(|k| !self.in_flight.contains(k) && !self.delivered.contains(k))
+                        .collect();
+                    for k in waiting {
+                        let Some(v) = to.remove(k)? else { continue };
+                        let bytes = v.value().to_vec();
+                        drop(v);
+                        to.insert(self.next_key, bytes.as_slice())?;
+                        self.next_key += 1;
+                        requeued += 1;
                     }
                 }
             }
@@ -180,7 +202,7 @@ impl Writer {
                 self.inner.stats.adopted_events.fetch_add(moved, Relaxed);
                 self.inner.stats.quarantined_records.fetch_add(bad, Relaxed);
                 if moved > 0 {
-                    log::info(format!("xmcdp: adopted {moved} spooled events from an orphaned spool file"));
+                    log::info(format!("xmcdp: adopted {moved} spooled events from an orphaned spool file ({requeued} of ours moved behind them)"));
                 }
             }
             Err(e) => quarantine(&self.inner, path, &e.to_string()),

@@ -3,8 +3,9 @@
 //! - **Files.** One redb file per process and client: `xmcdp-spool-{clientKey}-{pid}-{n}.redb` in
 //!   `spoolDirectory`. redb holds an exclusive OS lock (flock / LockFileEx) while a file is open, so a file
 //!   whose lock can be taken belongs to nobody: its owner exited or crashed. Such orphans (IIS overlapped
-//!   recycle, a crashed worker, a previous client of this process) are adopted at start and every
-//!   [`ADOPT_INTERVAL`]: their records are copied into our file, then the orphan is deleted. A file that does
+//!   recycle, a crashed worker, a previous client of this process) are adopted at start, every [`ADOPT_INTERVAL`]
+//!   and before each outage probe: their records are copied into our file, ahead of our own not yet replayed,
+//!   then the orphan is deleted. A file that does
 //!   not open for any other reason is renamed `*.corrupt-{unixms}` (quarantined), logged and counted.
 //! - **Writes.** Never on the caller's thread: `spill` pushes into a bounded channel (full → the events are
 //!   dropped and counted). One writer thread renders, encodes and commits in batches: at least every
@@ -64,8 +65,11 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// redb's page cache per open spool file (its default is 1 GiB, which a long outage would fill with pages of a
 /// file that is only appended to and read once, front to back).
 pub const CACHE_BYTES: usize = 8 << 20;
-/// How often the directory is scanned for orphaned spools (a recycled sibling that exited after we started).
-pub const ADOPT_INTERVAL: Duration = Duration::from_secs(10);
+/// How often the directory is scanned for orphaned spools (a recycled sibling that exited after we started), and
+/// before every outage probe. A scan is one directory listing plus a failed lock per live sibling's file; the
+/// sooner a released file is adopted, the smaller the chance that our own younger events of the same visitor are
+/// delivered ahead of its older ones (RELIABILITY.md, "Overlapped recycle").
+pub const ADOPT_INTERVAL: Duration = Duration::from_secs(1);
 
 static INSTANCE: AtomicU64 = AtomicU64::new(0);
 

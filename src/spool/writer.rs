@@ -113,10 +113,10 @@ impl Writer {
             if due {
                 self.commit();
             }
-            self.replay();
             if self.last_adopt.elapsed() >= ADOPT_INTERVAL {
                 self.adopt_orphans();
             }
+            self.replay();
         }
     }
 

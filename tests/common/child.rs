@@ -27,10 +27,12 @@ pub fn spawn_child(test: &str, envs: &[(&str, String)], mut on_line: impl FnMut(
     let stdin = child.stdin.take();
     let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let mut p = line.split_whitespace();
-            let tag = p.next().unwrap_or("");
-            if let (Some(a), Some(b)) = (p.next().and_then(|v| v.parse().ok()), p.next().and_then(|v| v.parse().ok())) {
-                on_line(tag, a, b);
+            // The last three words: libtest's `test name ... ` has no newline, so the child's first line follows it.
+            let w: Vec<&str> = line.split_whitespace().collect();
+            if let [.., tag, a, b] = w[..] {
+                if let (Ok(a), Ok(b)) = (a.parse(), b.parse()) {
+                    on_line(tag, a, b);
+                }
             }
         }
     });
