@@ -18,12 +18,11 @@
 
 mod common;
 
+use common::child::{dir_bytes, spawn_child, temp_dir};
 use common::{admin, get_json, wait_for};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use xmcdp::model::{Event, EventCommon, PageView};
@@ -120,17 +119,6 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
-    std::fs::read_dir(dir).map_or(0, |rd| {
-        rd.filter_map(Result::ok)
-            .map(|e| match e.metadata() {
-                Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-                Ok(m) => m.len(),
-                Err(_) => 0,
-            })
-            .sum()
-    })
-}
 
 /// One fault state from the schedule: its kind (for the figures) and the emulator's fault document.
 fn pick_fault(rng: &mut Rng) -> (&'static str, Value, u64) {
@@ -157,12 +145,6 @@ struct Life {
     max_spool_bytes: u64,
 }
 
-fn temp_dir() -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let d = std::env::temp_dir().join(format!("xmcdp-soak-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 #[test]
 fn randomized_fault_soak_keeps_the_documented_invariants() {
@@ -175,7 +157,7 @@ fn randomized_fault_soak_keeps_the_documented_invariants() {
     cfg.limits.max_events = 2_000_000;
     let emu = spawn(cfg).expect("emulator starts");
     let base = emu.base_url();
-    let dir = temp_dir();
+    let dir = temp_dir("soak", "faults");
     let bids: Vec<String> = (0..VISITORS)
         .map(|_| get_json(&format!("{base}/v1.2/browser/create.json?client_key=ck_test&message={{}}"))["ref"].as_str().unwrap().to_string())
         .collect();
@@ -185,35 +167,27 @@ fn randomized_fault_soak_keeps_the_documented_invariants() {
     while Instant::now() < end {
         // One child life of 1.5–4 s, faults changing every 150–750 ms, then kill -9.
         let life_end = Instant::now() + Duration::from_millis(1500 + rng.below(2500));
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_soak_writer", "--nocapture", "--test-threads=1"])
-            .env("XMCDP_SOAK_CHILD", &base)
-            .env("XMCDP_SOAK_DIR", &dir)
-            .env("XMCDP_SOAK_BIDS", bids.join(","))
-            .env("XMCDP_SOAK_FIRST", next_seq.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
         let life = Arc::new(Mutex::new(Life::default()));
-        let reader = {
-            let (stdout, life) = (child.stdout.take().unwrap(), life.clone());
-            std::thread::spawn(move || {
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    let mut p = line.split_whitespace();
-                    let tag = p.next();
-                    let (Some(a), Some(ms)) = (p.next().and_then(|v| v.parse().ok()), p.next().and_then(|v| v.parse().ok())) else { continue };
+        let child = {
+            let life = life.clone();
+            spawn_child(
+                "child_soak_writer",
+                &[
+                    ("XMCDP_SOAK_CHILD", base.clone()),
+                    ("XMCDP_SOAK_DIR", dir.display().to_string()),
+                    ("XMCDP_SOAK_BIDS", bids.join(",")),
+                    ("XMCDP_SOAK_FIRST", next_seq.to_string()),
+                ],
+                move |tag, a, ms| {
+                    let mut l = life.lock().unwrap();
                     match tag {
-                        Some("ACK") => life.lock().unwrap().acks.push((a, ms)),
-                        Some("SECURED") => life.lock().unwrap().secured.push((a, ms)),
-                        Some("SPOOL") => {
-                            let mut l = life.lock().unwrap();
-                            l.max_spool_bytes = l.max_spool_bytes.max(a);
-                        }
+                        "ACK" => l.acks.push((a, ms)),
+                        "SECURED" => l.secured.push((a, ms)),
+                        "SPOOL" => l.max_spool_bytes = l.max_spool_bytes.max(a),
                         _ => {}
                     }
-                }
-            })
+                },
+            )
         };
         let mut max_latency = 0;
         while Instant::now() < life_end {
@@ -228,9 +202,7 @@ fn randomized_fault_soak_keeps_the_documented_invariants() {
                 std::thread::sleep(Duration::from_millis(25));
             }
         }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        reader.join().unwrap();
+        child.kill_9();
         let life = Arc::try_unwrap(life).ok().unwrap().into_inner().unwrap();
         next_seq = life.acks.last().map_or(next_seq, |a| a.0 + 1).max(next_seq);
         lives.push(life);
