@@ -34,7 +34,7 @@ mod record;
 mod replay;
 mod writer;
 
-use files::{guarded, open_db, placeholder_db, quarantine, OpenError};
+use files::{create_own, placeholder_db, take_over};
 use overflow::SpoolOverflow;
 
 pub use record::Record;
@@ -202,8 +202,13 @@ impl Spool {
     /// returned as text for the caller to log; the client then runs without a spool.
     pub fn open(cfg: SpoolConfig, renderer: BodyRenderer) -> Result<Spool, String> {
         std::fs::create_dir_all(&cfg.directory).map_err(|e| format!("cannot create the spool directory: {e}"))?;
-        let n = INSTANCE.fetch_add(1, Relaxed);
-        let path = cfg.directory.join(format!("{PREFIX}{}-{}-{n}{EXT}", cfg.client_key, std::process::id()));
+        let stats = Stats::default();
+        let taken = take_over(&cfg, &stats);
+        let took_over = taken.is_some();
+        let (path, db) = match taken {
+            Some((path, db)) => (path, db),
+            None => create_own(&cfg, &stats)?,
+        };
         let (tx, rx) = sync_channel(cfg.channel_events);
         let inner = Arc::new(Inner {
             cfg,
@@ -218,20 +223,20 @@ impl Spool {
             sink: OnceLock::new(),
             closed: AtomicBool::new(false),
             renderer,
-            stats: Stats::default(),
+            stats,
         });
-        let db = match guarded(|| open_db(&path, true)) {
-            Ok(db) => db,
-            Err(OpenError::Locked) => return Err("the spool file is locked by another client".into()),
-            Err(OpenError::Bad(e)) => {
-                // Our own name but unreadable (a crashed process with a reused pid left garbage): set it aside.
-                quarantine(&inner, &path, &e);
-                guarded(|| open_db(&path, true)).map_err(|e| format!("cannot create the spool file: {}", e.text()))?
-            }
-        };
         let mut w = Writer::new(inner.clone(), db);
+        if took_over {
+            w.spool_inherited_journal();
+        }
         w.load_own();
+        if took_over {
+            inner.stats.adopted_files.fetch_add(1, Relaxed);
+            inner.stats.adopted_events.fetch_add(w.count, Relaxed);
+        }
         w.adopt_orphans();
+        // Records from here on are ours: a sibling's file adopted later goes ahead of them (`Writer::adopt`).
+        w.own_from = w.next_key;
         let handle = std::thread::Builder::new()
             .name("xmcdp-spool".into())
             .spawn(move || {
@@ -352,6 +357,8 @@ struct Writer {
     offer_epoch: u64,
     last_probe: Option<Instant>,
     last_adopt: Instant,
+    /// The first key of the records we spilled ourselves (adopted at start: below it).
+    own_from: u64,
     journal: journal::Journal,
 }
 

@@ -21,6 +21,7 @@ impl Writer {
             offer_epoch: 0,
             last_probe: None,
             last_adopt: Instant::now(),
+            own_from: u64::MAX,
             journal: journal::Journal::default(),
         }
     }
