@@ -23,7 +23,8 @@
 //!   diverted into the spool behind them (at the head of their lane, after any older ones queued there), so
 //!   they replay in acceptance order. When a replayed event fails, the replay epoch moves on and every replayed event still
 //!   queued goes back instead of overtaking it.
-//! - **Cap.** Beyond `spoolMaxBytes` of records the oldest are evicted and counted.
+//! - **Cap.** `spoolMaxBytes` (+ [`FILE_OVERHEAD`]) bounds the file on disk: the oldest records are evicted and
+//!   counted beyond a record budget that follows redb's file size (`Writer::enforce_file_cap`).
 //! - **Journal mode** (`durability: "journal"`, `journal.rs`): live events are written ahead too, in the same
 //!   commits, and leave the journal when delivered; the next process adopts what a killed one left.
 
@@ -65,6 +66,9 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// redb's page cache per open spool file (its default is 1 GiB, which a long outage would fill with pages of a
 /// file that is only appended to and read once, front to back).
 pub const CACHE_BYTES: usize = 8 << 20;
+/// What the spool file may take beyond `spoolMaxBytes`: an empty redb file is 1.6 MB (its fixed regions and
+/// headers), whatever it holds.
+pub const FILE_OVERHEAD: u64 = 2 << 20;
 /// How often the directory is scanned for orphaned spools (a recycled sibling that exited after we started), and
 /// before every outage probe. A scan is one directory listing plus a failed lock per live sibling's file; the
 /// sooner a released file is adopted, the smaller the chance that our own younger events of the same visitor are
@@ -113,6 +117,8 @@ struct Stats {
     adopted_events: AtomicU64,
     commits: AtomicU64,
     commit_errors: AtomicU64,
+    /// The file was over `spoolMaxBytes` + `FILE_OVERHEAD` and compacted.
+    compactions: AtomicU64,
     depth: AtomicU64,
     bytes: AtomicU64,
     file_bytes: AtomicU64,
@@ -309,6 +315,7 @@ impl Spool {
             "adopted_events": s.adopted_events.load(Relaxed),
             "commits": s.commits.load(Relaxed),
             "commit_errors": s.commit_errors.load(Relaxed),
+            "compactions": s.compactions.load(Relaxed),
             "last_commit_us": s.last_commit_us.load(Relaxed),
             "depth": s.depth.load(Relaxed),
             "bytes": s.bytes.load(Relaxed),
@@ -359,7 +366,20 @@ struct Writer {
     last_adopt: Instant,
     /// The first key of the records we spilled ourselves (adopted at start: below it).
     own_from: u64,
+    file: FileCap,
     journal: journal::Journal,
+}
+
+/// What `Writer::enforce_file_cap` learns about the file.
+struct FileCap {
+    /// The file's length after the last commit.
+    len: u64,
+    /// File bytes per record byte when redb last had to grow the file.
+    bytes_per_record_byte: Option<f64>,
+    /// Records kept to this (and to `spoolMaxBytes`) so the file stays within its cap.
+    record_budget: u64,
+    /// The most record bytes one commit added.
+    commit_bytes: u64,
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ impl Writer {
             last_probe: None,
             last_adopt: Instant::now(),
             own_from: u64::MAX,
+            file: FileCap { len: 0, bytes_per_record_byte: None, record_budget: u64::MAX, commit_bytes: 0 },
             journal: journal::Journal::default(),
         }
     }
@@ -217,6 +218,7 @@ impl Writer {
                 self.next_key += added;
                 self.count += added;
                 self.bytes += added_bytes;
+                self.file.commit_bytes = self.file.commit_bytes.max(added_bytes);
                 self.inner.stats.spooled.fetch_add(added, Relaxed);
                 self.count = self.count.saturating_sub(removed);
                 self.bytes = self.bytes.saturating_sub(removed_bytes);
@@ -238,14 +240,48 @@ impl Writer {
             }
         }
         self.enforce_cap();
+        self.enforce_file_cap();
         if self.count == 0 && self.in_flight.is_empty() && self.inner.stats.file_bytes.load(Relaxed) > 8 << 20 {
             let _ = self.db.compact();
         }
         self.publish();
     }
 
+    /// `spoolMaxBytes` (+ [`FILE_OVERHEAD`]) bounds the file on disk too. redb's file is several times the records
+    /// it holds (half-full leaves on appends, pages freed only two commits later) and grows by doubling, so the
+    /// record budget follows the file: each time redb grows the file, the size it outgrew and the records that
+    /// filled it give the file bytes per record byte; once the next doubling would pass the cap, the records are
+    /// kept to 3/4 of what the present size holds. If the file still passes the cap (a first growth, a burst), the
+    /// records are evicted to half and the file compacted.
+    pub(super) fn enforce_file_cap(&mut self) {
+        let limit = self.inner.cfg.max_bytes + FILE_OVERHEAD;
+        let len = std::fs::metadata(&self.inner.path).map(|m| m.len()).unwrap_or(0);
+        // Growth with few records is the journal's or the empty file's, not the records': no ratio from it.
+        if len > self.file.len && self.file.len > 0 && self.bytes > self.file.len / 8 {
+            self.file.bytes_per_record_byte = Some(self.file.len as f64 / self.bytes as f64);
+        }
+        self.file.len = len;
+        if len.saturating_mul(2) > limit {
+            // Room for the next commit too: its pages are taken before the eviction that follows it frees any.
+            let r = self.file.bytes_per_record_byte.unwrap_or(3.0);
+            let holds = (len as f64 / r * 0.75) as u64;
+            self.file.record_budget = self.file.record_budget.min(holds.saturating_sub(2 * self.file.commit_bytes));
+        }
+        if len > limit {
+            self.file.record_budget = self.file.record_budget.min(self.bytes / 2);
+            self.enforce_cap();
+            if self.db.compact().is_ok() {
+                self.inner.stats.compactions.fetch_add(1, Relaxed);
+            }
+            self.file.len = std::fs::metadata(&self.inner.path).map(|m| m.len()).unwrap_or(0);
+        } else {
+            self.enforce_cap();
+        }
+    }
+
     pub(super) fn enforce_cap(&mut self) {
-        if self.bytes <= self.inner.cfg.max_bytes {
+        let cap = self.inner.cfg.max_bytes.min(self.file.record_budget);
+        if self.bytes <= cap {
             return;
         }
         let mut evicted = Vec::new();
@@ -257,7 +293,7 @@ impl Writer {
                 let mut freed = 0u64;
                 for item in t.iter()? {
                     let (k, v) = item?;
-                    if self.bytes - freed <= self.inner.cfg.max_bytes {
+                    if self.bytes - freed <= cap {
                         break;
                     }
                     if self.in_flight.contains(&k.value()) || self.delivered.contains(&k.value()) {
