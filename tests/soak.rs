@@ -1,5 +1,5 @@
 //! Randomized fault soak (issue 15 item 7): a seeded schedule mixes the emulator's faults (latency with jitter,
-//! 5xx, 429 with Retry-After, connection resets, full outage, healthy) with `kill -9` and restart of a child
+//! 5xx, 429 with Retry-After, connection resets, black holes, full outage, healthy) with `kill -9` and restart of a child
 //! process that sends events with `durability: "journal"` and a spool directory. At the end a healthy client
 //! adopts what the last child left and the checker reads the emulator:
 //!
@@ -10,8 +10,9 @@
 //!   after the last commit the child saw before its kill; +2 as in `tests/journal.rs`);
 //! - per visitor, the delivered events are in acceptance order (each child adopts its predecessor's files at
 //!   start, the case RELIABILITY.md's "across processes" ordering covers);
-//! - the child's RSS stays under a budget and its spooled record bytes under `spoolMaxBytes` (the cap
-//!   RELIABILITY.md documents; the directory's size on disk is printed, not capped: see there).
+//! - the child's RSS stays under a budget, its spooled record bytes under `spoolMaxBytes` and the spool
+//!   directory on disk under `spoolMaxBytes` + `FILE_OVERHEAD` (events the spool evicted to stay there are
+//!   counted by it and widen the loss window).
 //!
 //! `XMCDP_SOAK_SEED` replays a schedule (printed at the start and on failure), `XMCDP_SOAK_SECS` sets the
 //! faulted run's length (default 12 s; `cargo xtask soak` sets a longer one). Prints a `FIGURE soak` line.
@@ -54,7 +55,7 @@ impl Rng {
 fn settings(base: &str, dir: &Path) -> String {
     json!({"clientKey": "ck_test", "targetUrl": base, "pointOfSale": "myretailsite/ireland",
            "spoolDirectory": dir.to_str().unwrap(), "durability": "journal", "spoolCommitIntervalMs": 50,
-           "spoolMaxBytes": SPOOL_MAX_BYTES, "retryMaxAttempts": 2, "retryBaseMs": 5})
+           "spoolMaxBytes": SPOOL_MAX_BYTES, "retryMaxAttempts": 2, "retryBaseMs": 5, "requestTimeoutMs": 1000})
     .to_string()
 }
 
@@ -80,7 +81,7 @@ fn child_soak_writer() {
     {
         let c = c.clone();
         std::thread::spawn(move || {
-            let (mut secured, mut bytes) = (0, u64::MAX);
+            let (mut secured, mut bytes, mut evicted) = (0, u64::MAX, 0);
             loop {
                 let s = stats(&c)["spool"].clone();
                 // The record bytes `spoolMaxBytes` caps (RELIABILITY.md: "disk cap over spooled records").
@@ -88,6 +89,11 @@ fn child_soak_writer() {
                 if b != bytes {
                     bytes = b;
                     println!("SPOOL {b} {}", start.elapsed().as_millis());
+                }
+                let e = s["evicted"].as_u64().unwrap_or(0);
+                if e != evicted {
+                    evicted = e;
+                    println!("EVICTED {e} {}", start.elapsed().as_millis());
                 }
                 let m = s["journaled"].as_u64().unwrap_or(0) + s["journal_skipped"].as_u64().unwrap_or(0);
                 if m != secured {
@@ -122,7 +128,7 @@ fn rss_kib(pid: u32) -> u64 {
 
 /// One fault state from the schedule: its kind (for the figures) and the emulator's fault document.
 fn pick_fault(rng: &mut Rng) -> (&'static str, Value, u64) {
-    match rng.below(6) {
+    match rng.below(7) {
         0 => ("healthy", json!({}), 0),
         1 => {
             let (lat, jit) = (20 + rng.below(200), rng.below(150));
@@ -134,6 +140,9 @@ fn pick_fault(rng: &mut Rng) -> (&'static str, Value, u64) {
         }
         3 => ("429", json!({"routes": {"*": {"throttle_rate": 0.2 + rng.below(50) as f64 / 100.0, "retry_after_secs": 1}}}), 0),
         4 => ("reset", json!({"routes": {"*": {"reset_rate": 0.1 + rng.below(40) as f64 / 100.0}}}), 0),
+        // Read and never answered: the attempt ends at `requestTimeoutMs`. The emulator never stores it, so a
+        // black-holed request of a killed child cannot land later.
+        5 => ("blackhole", json!({"routes": {"*": {"blackhole_rate": 0.2 + rng.below(40) as f64 / 100.0}}}), 0),
         _ => ("outage", json!({"outage": true}), 0),
     }
 }
@@ -143,6 +152,8 @@ struct Life {
     acks: Vec<(u64, u64)>,
     secured: Vec<(u64, u64)>,
     max_spool_bytes: u64,
+    /// Events the spool evicted to stay within `spoolMaxBytes` (lost by design, counted).
+    evicted: u64,
 }
 
 
@@ -184,6 +195,7 @@ fn randomized_fault_soak_keeps_the_documented_invariants() {
                         "ACK" => l.acks.push((a, ms)),
                         "SECURED" => l.secured.push((a, ms)),
                         "SPOOL" => l.max_spool_bytes = l.max_spool_bytes.max(a),
+                        "EVICTED" => l.evicted = l.evicted.max(a),
                         _ => {}
                     }
                 },
@@ -248,7 +260,8 @@ fn randomized_fault_soak_keeps_the_documented_invariants() {
         let lost = l.acks.iter().filter(|(n, _)| !seen.contains_key(n)).count();
         let kill_ms = l.acks.last().map_or(0, |a| a.1);
         let secured = l.secured.iter().filter(|(_, ms)| *ms <= kill_ms).map(|(n, _)| *n).max().unwrap_or(0);
-        let window = (l.acks.len() as u64 + 2).saturating_sub(secured);
+        // Evicted events are lost by design (counted by the spool): they widen the window.
+        let window = (l.acks.len() as u64 + 2).saturating_sub(secured) + l.evicted;
         if lost as u64 > window {
             fail(format!("life {i}: lost {lost} of {} accepted, only {secured} secured by commits before the kill", l.acks.len()));
         }
@@ -269,10 +282,13 @@ fn randomized_fault_soak_keeps_the_documented_invariants() {
     if max_rss > RSS_BUDGET_KIB {
         fail(format!("child RSS {max_rss} KiB over the {RSS_BUDGET_KIB} KiB budget"));
     }
-    // What RELIABILITY.md documents: `spoolMaxBytes` caps the spooled records. The directory on disk is not
-    // capped by it (a long soak measured 52 MB under a 16 MiB cap: RELIABILITY.md), so it is a figure.
     if max_records > SPOOL_MAX_BYTES {
         fail(format!("spooled records {max_records} bytes over spoolMaxBytes {SPOOL_MAX_BYTES}"));
+    }
+    // The directory on disk, sampled every 25 ms: `spoolMaxBytes` + the documented overhead (before the file cap
+    // and the take-over at start, a 150 s run of this soak measured 52–86 MB here: RELIABILITY.md).
+    if max_disk > SPOOL_MAX_BYTES + xmcdp::spool::FILE_OVERHEAD {
+        fail(format!("spool directory reached {max_disk} bytes, over spoolMaxBytes {SPOOL_MAX_BYTES} + {}", xmcdp::spool::FILE_OVERHEAD));
     }
     c.shutdown(Duration::from_secs(2));
     let _ = std::fs::remove_dir_all(&dir);
