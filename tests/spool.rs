@@ -241,7 +241,7 @@ fn disk_cap_evicts_the_oldest_and_counts() {
     let got = wait_for(Duration::from_secs(15), || Some(pages_of(&emu, &bid)).filter(|p| p.len() as u64 >= 2000 - evicted)).expect("rest replayed");
     let idx: Vec<usize> = got.iter().map(|p| p[1..p.find('-').unwrap()].parse().unwrap()).collect();
     assert!(idx.windows(2).all(|w| w[0] < w[1]), "out of order: {idx:?} {s}");
-    assert_eq!(*idx.last().unwrap(), 1999);
+    assert_eq!(*idx.last().unwrap(), 1999, "{s} {}", spool_stats(&c));
     assert_eq!(idx.len() as u64, 2000 - evicted, "{idx:?}");
     // The newest survive; the one exception is an outage probe that was in flight (never evicted) when the cap
     // was enforced: it is older than the rest and is delivered first.

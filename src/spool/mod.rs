@@ -378,7 +378,11 @@ struct FileCap {
     bytes_per_record_byte: Option<f64>,
     /// Records kept to this (and to `spoolMaxBytes`) so the file stays within its cap.
     record_budget: u64,
-    /// The most record bytes one commit added.
+    /// Half the records of a commit that still took the file past the cap (kept for the process's life).
+    emergency_budget: u64,
+    /// The file's length after the last compaction.
+    compacted_len: u64,
+    /// The record bytes the last commit added.
     commit_bytes: u64,
 }
 

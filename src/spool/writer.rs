@@ -22,7 +22,7 @@ impl Writer {
             last_probe: None,
             last_adopt: Instant::now(),
             own_from: u64::MAX,
-            file: FileCap { len: 0, bytes_per_record_byte: None, record_budget: u64::MAX, commit_bytes: 0 },
+            file: FileCap { len: 0, bytes_per_record_byte: None, record_budget: u64::MAX, emergency_budget: u64::MAX, commit_bytes: 0, compacted_len: 0 },
             journal: journal::Journal::default(),
         }
     }
@@ -218,7 +218,7 @@ impl Writer {
                 self.next_key += added;
                 self.count += added;
                 self.bytes += added_bytes;
-                self.file.commit_bytes = self.file.commit_bytes.max(added_bytes);
+                self.file.commit_bytes = added_bytes;
                 self.inner.stats.spooled.fetch_add(added, Relaxed);
                 self.count = self.count.saturating_sub(removed);
                 self.bytes = self.bytes.saturating_sub(removed_bytes);
@@ -239,7 +239,6 @@ impl Writer {
                 log::emit_once("spool-commit", log::Level::Error, format!("xmcdp: the spool cannot commit ({e}); spilled events are being lost"));
             }
         }
-        self.enforce_cap();
         self.enforce_file_cap();
         if self.count == 0 && self.in_flight.is_empty() && self.inner.stats.file_bytes.load(Relaxed) > 8 << 20 {
             let _ = self.db.compact();
@@ -250,9 +249,10 @@ impl Writer {
     /// `spoolMaxBytes` (+ [`FILE_OVERHEAD`]) bounds the file on disk too. redb's file is several times the records
     /// it holds (half-full leaves on appends, pages freed only two commits later) and grows by doubling, so the
     /// record budget follows the file: each time redb grows the file, the size it outgrew and the records that
-    /// filled it give the file bytes per record byte; once the next doubling would pass the cap, the records are
-    /// kept to 3/4 of what the present size holds. If the file still passes the cap (a first growth, a burst), the
-    /// records are evicted to half and the file compacted.
+    /// filled it give the file bytes per record byte; while the next doubling would pass the cap, the records are
+    /// kept to 3/4 of what the present size holds, less room for two commits like the last one. If a commit still takes the file
+    /// past the cap (a first growth, a burst), the records are evicted to half and the file compacted, once per
+    /// growth (a file that compaction cannot bring under the cap is not compacted again until it grows).
     pub(super) fn enforce_file_cap(&mut self) {
         let limit = self.inner.cfg.max_bytes + FILE_OVERHEAD;
         let len = std::fs::metadata(&self.inner.path).map(|m| m.len()).unwrap_or(0);
@@ -261,21 +261,31 @@ impl Writer {
             self.file.bytes_per_record_byte = Some(self.file.len as f64 / self.bytes as f64);
         }
         self.file.len = len;
-        if len.saturating_mul(2) > limit {
-            // Room for the next commit too: its pages are taken before the eviction that follows it frees any.
-            let r = self.file.bytes_per_record_byte.unwrap_or(3.0);
-            let holds = (len as f64 / r * 0.75) as u64;
-            self.file.record_budget = self.file.record_budget.min(holds.saturating_sub(2 * self.file.commit_bytes));
+        if len > limit && len > self.file.compacted_len {
+            self.file.emergency_budget = self.file.emergency_budget.min(self.bytes / 2);
         }
-        if len > limit {
-            self.file.record_budget = self.file.record_budget.min(self.bytes / 2);
+        let added = std::mem::take(&mut self.file.commit_bytes);
+        let predicted = if len.saturating_mul(2) > limit {
+            // Room for the next commit too: its pages are taken before the eviction that follows it frees any.
+            let holds = (len as f64 / self.file.bytes_per_record_byte.unwrap_or(3.0) * 0.75) as u64;
+            holds.saturating_sub(2 * added)
+        } else {
+            u64::MAX
+        };
+        // Never below a sixteenth of the cap: a burst bigger than the room must not empty the spool (the file then
+        // passes the cap for one commit and is compacted).
+        self.file.record_budget = predicted.min(self.file.emergency_budget).max(self.inner.cfg.max_bytes / 16);
+        // Only a commit that added records can have grown the file: replay's commits (deletions) evict nothing, or
+        // they would evict the newest records (the oldest are in flight, and in-flight records are never evicted).
+        if added > 0 || len > limit {
             self.enforce_cap();
+        }
+        if len > limit && len > self.file.compacted_len {
             if self.db.compact().is_ok() {
                 self.inner.stats.compactions.fetch_add(1, Relaxed);
             }
             self.file.len = std::fs::metadata(&self.inner.path).map(|m| m.len()).unwrap_or(0);
-        } else {
-            self.enforce_cap();
+            self.file.compacted_len = self.file.len;
         }
     }
 
