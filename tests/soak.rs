@@ -126,6 +126,12 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 
+fn listing(dir: &Path) -> Vec<(String, u64)> {
+    std::fs::read_dir(dir).map_or(Vec::new(), |rd| {
+        rd.filter_map(Result::ok).map(|e| (e.file_name().to_string_lossy().into_owned(), e.metadata().map_or(0, |m| m.len()))).collect()
+    })
+}
+
 /// One fault state from the schedule: its kind (for the figures) and the emulator's fault document.
 fn pick_fault(rng: &mut Rng) -> (&'static str, Value, u64) {
     match rng.below(7) {
@@ -174,6 +180,8 @@ fn randomized_fault_soak_keeps_the_documented_invariants() {
         .collect();
     let mut faults: BTreeMap<&str, u64> = BTreeMap::new();
     let (mut lives, mut max_rss, mut max_disk, mut next_seq) = (Vec::<Life>::new(), 0u64, 0u64, 0u64);
+    // The directory's files (name, bytes) when it was largest.
+    let mut peak_listing = Vec::new();
     let end = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < end {
         // One child life of 1.5–4 s, faults changing every 150–750 ms, then kill -9.
@@ -210,7 +218,11 @@ fn randomized_fault_soak_keeps_the_documented_invariants() {
             let step = Instant::now() + Duration::from_millis(150 + rng.below(600));
             while Instant::now() < step {
                 max_rss = max_rss.max(rss_kib(child.id()));
-                max_disk = max_disk.max(dir_bytes(&dir));
+                let d = dir_bytes(&dir);
+                if d > max_disk {
+                    max_disk = d;
+                    peak_listing = listing(&dir);
+                }
                 std::thread::sleep(Duration::from_millis(25));
             }
         }
@@ -276,7 +288,7 @@ fn randomized_fault_soak_keeps_the_documented_invariants() {
     let delivered = seen.len();
     let max_records = lives.iter().map(|l| l.max_spool_bytes).max().unwrap_or(0);
     eprintln!(
-        "FIGURE soak seed {seed}: {secs} s, {} child lives killed with kill -9, {acked} events accepted, {delivered} delivered exactly once, {lost_total} lost (within the unsecured window: {window_total} events over all kills, and {evicted_total} evicted by spoolMaxBytes), 0 duplicates stored, per-visitor order kept; faults {faults:?}; max child RSS {} KiB, max spooled record bytes {max_records} (spoolMaxBytes {SPOOL_MAX_BYTES}), max spool directory on disk {} bytes",
+        "FIGURE soak seed {seed}: {secs} s, {} child lives killed with kill -9, {acked} events accepted, {delivered} delivered exactly once, {lost_total} lost (within the unsecured window: {window_total} events over all kills, and {evicted_total} evicted by spoolMaxBytes), 0 duplicates stored, per-visitor order kept; faults {faults:?}; max child RSS {} KiB, max spooled record bytes {max_records} (spoolMaxBytes {SPOOL_MAX_BYTES}), max spool directory on disk {} bytes {peak_listing:?}",
         lives.len(),
         max_rss,
         max_disk
@@ -293,7 +305,7 @@ fn randomized_fault_soak_keeps_the_documented_invariants() {
     // The directory on disk, sampled every 25 ms: `spoolMaxBytes` + the documented overhead (before the file cap
     // and the take-over at start, a 150 s run of this soak measured 52–86 MB here: RELIABILITY.md).
     if max_disk > SPOOL_MAX_BYTES + xmcdp::spool::FILE_OVERHEAD {
-        fail(format!("spool directory reached {max_disk} bytes, over spoolMaxBytes {SPOOL_MAX_BYTES} + {}", xmcdp::spool::FILE_OVERHEAD));
+        fail(format!("spool directory reached {max_disk} bytes, over spoolMaxBytes {SPOOL_MAX_BYTES} + {}: {peak_listing:?}", xmcdp::spool::FILE_OVERHEAD));
     }
     c.shutdown(Duration::from_secs(2));
     let _ = std::fs::remove_dir_all(&dir);

@@ -66,6 +66,9 @@ pub(super) fn orphan_candidates(cfg: &SpoolConfig, own: Option<&Path>) -> Vec<Pa
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| Some(p.as_path()) != own)
+        // Empty: a file being created (redb locks it before it writes the header), not an orphan. Opening it would
+        // fail and set it aside as corrupt under its owner; a scan every second makes that window worth closing.
+        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0))
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
             name.strip_prefix(&prefix).and_then(|r| r.strip_suffix(EXT)).is_some_and(|r| {

@@ -22,7 +22,7 @@ impl Writer {
             last_probe: None,
             last_adopt: Instant::now(),
             own_from: u64::MAX,
-            file: FileCap { len: 0, bytes_per_record_byte: None, record_budget: u64::MAX, emergency_budget: u64::MAX, commit_bytes: 0, compacted_len: 0 },
+            file: FileCap { compacted_len: 0, commit_bytes: 0 },
             journal: journal::Journal::default(),
         }
     }
@@ -247,50 +247,30 @@ impl Writer {
     }
 
     /// `spoolMaxBytes` (+ [`FILE_OVERHEAD`]) bounds the file on disk too. redb's file is several times the records
-    /// it holds (half-full leaves on appends, pages freed only two commits later) and grows by doubling, so the
-    /// record budget follows the file: each time redb grows the file, the size it outgrew and the records that
-    /// filled it give the file bytes per record byte; while the next doubling would pass the cap, the records are
-    /// kept to 3/4 of what the present size holds, less room for two commits like the last one. If a commit still takes the file
-    /// past the cap (a first growth, a burst), the records are evicted to half and the file compacted, once per
-    /// growth (a file that compaction cannot bring under the cap is not compacted again until it grows).
+    /// it holds (half-full leaves on appends, pages freed only two commits later, growth by doubling: RELIABILITY.md,
+    /// "Disk cap"), so the records get [`RECORD_SHARE`] of the cap, less room for the next commits. If a commit still takes the file past the cap
+    /// (a burst, the journal's churn), the records are evicted to half and the file compacted, once per growth (a
+    /// file that compaction cannot bring under the cap is not compacted again until it grows).
     pub(super) fn enforce_file_cap(&mut self) {
         let limit = self.inner.cfg.max_bytes + FILE_OVERHEAD;
         let len = std::fs::metadata(&self.inner.path).map(|m| m.len()).unwrap_or(0);
-        // Growth with few records is the journal's or the empty file's, not the records': no ratio from it.
-        if len > self.file.len && self.file.len > 0 && self.bytes > self.file.len / 8 {
-            self.file.bytes_per_record_byte = Some(self.file.len as f64 / self.bytes as f64);
+        if len <= limit || len <= self.file.compacted_len {
+            // Room for two more commits like the last one: a commit's pages are taken before the eviction after it
+            // frees any, and freed pages are reused only two commits later. Never below a sixteenth of the cap, so
+            // a burst does not empty the spool (the file then passes the cap once, and is compacted).
+            let share = self.inner.cfg.max_bytes / RECORD_SHARE;
+            self.enforce_cap(share.saturating_sub(2 * self.file.commit_bytes).max(self.inner.cfg.max_bytes / 16));
+            return;
         }
-        self.file.len = len;
-        if len > limit && len > self.file.compacted_len {
-            self.file.emergency_budget = self.file.emergency_budget.min(self.bytes / 2);
+        self.enforce_cap(self.bytes / 2);
+        if self.db.compact().is_ok() {
+            self.inner.stats.compactions.fetch_add(1, Relaxed);
         }
-        let added = std::mem::take(&mut self.file.commit_bytes);
-        let predicted = if len.saturating_mul(2) > limit {
-            // Room for the next commit too: its pages are taken before the eviction that follows it frees any.
-            let holds = (len as f64 / self.file.bytes_per_record_byte.unwrap_or(3.0) * 0.75) as u64;
-            holds.saturating_sub(2 * added)
-        } else {
-            u64::MAX
-        };
-        // Never below a sixteenth of the cap: a burst bigger than the room must not empty the spool (the file then
-        // passes the cap for one commit and is compacted).
-        self.file.record_budget = predicted.min(self.file.emergency_budget).max(self.inner.cfg.max_bytes / 16);
-        // Only a commit that added records can have grown the file: replay's commits (deletions) evict nothing, or
-        // they would evict the newest records (the oldest are in flight, and in-flight records are never evicted).
-        if added > 0 || len > limit {
-            self.enforce_cap();
-        }
-        if len > limit && len > self.file.compacted_len {
-            if self.db.compact().is_ok() {
-                self.inner.stats.compactions.fetch_add(1, Relaxed);
-            }
-            self.file.len = std::fs::metadata(&self.inner.path).map(|m| m.len()).unwrap_or(0);
-            self.file.compacted_len = self.file.len;
-        }
+        self.file.compacted_len = std::fs::metadata(&self.inner.path).map(|m| m.len()).unwrap_or(0);
     }
 
-    pub(super) fn enforce_cap(&mut self) {
-        let cap = self.inner.cfg.max_bytes.min(self.file.record_budget);
+    /// Evicts the oldest records (never one in flight or delivered) until they take at most `cap` bytes.
+    pub(super) fn enforce_cap(&mut self, cap: u64) {
         if self.bytes <= cap {
             return;
         }
