@@ -247,10 +247,11 @@ impl Writer {
     }
 
     /// `spoolMaxBytes` (+ [`FILE_OVERHEAD`]) bounds the file on disk too. redb's file is several times the records
-    /// it holds (half-full leaves on appends, pages freed only two commits later, growth by doubling: RELIABILITY.md,
-    /// "Disk cap"), so the records get [`RECORD_SHARE`] of the cap, less room for the next commits. If a commit still takes the file past the cap
-    /// (a burst, the journal's churn), the records are evicted to half and the file compacted, once per growth (a
-    /// file that compaction cannot bring under the cap is not compacted again until it grows).
+    /// it holds (half-full leaves on appends, pages freed only two commits later, growth by doubling:
+    /// RELIABILITY.md, "Disk cap"), so the records get [`RECORD_SHARE`] of the cap, less room for the next
+    /// commits. If a commit still takes the file past the cap (a burst, the journal's churn), the records are
+    /// evicted to half and the file compacted, once per growth (a file that compaction cannot bring under the cap
+    /// is not compacted again until it grows).
     pub(super) fn enforce_file_cap(&mut self) {
         let limit = self.inner.cfg.max_bytes + FILE_OVERHEAD;
         let len = std::fs::metadata(&self.inner.path).map(|m| m.len()).unwrap_or(0);
