@@ -7,12 +7,11 @@
 
 mod common;
 
+use common::child::{spawn_child, temp_dir};
 use common::{admin, get_json, wait_for};
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use xmcdp::model::{Event, EventCommon, PageView};
@@ -36,12 +35,6 @@ fn emulator() -> EmulatorHandle {
     spawn(cfg).expect("emulator starts")
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let d = std::env::temp_dir().join(format!("xmcdp-faults-{}-{name}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn settings(base: &str, dir: Option<&Path>, extra: Value) -> String {
     let mut s = json!({"clientKey": "ck_test", "targetUrl": base, "pointOfSale": "myretailsite/ireland",
@@ -131,7 +124,7 @@ fn outage_under_steady_load_delivers_everything_after_recovery_with_flat_memory(
     let _g = serial();
     let emu = emulator();
     let base = emu.base_url();
-    let dir = temp_dir("outage");
+    let dir = temp_dir("faults", "outage");
     let outage = if soak() { Duration::from_secs(60) } else { Duration::from_secs(3) };
     let rate = if soak() { 2000 } else { 1000 };
     let queue_max_bytes = 4 << 20;
@@ -256,7 +249,7 @@ fn graceful_shutdown_under_load_loses_nothing() {
     let _g = serial();
     let emu = emulator();
     let base = emu.base_url();
-    let dir = temp_dir("graceful");
+    let dir = temp_dir("faults", "graceful");
     let bids: Vec<String> = (0..20).map(|_| new_browser(&base)).collect();
     // CDP up: shutdown drains. CDP down: shutdown spools, the next client delivers.
     let c = Client::from_json(&settings(&base, Some(&dir), json!({}))).unwrap();
@@ -333,44 +326,33 @@ fn kill_9_under_load_loses_at_most_the_commit_window() {
     let _g = serial();
     let emu = emulator();
     let base = emu.base_url();
-    let dir = temp_dir("kill");
+    let dir = temp_dir("faults", "kill");
     let bids: Vec<String> = (0..20).map(|_| new_browser(&base)).collect();
     let commit_ms = 50u64;
     set_faults(&base, json!({"outage": true}));
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_spool_writer", "--nocapture", "--test-threads=1"])
-        .env("XMCDP_FAULTS_CHILD", &base)
-        .env("XMCDP_FAULTS_DIR", &dir)
-        .env("XMCDP_FAULTS_BIDS", bids.join(","))
-        .env("XMCDP_FAULTS_COMMIT_MS", commit_ms.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
     let acks = std::sync::Arc::new(Mutex::new(Vec::<(u64, u64)>::new()));
     let commits = std::sync::Arc::new(Mutex::new(Vec::<(u64, u64)>::new()));
-    let reader = {
+    let child = {
         let (acks, commits) = (acks.clone(), commits.clone());
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let mut p = line.split_whitespace();
-                let tag = p.next();
-                let (Some(a), Some(ms)) = (p.next().and_then(|v| v.parse::<u64>().ok()), p.next().and_then(|v| v.parse::<u64>().ok())) else { continue };
-                match tag {
-                    Some("ACK") => acks.lock().unwrap().push((a, ms)),
-                    Some("COMMIT") => commits.lock().unwrap().push((a, ms)),
-                    _ => {}
-                }
-            }
-        })
+        spawn_child(
+            "child_spool_writer",
+            &[
+                ("XMCDP_FAULTS_CHILD", base.clone()),
+                ("XMCDP_FAULTS_DIR", dir.display().to_string()),
+                ("XMCDP_FAULTS_BIDS", bids.join(",")),
+                ("XMCDP_FAULTS_COMMIT_MS", commit_ms.to_string()),
+            ],
+            move |tag, a, ms| match tag {
+                "ACK" => acks.lock().unwrap().push((a, ms)),
+                "COMMIT" => commits.lock().unwrap().push((a, ms)),
+                _ => {}
+            },
+        )
     };
     let run = if soak() { Duration::from_secs(20) } else { Duration::from_millis(2500) };
     wait_for(Duration::from_secs(10), || Some(()).filter(|_| !acks.lock().unwrap().is_empty())).expect("child started");
     std::thread::sleep(run);
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    reader.join().unwrap();
+    child.kill_9();
     let acks = acks.lock().unwrap().clone();
     let kill_ms = acks.last().unwrap().1;
     // The restart: the CDP is back, a new process (here a new client: the dead one's lock is gone) adopts.

@@ -10,12 +10,11 @@
 
 mod common;
 
+use common::child::{spawn_child, temp_dir};
 use common::{admin, get_json, wait_for};
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use xmcdp::model::{Event, EventCommon, PageView};
@@ -34,12 +33,6 @@ fn emulator() -> EmulatorHandle {
     spawn(cfg).expect("emulator starts")
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let d = std::env::temp_dir().join(format!("xmcdp-journal-{}-{name}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn settings(base: &str, dir: &Path, extra: Value) -> String {
     let mut s = json!({"clientKey": "ck_test", "targetUrl": base, "pointOfSale": "myretailsite/ireland",
@@ -123,7 +116,7 @@ struct KillRun {
 fn kill_run(state: &str, journal: bool, run: Duration) -> KillRun {
     let emu = emulator();
     let base = emu.base_url();
-    let dir = temp_dir(state);
+    let dir = temp_dir("journal", state);
     let bids: Vec<String> = (0..20).map(|_| new_browser(&base)).collect();
     let commit_ms = 50u64;
     let faults = match state {
@@ -138,39 +131,31 @@ fn kill_run(state: &str, journal: bool, run: Duration) -> KillRun {
     if journal {
         extra["durability"] = json!("journal");
     }
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_journal_writer", "--nocapture", "--test-threads=1"])
-        .env("XMCDP_JOURNAL_CHILD", &base)
-        .env("XMCDP_JOURNAL_DIR", &dir)
-        .env("XMCDP_JOURNAL_BIDS", bids.join(","))
-        .env("XMCDP_JOURNAL_SETTINGS", extra.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
     let lines = Arc::new(Mutex::new((Vec::<(u64, u64)>::new(), Vec::<u64>::new(), Vec::<(u64, u64)>::new())));
-    let reader = {
+    let child = {
         let lines = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let mut p = line.split_whitespace();
-                let (tag, a, b) = (p.next(), p.next().and_then(|v| v.parse::<u64>().ok()), p.next().and_then(|v| v.parse::<u64>().ok()));
+        spawn_child(
+            "child_journal_writer",
+            &[
+                ("XMCDP_JOURNAL_CHILD", base.clone()),
+                ("XMCDP_JOURNAL_DIR", dir.display().to_string()),
+                ("XMCDP_JOURNAL_BIDS", bids.join(",")),
+                ("XMCDP_JOURNAL_SETTINGS", extra.to_string()),
+            ],
+            move |tag, a, ms| {
                 let mut l = lines.lock().unwrap();
-                match (tag, a, b) {
-                    (Some("ACK"), Some(i), Some(ms)) => l.0.push((i, ms)),
-                    (Some("COMMIT"), Some(_), Some(ms)) => l.1.push(ms),
-                    (Some("SECURED"), Some(n), Some(ms)) => l.2.push((n, ms)),
+                match tag {
+                    "ACK" => l.0.push((a, ms)),
+                    "COMMIT" => l.1.push(ms),
+                    "SECURED" => l.2.push((a, ms)),
                     _ => {}
                 }
-            }
-        })
+            },
+        )
     };
     wait_for(Duration::from_secs(10), || Some(()).filter(|_| !lines.lock().unwrap().0.is_empty())).expect("child started");
     std::thread::sleep(run);
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    reader.join().unwrap();
+    child.kill_9();
     let (acks, commits, secured) = lines.lock().unwrap().clone();
     let kill_ms = acks.last().unwrap().1;
     admin(&base).set_faults(&json!({})).unwrap();
@@ -280,7 +265,7 @@ fn journal_throughput_and_disk_writes() {
     for journal in [false, true] {
         let emu = emulator();
         let base = emu.base_url();
-        let dir = temp_dir(if journal { "tp-journal" } else { "tp-overflow" });
+        let dir = temp_dir("journal", if journal { "tp-journal" } else { "tp-overflow" });
         let bids: Vec<String> = (0..50).map(|_| new_browser(&base)).collect();
         // Room for every event in memory: this measures delivery, not the spool's replay of a flooded queue.
         let mut extra = json!({"queueCapacity": n + 1000, "queueMaxBytes": 1u64 << 30, "spoolCommitIntervalMs": 100});

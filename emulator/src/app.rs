@@ -49,13 +49,14 @@ impl RouteName {
     ];
 }
 
-const FAULT_KINDS: [&str; 6] = [
+const FAULT_KINDS: [&str; 7] = [
     "latency",
     "error",
     "throttle",
     "reset",
     "slow_body",
     "outage",
+    "blackhole",
 ];
 
 pub struct RequestRec {
@@ -95,7 +96,7 @@ pub struct App {
     initial_faults: FaultConfig,
     clock_offset_ms: AtomicI64,
     route_counts: [AtomicU64; 7],
-    fault_counts: [AtomicU64; 6],
+    fault_counts: [AtomicU64; 7],
     /// `Idempotency-Key` of accepted events → the answer given, so a replayed event is acknowledged again but
     /// stored once (and counted as a duplicate).
     idem: Mutex<Idem>,

@@ -1,4 +1,4 @@
-//! Fault injection: per-route latency, errors, throttling (429), connection resets, slow bodies and a full
+//! Fault injection: per-route latency, errors, throttling (429), connection resets, black holes, slow bodies and a full
 //! outage. Configured at start (`faults` in the config, CLI flags) and at run time (`PUT /__emulator/faults`).
 
 use serde::{Deserialize, Serialize};
@@ -48,6 +48,10 @@ pub struct FaultRule {
     /// Probability of dropping the TCP connection (RST) without any response.
     #[serde(default)]
     pub reset_rate: f64,
+    /// Probability of a black hole: the request is read and never answered nor handled (the client's timeout
+    /// is its only way out); the connection is dropped after [`BLACKHOLE_HOLD`].
+    #[serde(default)]
+    pub blackhole_rate: f64,
     /// Probability of sending the (normal) response body slowly, `slow_body_chunk_bytes` per
     /// `slow_body_delay_ms`.
     #[serde(default)]
@@ -93,6 +97,7 @@ impl FaultConfig {
                 ("error_rate", r.error_rate),
                 ("throttle_rate", r.throttle_rate),
                 ("reset_rate", r.reset_rate),
+                ("blackhole_rate", r.blackhole_rate),
                 ("slow_body_rate", r.slow_body_rate),
             ] {
                 if !(0.0..=1.0).contains(&p) {
@@ -120,10 +125,14 @@ pub struct Decision {
     pub outage: bool,
     pub delay: Option<Duration>,
     pub reset: bool,
+    pub blackhole: bool,
     pub throttle: Option<u64>,
     pub error: Option<u16>,
     pub slow: Option<(Duration, usize)>,
 }
+
+/// How long a black-holed request holds its connection before it is dropped (never answered).
+pub const BLACKHOLE_HOLD: Duration = Duration::from_secs(120);
 
 /// Fault state held by the running emulator.
 #[derive(Debug, Default)]
@@ -163,6 +172,8 @@ impl Faults {
         let hit = |p: f64| p > 0.0 && (p >= 1.0 || crate::ids::rand_f64() < p);
         if hit(rule.reset_rate) {
             d.reset = true;
+        } else if hit(rule.blackhole_rate) {
+            d.blackhole = true;
         } else if hit(rule.throttle_rate) {
             d.throttle = Some(rule.retry_after_secs);
         } else if hit(rule.error_rate) {
@@ -173,7 +184,7 @@ impl Faults {
                 rule.slow_body_chunk_bytes,
             ));
         }
-        if d.reset || d.throttle.is_some() || d.error.is_some() || d.slow.is_some() {
+        if d.reset || d.blackhole || d.throttle.is_some() || d.error.is_some() || d.slow.is_some() {
             *self.used.entry(key.to_string()).or_insert(0) += 1;
         }
         d

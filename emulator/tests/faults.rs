@@ -122,6 +122,33 @@ fn connection_reset_and_outage() {
 }
 
 #[test]
+fn a_black_hole_reads_the_request_and_never_answers_nor_stores_it() {
+    use std::io::{Read, Write};
+    let e = emu();
+    let b = e.base_url();
+    let (bid, _) = new_browser(&b);
+    put_faults(&b, json!({"routes": {"events": {"blackhole_rate": 1.0}}}));
+    let body = json!({"type": "VIEW", "browser_id": bid, "client_key": "ck_test", "pos": POS}).to_string();
+    let addr = b.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    write!(s, "POST /v1.2/events HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_millis(1500))).unwrap();
+    let mut buf = [0u8; 64];
+    let t0 = Instant::now();
+    let r = s.read(&mut buf);
+    assert!(
+        matches!(&r, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)),
+        "expected no answer at all, got {r:?}"
+    );
+    assert!(t0.elapsed().as_millis() >= 1400);
+    let st = admin(&b, "/__emulator/stats");
+    assert_eq!(st["faults"]["by_kind"]["blackhole"], 1, "{st}");
+    assert_eq!(st["events"]["accepted"], 0, "{st}");
+    // Other routes keep answering.
+    assert_eq!(get(&b, "/v1.2/browser/create.json?client_key=ck_test").status, 200);
+}
+
+#[test]
 fn latency_and_slow_body() {
     let e = emu();
     let b = e.base_url();

@@ -46,11 +46,11 @@ pub(super) fn open_db(path: &Path, create: bool) -> Result<Database, OpenError> 
     Ok(db)
 }
 
-pub(super) fn quarantine(inner: &Inner, path: &Path, why: &str) {
+pub(super) fn quarantine(stats: &Stats, path: &Path, why: &str) {
     let mut aside = path.as_os_str().to_owned();
     aside.push(format!(".corrupt-{}", crate::pipeline::unix_ms_now()));
     let moved = std::fs::rename(path, &aside).is_ok();
-    inner.stats.quarantined_files.fetch_add(1, Relaxed);
+    stats.quarantined_files.fetch_add(1, Relaxed);
     log::error(format!(
         "xmcdp: spool file {} is unreadable ({why}); {}",
         path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
@@ -58,7 +58,90 @@ pub(super) fn quarantine(inner: &Inner, path: &Path, why: &str) {
     ));
 }
 
+/// Spool files of our client key in the directory (other than `own`), oldest first, so older events replay first.
+pub(super) fn orphan_candidates(cfg: &SpoolConfig, own: Option<&Path>) -> Vec<PathBuf> {
+    let prefix = format!("{PREFIX}{}-", cfg.client_key);
+    let Ok(dir) = std::fs::read_dir(&cfg.directory) else { return Vec::new() };
+    let mut candidates: Vec<PathBuf> = dir
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| Some(p.as_path()) != own)
+        // Empty: a file being created (redb locks it before it writes the header), not an orphan. Opening it would
+        // fail and set it aside as corrupt under its owner; a scan every second makes that window worth closing.
+        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0))
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.strip_prefix(&prefix).and_then(|r| r.strip_suffix(EXT)).is_some_and(|r| {
+                let mut parts = r.split('-');
+                matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None)
+                    if !a.is_empty() && !b.is_empty() && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit()))
+            })
+        })
+        .collect();
+    candidates.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    candidates
+}
+
+/// At start, the oldest orphan whose lock we can take becomes our own file, rather than being copied into a new
+/// one: a restart after a crash then needs no copy, and the directory never holds the records twice (a copy made
+/// the directory about twice `spoolMaxBytes` while it lasted).
+pub(super) fn take_over(cfg: &SpoolConfig, stats: &Stats) -> Option<(PathBuf, Database)> {
+    for path in orphan_candidates(cfg, None) {
+        match guarded(|| open_db(&path, false)) {
+            Err(OpenError::Locked) => {}
+            Err(OpenError::Bad(e)) => quarantine(stats, &path, &e),
+            Ok(db) => return Some((path, db)),
+        }
+    }
+    None
+}
+
+/// A new file of our own: `xmcdp-spool-{clientKey}-{pid}-{n}.redb`. A name can be taken by a live process that
+/// took over a dead one's file with our pid (`take_over`): then the next `n`.
+pub(super) fn create_own(cfg: &SpoolConfig, stats: &Stats) -> Result<(PathBuf, Database), String> {
+    let mut last = String::new();
+    for _ in 0..16 {
+        let n = INSTANCE.fetch_add(1, Relaxed);
+        let path = cfg.directory.join(format!("{PREFIX}{}-{}-{n}{EXT}", cfg.client_key, std::process::id()));
+        match guarded(|| open_db(&path, true)) {
+            Ok(db) => return Ok((path, db)),
+            Err(OpenError::Locked) => last = "the spool file is locked by another client".into(),
+            Err(OpenError::Bad(e)) => {
+                // Our own name but unreadable (a crashed process with a reused pid left garbage): set it aside.
+                quarantine(stats, &path, &e);
+                return guarded(|| open_db(&path, true)).map(|db| (path, db)).map_err(|e| format!("cannot create the spool file: {}", e.text()));
+            }
+        }
+    }
+    Err(last)
+}
+
 impl Writer {
+    /// A file taken over from its dead owner: its journal rows (events that were still in the owner's lanes, newer
+    /// than its spooled ones of the same visitor) join the spooled records behind them, before our own journal
+    /// writes to that table. Then `load_own` counts them all.
+    pub(super) fn spool_inherited_journal(&mut self) {
+        let r = (|| -> Result<(), redb::Error> {
+            let txn = self.db.begin_write()?;
+            {
+                let mut j = txn.open_table(JOURNAL)?;
+                let mut t = txn.open_table(TABLE)?;
+                let mut key = t.last()?.map_or(0, |(k, _)| k.value() + 1);
+                let rows = j.iter()?.map(|i| i.map(|(_, v)| v.value().to_vec())).collect::<Result<Vec<_>, _>>()?;
+                for v in rows {
+                    t.insert(key, v.as_slice())?;
+                    key += 1;
+                }
+                j.retain(|_, _| false)?;
+            }
+            txn.commit()?;
+            Ok(())
+        })();
+        if let Err(e) = r {
+            log::error(format!("xmcdp: cannot move the journal of an adopted spool file: {e}"));
+        }
+    }
+
     /// Our own file may hold records (a previous process with the same pid): count them, index visitors,
     /// drop records that do not parse.
     pub(super) fn load_own(&mut self) {
@@ -109,27 +192,11 @@ impl Writer {
     /// Spool files of the same client key whose lock can be taken: their owner is gone.
     pub(super) fn adopt_orphans(&mut self) {
         self.last_adopt = Instant::now();
-        let own = format!("{PREFIX}{}-", self.inner.cfg.client_key);
-        let Ok(dir) = std::fs::read_dir(&self.inner.cfg.directory) else { return };
-        let mut candidates: Vec<PathBuf> = dir
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p != &self.inner.path)
-            .filter(|p| {
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                name.strip_prefix(&own).and_then(|r| r.strip_suffix(EXT)).is_some_and(|r| {
-                    let mut parts = r.split('-');
-                    matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None)
-                        if !a.is_empty() && !b.is_empty() && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit()))
-                })
-            })
-            .collect();
-        // Oldest file first, so older events replay first.
-        candidates.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        let candidates = orphan_candidates(&self.inner.cfg, Some(&self.inner.path));
         for path in candidates {
             match guarded(|| open_db(&path, false)) {
                 Err(OpenError::Locked) => {}
-                Err(OpenError::Bad(e)) => quarantine(&self.inner, &path, &e),
+                Err(OpenError::Bad(e)) => quarantine(&self.inner.stats, &path, &e),
                 Ok(orphan) => self.adopt(orphan, &path),
             }
         }
@@ -138,6 +205,7 @@ impl Writer {
     pub(super) fn adopt(&mut self, orphan: Database, path: &Path) {
         let mut bad = 0u64;
         let mut moved = 0u64;
+        let mut requeued = 0u64;
         let r = (|| -> Result<(), redb::Error> {
             let read = orphan.begin_read()?;
             let from = read.open_table(TABLE)?;
@@ -151,6 +219,7 @@ impl Writer {
                     Err(redb::TableError::TableDoesNotExist(_)) => None,
                     Err(e) => return Err(e.into()),
                 };
+                let ours_below = self.next_key;
                 let rows = from.iter()?.chain(journal.iter().map(|j| j.iter()).collect::<Result<Vec<_>, _>>()?.into_iter().flatten());
                 for item in rows {
                     let (_, v) = item?;
@@ -164,6 +233,27 @@ impl Writer {
                             moved += 1;
                         }
                         None => bad += 1,
+                    }
+                }
+                // The orphan's owner is the older process (IIS recycle: it stopped taking requests when we
+                // started), so its events of a visitor precede ours: the records we spilled ourselves (from
+                // `own_from`: not the ones adopted at start, which are older) and have not offered to the pipeline
+                // yet move behind the adopted ones, in their own order. Replays already out cannot be called back.
+                if moved > 0 {
+                    let waiting: Vec<u64> = to
+                        .range(self.own_from.min(ours_below)..ours_below)?
+                        .map(|item| item.map(|(k, _)| k.value()))
+                        .collect::<Result<Vec<u64>, _>>()?
+                        .into_iter()
+                        .filter(|k| !self.in_flight.contains(k) && !self.delivered.contains(k))
+                        .collect();
+                    for k in waiting {
+                        let Some(v) = to.remove(k)? else { continue };
+                        let bytes = v.value().to_vec();
+                        drop(v);
+                        to.insert(self.next_key, bytes.as_slice())?;
+                        self.next_key += 1;
+                        requeued += 1;
                     }
                 }
             }
@@ -180,10 +270,10 @@ impl Writer {
                 self.inner.stats.adopted_events.fetch_add(moved, Relaxed);
                 self.inner.stats.quarantined_records.fetch_add(bad, Relaxed);
                 if moved > 0 {
-                    log::info(format!("xmcdp: adopted {moved} spooled events from an orphaned spool file"));
+                    log::info(format!("xmcdp: adopted {moved} spooled events from an orphaned spool file ({requeued} of ours moved behind them)"));
                 }
             }
-            Err(e) => quarantine(&self.inner, path, &e.to_string()),
+            Err(e) => quarantine(&self.inner.stats, path, &e.to_string()),
         }
         self.publish();
     }

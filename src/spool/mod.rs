@@ -3,8 +3,9 @@
 //! - **Files.** One redb file per process and client: `xmcdp-spool-{clientKey}-{pid}-{n}.redb` in
 //!   `spoolDirectory`. redb holds an exclusive OS lock (flock / LockFileEx) while a file is open, so a file
 //!   whose lock can be taken belongs to nobody: its owner exited or crashed. Such orphans (IIS overlapped
-//!   recycle, a crashed worker, a previous client of this process) are adopted at start and every
-//!   [`ADOPT_INTERVAL`]: their records are copied into our file, then the orphan is deleted. A file that does
+//!   recycle, a crashed worker, a previous client of this process) are adopted at start, every [`ADOPT_INTERVAL`]
+//!   and before each outage probe: their records are copied into our file, ahead of our own not yet replayed,
+//!   then the orphan is deleted. A file that does
 //!   not open for any other reason is renamed `*.corrupt-{unixms}` (quarantined), logged and counted.
 //! - **Writes.** Never on the caller's thread: `spill` pushes into a bounded channel (full → the events are
 //!   dropped and counted). One writer thread renders, encodes and commits in batches: at least every
@@ -22,7 +23,8 @@
 //!   diverted into the spool behind them (at the head of their lane, after any older ones queued there), so
 //!   they replay in acceptance order. When a replayed event fails, the replay epoch moves on and every replayed event still
 //!   queued goes back instead of overtaking it.
-//! - **Cap.** Beyond `spoolMaxBytes` of records the oldest are evicted and counted.
+//! - **Cap.** `spoolMaxBytes` (+ [`FILE_OVERHEAD`]) bounds the file on disk: the records get a quarter of it
+//!   ([`RECORD_SHARE`]), the oldest evicted and counted beyond; a file that still passes the cap is compacted.
 //! - **Journal mode** (`durability: "journal"`, `journal.rs`): live events are written ahead too, in the same
 //!   commits, and leave the journal when delivered; the next process adopts what a killed one left.
 
@@ -33,7 +35,7 @@ mod record;
 mod replay;
 mod writer;
 
-use files::{guarded, open_db, placeholder_db, quarantine, OpenError};
+use files::{create_own, placeholder_db, take_over};
 use overflow::SpoolOverflow;
 
 pub use record::Record;
@@ -64,8 +66,17 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// redb's page cache per open spool file (its default is 1 GiB, which a long outage would fill with pages of a
 /// file that is only appended to and read once, front to back).
 pub const CACHE_BYTES: usize = 8 << 20;
-/// How often the directory is scanned for orphaned spools (a recycled sibling that exited after we started).
-pub const ADOPT_INTERVAL: Duration = Duration::from_secs(10);
+/// What the spool file may take beyond `spoolMaxBytes`: an empty redb file is 1.6 MB (its fixed regions and
+/// headers), whatever it holds.
+pub const FILE_OVERHEAD: u64 = 2 << 20;
+/// The records get `spoolMaxBytes / RECORD_SHARE`: redb 2.6 took 17.4 MB of file for 4–5.3 MiB of 700-byte
+/// records in the spool's pattern (appends, FIFO deletes, journal churn), the file cap being 16 MiB + 2 MiB.
+pub const RECORD_SHARE: u64 = 4;
+/// How often the directory is scanned for orphaned spools (a recycled sibling that exited after we started), and
+/// before every outage probe. A scan is one directory listing plus a failed lock per live sibling's file; the
+/// sooner a released file is adopted, the smaller the chance that our own younger events of the same visitor are
+/// delivered ahead of its older ones (RELIABILITY.md, "Overlapped recycle").
+pub const ADOPT_INTERVAL: Duration = Duration::from_secs(1);
 
 static INSTANCE: AtomicU64 = AtomicU64::new(0);
 
@@ -109,6 +120,8 @@ struct Stats {
     adopted_events: AtomicU64,
     commits: AtomicU64,
     commit_errors: AtomicU64,
+    /// The file was over `spoolMaxBytes` + `FILE_OVERHEAD` and compacted.
+    compactions: AtomicU64,
     depth: AtomicU64,
     bytes: AtomicU64,
     file_bytes: AtomicU64,
@@ -198,8 +211,13 @@ impl Spool {
     /// returned as text for the caller to log; the client then runs without a spool.
     pub fn open(cfg: SpoolConfig, renderer: BodyRenderer) -> Result<Spool, String> {
         std::fs::create_dir_all(&cfg.directory).map_err(|e| format!("cannot create the spool directory: {e}"))?;
-        let n = INSTANCE.fetch_add(1, Relaxed);
-        let path = cfg.directory.join(format!("{PREFIX}{}-{}-{n}{EXT}", cfg.client_key, std::process::id()));
+        let stats = Stats::default();
+        let taken = take_over(&cfg, &stats);
+        let took_over = taken.is_some();
+        let (path, db) = match taken {
+            Some((path, db)) => (path, db),
+            None => create_own(&cfg, &stats)?,
+        };
         let (tx, rx) = sync_channel(cfg.channel_events);
         let inner = Arc::new(Inner {
             cfg,
@@ -214,20 +232,20 @@ impl Spool {
             sink: OnceLock::new(),
             closed: AtomicBool::new(false),
             renderer,
-            stats: Stats::default(),
+            stats,
         });
-        let db = match guarded(|| open_db(&path, true)) {
-            Ok(db) => db,
-            Err(OpenError::Locked) => return Err("the spool file is locked by another client".into()),
-            Err(OpenError::Bad(e)) => {
-                // Our own name but unreadable (a crashed process with a reused pid left garbage): set it aside.
-                quarantine(&inner, &path, &e);
-                guarded(|| open_db(&path, true)).map_err(|e| format!("cannot create the spool file: {}", e.text()))?
-            }
-        };
         let mut w = Writer::new(inner.clone(), db);
+        if took_over {
+            w.spool_inherited_journal();
+        }
         w.load_own();
+        if took_over {
+            inner.stats.adopted_files.fetch_add(1, Relaxed);
+            inner.stats.adopted_events.fetch_add(w.count, Relaxed);
+        }
         w.adopt_orphans();
+        // Records from here on are ours: a sibling's file adopted later goes ahead of them (`Writer::adopt`).
+        w.own_from = w.next_key;
         let handle = std::thread::Builder::new()
             .name("xmcdp-spool".into())
             .spawn(move || {
@@ -300,6 +318,7 @@ impl Spool {
             "adopted_events": s.adopted_events.load(Relaxed),
             "commits": s.commits.load(Relaxed),
             "commit_errors": s.commit_errors.load(Relaxed),
+            "compactions": s.compactions.load(Relaxed),
             "last_commit_us": s.last_commit_us.load(Relaxed),
             "depth": s.depth.load(Relaxed),
             "bytes": s.bytes.load(Relaxed),
@@ -348,7 +367,18 @@ struct Writer {
     offer_epoch: u64,
     last_probe: Option<Instant>,
     last_adopt: Instant,
+    /// The first key of the records we spilled ourselves (adopted at start: below it).
+    own_from: u64,
+    file: FileCap,
     journal: journal::Journal,
+}
+
+/// What `Writer::enforce_file_cap` remembers about the file.
+struct FileCap {
+    /// The file's length after the last compaction.
+    compacted_len: u64,
+    /// The record bytes the last commit added.
+    commit_bytes: u64,
 }
 
 #[cfg(test)]

@@ -34,6 +34,9 @@ impl Writer {
                 return;
             }
             self.last_probe = Some(Instant::now());
+            // A sibling that released its file since the last scan holds older events: adopt them first, so the
+            // probe (the first event to reach the CDP when it is back) is not a younger one of the same visitor.
+            self.adopt_orphans();
             1
         } else {
             REPLAY_WINDOW.saturating_sub(self.in_flight.len()).min(sink.room())

@@ -21,6 +21,8 @@ impl Writer {
             offer_epoch: 0,
             last_probe: None,
             last_adopt: Instant::now(),
+            own_from: u64::MAX,
+            file: FileCap { compacted_len: 0, commit_bytes: 0 },
             journal: journal::Journal::default(),
         }
     }
@@ -113,10 +115,10 @@ impl Writer {
             if due {
                 self.commit();
             }
-            self.replay();
             if self.last_adopt.elapsed() >= ADOPT_INTERVAL {
                 self.adopt_orphans();
             }
+            self.replay();
         }
     }
 
@@ -216,6 +218,7 @@ impl Writer {
                 self.next_key += added;
                 self.count += added;
                 self.bytes += added_bytes;
+                self.file.commit_bytes = added_bytes;
                 self.inner.stats.spooled.fetch_add(added, Relaxed);
                 self.count = self.count.saturating_sub(removed);
                 self.bytes = self.bytes.saturating_sub(removed_bytes);
@@ -236,15 +239,40 @@ impl Writer {
                 log::emit_once("spool-commit", log::Level::Error, format!("xmcdp: the spool cannot commit ({e}); spilled events are being lost"));
             }
         }
-        self.enforce_cap();
+        self.enforce_file_cap();
         if self.count == 0 && self.in_flight.is_empty() && self.inner.stats.file_bytes.load(Relaxed) > 8 << 20 {
             let _ = self.db.compact();
         }
         self.publish();
     }
 
-    pub(super) fn enforce_cap(&mut self) {
-        if self.bytes <= self.inner.cfg.max_bytes {
+    /// `spoolMaxBytes` (+ [`FILE_OVERHEAD`]) bounds the file on disk too. redb's file is several times the records
+    /// it holds (half-full leaves on appends, pages freed only two commits later, growth by doubling:
+    /// RELIABILITY.md, "Disk cap"), so the records get [`RECORD_SHARE`] of the cap, less room for the next
+    /// commits. If a commit still takes the file past the cap (a burst, the journal's churn), the records are
+    /// evicted to half and the file compacted, once per growth (a file that compaction cannot bring under the cap
+    /// is not compacted again until it grows).
+    pub(super) fn enforce_file_cap(&mut self) {
+        let limit = self.inner.cfg.max_bytes + FILE_OVERHEAD;
+        let len = std::fs::metadata(&self.inner.path).map(|m| m.len()).unwrap_or(0);
+        if len <= limit || len <= self.file.compacted_len {
+            // Room for two more commits like the last one: a commit's pages are taken before the eviction after it
+            // frees any, and freed pages are reused only two commits later. Never below a sixteenth of the cap, so
+            // a burst does not empty the spool (the file then passes the cap once, and is compacted).
+            let share = self.inner.cfg.max_bytes / RECORD_SHARE;
+            self.enforce_cap(share.saturating_sub(2 * self.file.commit_bytes).max(self.inner.cfg.max_bytes / 16));
+            return;
+        }
+        self.enforce_cap(self.bytes / 2);
+        if self.db.compact().is_ok() {
+            self.inner.stats.compactions.fetch_add(1, Relaxed);
+        }
+        self.file.compacted_len = std::fs::metadata(&self.inner.path).map(|m| m.len()).unwrap_or(0);
+    }
+
+    /// Evicts the oldest records (never one in flight or delivered) until they take at most `cap` bytes.
+    pub(super) fn enforce_cap(&mut self, cap: u64) {
+        if self.bytes <= cap {
             return;
         }
         let mut evicted = Vec::new();
@@ -256,7 +284,7 @@ impl Writer {
                 let mut freed = 0u64;
                 for item in t.iter()? {
                     let (k, v) = item?;
-                    if self.bytes - freed <= self.inner.cfg.max_bytes {
+                    if self.bytes - freed <= cap {
                         break;
                     }
                     if self.in_flight.contains(&k.value()) || self.delivered.contains(&k.value()) {

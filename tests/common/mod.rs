@@ -3,6 +3,8 @@
 //! and polling.
 #![allow(dead_code)]
 
+pub mod child;
+
 use serde_json::Value;
 use std::time::{Duration, Instant};
 pub use xmcdp_emulator_admin::{Admin, Response};

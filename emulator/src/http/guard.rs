@@ -112,6 +112,12 @@ pub async fn guard(State(scope): State<Scope>, req: Request, next: Next) -> Resp
     if decision.reset {
         return drop_connection(app, rec, route, "reset", &parts.extensions).await;
     }
+    if decision.blackhole {
+        // Read, never handled, never answered: the peer sees a request that hangs until its own timeout.
+        app.count_fault("blackhole");
+        tokio::time::sleep(crate::faults::BLACKHOLE_HOLD).await;
+        return drop_connection(app, rec, route, "blackhole_dropped", &parts.extensions).await;
+    }
     let injected = if let Some(retry) = decision.throttle {
         let mut out = rest_error(
             429,
