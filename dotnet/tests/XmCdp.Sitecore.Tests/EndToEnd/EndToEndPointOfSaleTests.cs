@@ -12,7 +12,8 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
     /// <c>pointOfSaleByLanguage</c> end to end (issue 10 item 13): through xsp4, the shipped config and the real native
     /// library, a German page's VIEW and every callFlows request started for it (the site-wide and path prefetches and
     /// the rendering's decision) carry the German point of sale, and the same visitor's English page gets decisions
-    /// for the site's default point of sale, not the German ones again. Its own host, for the one extra appSetting.
+    /// for the site's default point of sale, not the German ones from the decision cache. Its own host, for the extra
+    /// appSettings.
     /// </summary>
     [TestFixture]
     public class EndToEndPointOfSaleTests
@@ -30,6 +31,8 @@ namespace XmCdp.Sitecore.Tests.EndToEnd
             _host = XspHost.Start(_emulator.BaseUrl, null, new Dictionary<string, string>
             {
                 { "XmCdp.website.pointOfSaleByLanguage", "de=" + German },
+                // The native decision cache on: an English page answered from the German entries would show here.
+                { "XmCdp.website.decisionCacheTtlMs", "60000" },
             });
             var warm = _host.Get("/__host/log");
             Assert.That(warm.Status, Is.EqualTo(200), warm.Body + "\n" + _host.Output);
