@@ -16,7 +16,7 @@ namespace XmCdp.Sitecore.Tests
     /// the site's default.
     /// </summary>
     [TestFixture]
-    public class DecisionPointOfSaleTests
+    public class TrackVisitorPointOfSaleTests
     {
         private const string Bid = "a38b230c-11eb-4cf9-8d5d-274e9f344925";
         private RecordingClient _client;
