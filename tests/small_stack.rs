@@ -267,3 +267,63 @@ fn guest_calls(c: xmcdp_client_t) {
     assert_eq!(status, XMCDP_STATUS_INVALID_ARGUMENT);
     assert!(last_error().contains("guest ref"), "{}", last_error());
 }
+
+/// `{"a":{"a":…1…}}` nested `depth` times.
+fn nested(depth: usize) -> String {
+    format!("{}1{}", r#"{"a":"#.repeat(depth), "}".repeat(depth))
+}
+
+/// Deep JSON from the host: serde_json recurses once per level (up to its limit of 128), and a 127-deep document
+/// overflowed this 256 KiB stack in `xmcdp_client_new` and `xmcdp_client_event` before `nesting::within` refused
+/// documents deeper than 34 levels ahead of the parse. Each JSON argument is refused with the status its syntax
+/// errors have, the message naming the argument and the limit; at the limit, the call answers normally.
+#[test]
+fn deeply_nested_json_in_every_json_argument_is_refused_on_a_256_kib_stack() {
+    let emu = spawn(EmulatorConfig::default()).unwrap();
+    let url = emu.base_url().to_owned();
+    on_small_stack(move || {
+        let settings = format!(r#"{{"clientKey":"ck_test","targetUrl":"{url}","pointOfSale":"p","apiToken":"tok_test"}}"#);
+        let mut c = 0;
+        ok("client_new", xmcdp_client_new(s(&settings), &mut c));
+        let gref = "0f8e2d1c-1111-4222-8333-944455566677";
+        let guest = r#"{"guestType":"visitor"}"#;
+        for depth in [xmcdp::nesting::MAX_NESTING, xmcdp::nesting::MAX_NESTING + 1, 127, 129, 10_000] {
+            let doc = nested(depth);
+            let mut ev: xmcdp_event_t = unsafe { std::mem::zeroed() };
+            ev.common.browser_id = s(BID);
+            ev.event_type = s("DEEP");
+            let mut req: xmcdp_decision_request_t = unsafe { std::mem::zeroed() };
+            req.friendly_id = s("params_echo");
+            req.browser_id = s(BID);
+            req.params_json = s(&doc);
+            let mut bad: xmcdp_client_t = 0;
+            let bad: *mut xmcdp_client_t = &mut bad;
+            type Call<'a> = Box<dyn Fn() -> xmcdp_status_t + 'a>;
+            let calls: Vec<(&str, xmcdp_status_t, Call)> = vec![
+                ("settings", XMCDP_STATUS_INVALID_JSON, Box::new(|| xmcdp_client_new(s(&doc), bad))),
+                ("event.data_json", XMCDP_STATUS_INVALID_FIELD, Box::new(|| xmcdp_client_event(c, &xmcdp_event_t { data_json: s(&doc), ..ev }))),
+                ("event.ext_json", XMCDP_STATUS_INVALID_EXT, Box::new(|| xmcdp_client_event(c, &xmcdp_event_t { ext_json: s(&doc), ..ev }))),
+                ("request.params_json", XMCDP_STATUS_INVALID_FIELD, Box::new(|| out(|b, cap, n| xmcdp_client_decide(c, &req, 2_000, b, cap, n)).0)),
+                ("guest_json", XMCDP_STATUS_INVALID_ARGUMENT, Box::new(|| out(|b, cap, n| xmcdp_client_guest_create(c, s(&doc), xmcdp_str_t::NONE, 0, b, cap, n)).0)),
+                ("extensions_json", XMCDP_STATUS_INVALID_EXT, Box::new(|| out(|b, cap, n| xmcdp_client_guest_create(c, s(guest), s(&doc), 0, b, cap, n)).0)),
+                ("guest_json", XMCDP_STATUS_INVALID_ARGUMENT, Box::new(|| out(|b, cap, n| xmcdp_client_guest_update(c, s(gref), s(&doc), 0, 0, b, cap, n)).0)),
+                ("data_json", XMCDP_STATUS_INVALID_EXT, Box::new(|| out(|b, cap, n| xmcdp_client_guest_extension_create(c, s(gref), s("ext"), s(&doc), 0, b, cap, n)).0)),
+                ("data_json", XMCDP_STATUS_INVALID_EXT, Box::new(|| out(|b, cap, n| xmcdp_client_guest_extension_put(c, s(gref), s("ext"), s(&doc), 0, b, cap, n)).0)),
+                ("data_json", XMCDP_STATUS_INVALID_EXT, Box::new(|| out(|b, cap, n| xmcdp_client_guest_extension_patch(c, s(gref), s("ext"), s(&doc), 0, b, cap, n)).0)),
+            ];
+            for (field, refused, call) in calls {
+                let status = call();
+                let msg = if status == XMCDP_STATUS_OK { String::new() } else { last_error() };
+                if depth > xmcdp::nesting::MAX_NESTING {
+                    assert_eq!(status, refused, "{field} at depth {depth}: {msg}");
+                    assert!(msg.contains(field) && msg.contains("nested deeper than 34 levels"), "{field} at depth {depth}: {msg}");
+                } else {
+                    // At the limit: parsed, then answered by the usual checks (or the emulator), never by the depth rule.
+                    assert!(!msg.contains("nested deeper than 34 levels"), "{field} at depth {depth}: {status:?} {msg}");
+                    assert!(!matches!(status, XMCDP_STATUS_PANIC | XMCDP_STATUS_INTERNAL), "{field} at depth {depth}: {status:?} {msg}");
+                }
+            }
+        }
+        ok("delete", xmcdp_client_delete(c));
+    });
+}

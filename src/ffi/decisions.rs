@@ -107,6 +107,7 @@ unsafe fn params(s: &xmcdp_str_t) -> FfiResult<Map<String, Value>> {
     let Some(json) = s.as_str(FIELD, XMCDP_MAX_JSON_LEN)? else {
         return Ok(Map::new());
     };
+    super::strings::check_nesting(json, FIELD, XMCDP_STATUS_INVALID_FIELD)?;
     match serde_json::from_str::<Value>(json) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(FfiError::new(XMCDP_STATUS_INVALID_FIELD, format!("{FIELD}: not a JSON object"))),
