@@ -140,6 +140,29 @@ namespace XmCdp.Tests
             Assert.That(missing, Is.Empty, "public calls never made on the 256 KiB thread: " + string.Join(", ", missing));
         }
 
+        [Test]
+        public void DeeplyNestedEventData_IsRefusedOnA256KiBStack_NotAStackOverflow()
+        {
+            // 127 levels is within serde_json's own limit; its recursive parse overflowed 256 KiB before the native
+            // side refused documents nested deeper than 34 levels ahead of parsing.
+            var deep = new System.Text.StringBuilder();
+            for (int i = 0; i < 127; i++) deep.Append("{\"a\":");
+            deep.Append('1').Append('}', 127);
+            var bid = _emulator.CreateBrowserId();
+            CdpStatus status = CdpStatus.Ok;
+            string message = null;
+            OnSmallStack(() =>
+            {
+                using (var client = new CdpClient(new CdpSettings { ClientKey = "ck_test", PointOfSale = "myretailsite/ireland", TargetUrl = _emulator.BaseUrl }))
+                {
+                    status = client.TryEvent(new CustomEvent("DEEP") { BrowserId = bid, DataJson = deep.ToString() });
+                    message = NativeCalls.LastError();
+                }
+            });
+            Assert.That(status, Is.EqualTo(CdpStatus.InvalidField));
+            Assert.That(message, Is.StringContaining("event.data_json: JSON nested deeper than 34 levels"));
+        }
+
         /// <summary>The Guest REST calls: lifecycle, lookups, every data extension call, and an answer above the 8 KiB output buffer.</summary>
         private static void GuestCalls(CdpGuests guests, Calls calls, string email, string crm)
         {
