@@ -14,6 +14,7 @@ pub mod ffi;
 pub mod guests;
 pub mod log;
 pub mod model;
+pub mod nesting;
 pub mod pipeline;
 pub mod spool;
 pub mod stats;

@@ -228,7 +228,13 @@ namespace XmCdp.Sitecore
             return result;
         }
 
-        /// <summary>A decision request for this visitor (browser id, language, channel, currency, User-Agent).</summary>
+        /// <summary>
+        /// A decision request for this visitor (browser id, language, channel, currency, User-Agent, and the point of
+        /// sale of the request's language). Every decision this context starts is built here, so a German page is
+        /// decided for the German point of sale as its events are; the native decision cache keys on it, so the same
+        /// visitor's French page gets its own answer. A caller that sets <see cref="DecisionRequest.PointOfSale"/> on
+        /// the returned request overrides it.
+        /// </summary>
         public DecisionRequest NewDecisionRequest(string friendlyId)
         {
             return new DecisionRequest(friendlyId)
@@ -238,6 +244,8 @@ namespace XmCdp.Sitecore
                 Channel = Site.Channel,
                 Currency = Site.Currency,
                 UserAgent = UserAgent,
+                // null = the site's default, filled in by the native side.
+                PointOfSale = PointOfSale,
             };
         }
 

@@ -200,6 +200,9 @@ const MAX_CLIENT_KEY: usize = 100;
 
 impl Settings {
     pub fn from_json(json: &str) -> Result<Settings> {
+        if !crate::nesting::within(json.as_bytes(), crate::nesting::MAX_NESTING) {
+            return Err(Error::new(ErrorKind::ConfigInvalidJson, crate::nesting::too_deep("settings")));
+        }
         let value: Value = serde_json::from_str(json).map_err(|e| {
             // serde_json messages name line/column, never echo the input text.
             Error::new(ErrorKind::ConfigInvalidJson, format!("settings are not valid JSON: {e}"))

@@ -108,6 +108,7 @@ unsafe fn params<'a>(s: &xmcdp_str_t) -> FfiResult<Params<'a>> {
     let Some(json) = s.as_str(FIELD, XMCDP_MAX_JSON_LEN)? else {
         return Ok(Params::Map(EMPTY.get_or_init(Map::new)));
     };
+    super::strings::check_nesting(json, FIELD, XMCDP_STATUS_INVALID_FIELD)?;
     match ParamsJson::scan(json) {
         Ok(p) => Ok(Params::Json(p)),
         Err(ParamsError::NotObject) => Err(FfiError::new(XMCDP_STATUS_INVALID_FIELD, format!("{FIELD}: not a JSON object"))),

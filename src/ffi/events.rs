@@ -7,7 +7,7 @@
 use super::call::{ffi_call, FfiError, FfiResult};
 use super::client::{with_client, xmcdp_client_t};
 use super::status::xmcdp_status_t::{self, *};
-use super::strings::{non_null, slice, xmcdp_str_t, XMCDP_MAX_JSON_LEN, XMCDP_MAX_STR_LEN};
+use super::strings::{check_nesting, non_null, slice, xmcdp_str_t, XMCDP_MAX_JSON_LEN, XMCDP_MAX_STR_LEN};
 use crate::model::{CustomEvent, Event, EventCommon, Ext, Identifier, Identity, PageView};
 use interoptopus::{ffi_function, ffi_type};
 use serde_json::{Map, Value};
@@ -150,7 +150,11 @@ unsafe fn common(c: &xmcdp_common_t, names: [&str; 6]) -> FfiResult<EventCommon>
 }
 
 unsafe fn ext(s: &xmcdp_str_t, field: &str) -> FfiResult<Ext> {
-    match s.as_str(field, XMCDP_MAX_JSON_LEN)? {
+    let json = s.as_str(field, XMCDP_MAX_JSON_LEN)?;
+    if let Some(json) = json {
+        check_nesting(json, field, XMCDP_STATUS_INVALID_EXT)?;
+    }
+    match json {
         None => Ok(Ext::default()),
         Some(json) => Ext::from_json(json.as_bytes()).map_err(|e| {
             let mut e = FfiError::from(e);
@@ -164,6 +168,7 @@ unsafe fn data(s: &xmcdp_str_t, field: &str) -> FfiResult<Map<String, Value>> {
     let Some(json) = s.as_str(field, XMCDP_MAX_JSON_LEN)? else {
         return Ok(Map::new());
     };
+    check_nesting(json, field, XMCDP_STATUS_INVALID_FIELD)?;
     match serde_json::from_str::<Value>(json) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(FfiError::new(XMCDP_STATUS_INVALID_FIELD, format!("{field}: not a JSON object"))),

@@ -50,6 +50,7 @@ unsafe fn required<'a>(s: &xmcdp_str_t, field: &str) -> FfiResult<&'a str> {
 unsafe fn data(s: &xmcdp_str_t) -> FfiResult<Value> {
     const FIELD: &str = "data_json";
     let json = s.required(FIELD, XMCDP_MAX_JSON_LEN)?;
+    super::strings::check_nesting(json, FIELD, XMCDP_STATUS_INVALID_EXT)?;
     serde_json::from_str(json)
         .map_err(|e| FfiError::new(XMCDP_STATUS_INVALID_EXT, format!("{FIELD}: invalid JSON at line {} column {}", e.line(), e.column())))
 }
@@ -289,6 +290,7 @@ pub extern "C" fn xmcdp_client_guest_extension_delete_fields(
 unsafe fn guest_json(s: &xmcdp_str_t) -> FfiResult<Value> {
     const FIELD: &str = "guest_json";
     let json = s.required(FIELD, XMCDP_MAX_JSON_LEN)?;
+    super::strings::check_nesting(json, FIELD, XMCDP_STATUS_INVALID_ARGUMENT)?;
     serde_json::from_str(json)
         .map_err(|e| FfiError::new(XMCDP_STATUS_INVALID_ARGUMENT, format!("{FIELD}: invalid JSON at line {} column {}", e.line(), e.column())))
 }
@@ -319,7 +321,11 @@ pub extern "C" fn xmcdp_client_guest_create(
     ffi_call("xmcdp_client_guest_create", || unsafe {
         start(buf, cap, out_len)?;
         let g = self::guest_json(&guest_json)?;
-        let exts = match extensions_json.as_str("extensions_json", XMCDP_MAX_JSON_LEN)? {
+        let exts = extensions_json.as_str("extensions_json", XMCDP_MAX_JSON_LEN)?;
+        if let Some(j) = exts {
+            super::strings::check_nesting(j, "extensions_json", XMCDP_STATUS_INVALID_EXT)?;
+        }
+        let exts = match exts {
             None => Value::Null,
             Some(j) => serde_json::from_str(j).map_err(|e| {
                 FfiError::new(XMCDP_STATUS_INVALID_EXT, format!("extensions_json: invalid JSON at line {} column {}", e.line(), e.column()))

@@ -118,6 +118,16 @@ impl xmcdp_str_t {
     }
 }
 
+/// Refuses a JSON argument nested deeper than [`crate::nesting::MAX_NESTING`] before it is parsed (the parse
+/// would recurse once per level on the host's thread), with `status`: the one the argument's syntax errors get.
+pub fn check_nesting(json: &str, field: &str, status: super::status::xmcdp_status_t) -> FfiResult<()> {
+    if crate::nesting::within(json.as_bytes(), crate::nesting::MAX_NESTING) {
+        Ok(())
+    } else {
+        Err(FfiError::new(status, crate::nesting::too_deep(field)))
+    }
+}
+
 /// Rejects a NULL pointer argument with a message naming it.
 pub fn non_null<T>(p: *const T, field: &str) -> FfiResult<*const T> {
     if p.is_null() {
