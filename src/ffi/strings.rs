@@ -94,6 +94,9 @@ impl xmcdp_str_t {
     pub unsafe fn as_str<'a>(&self, field: &str, max: usize) -> FfiResult<Option<&'a str>> {
         match self.bytes(field, max)? {
             None => Ok(None),
+            // ASCII is valid UTF-8, and this test vectorises; `from_utf8` walks short strings a byte at a time.
+            // Most fields on the request path are ASCII.
+            Some(b) if b.iter().fold(true, |ascii, &c| ascii & (c < 0x80)) => Ok(Some(std::str::from_utf8_unchecked(b))),
             Some(b) => std::str::from_utf8(b)
                 .map(Some)
                 .map_err(|e| FfiError::new(XMCDP_STATUS_INVALID_UTF8, format!("{field}: invalid UTF-8 at byte {}", e.valid_up_to()))),

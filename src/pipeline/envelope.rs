@@ -2,6 +2,7 @@
 //! the body renderer shared with the spool.
 
 use super::*;
+use std::sync::atomic::AtomicI64;
 
 /// Stable id of one accepted event (128 bits, printed like a UUID v4). Random per process, then a counter:
 /// unique without a syscall on the request thread.
@@ -48,6 +49,36 @@ pub fn unix_ms_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
+/// The wall clock derived from the monotonic one, so accepting an event reads one clock, not two.
+struct WallClock {
+    base: Instant,
+    /// Unix ms minus ms since `base`, as last read.
+    offset_ms: AtomicI64,
+    /// Ms since `base` of that reading.
+    read_at_ms: AtomicU64,
+}
+
+static WALL: once_cell::sync::Lazy<WallClock> = once_cell::sync::Lazy::new(|| {
+    let base = Instant::now();
+    WallClock { base, offset_ms: AtomicI64::new(unix_ms_now() as i64), read_at_ms: AtomicU64::new(0) }
+});
+
+/// The wall-clock time (Unix ms) at `t`, a recent `Instant`. The offset between the two clocks is read
+/// again once a second of activity has passed, so a step of the wall clock (NTP, a resumed VM) shows up
+/// in the timestamps within a second; the figure only dates events (spool statistics, records).
+pub fn unix_ms_at(t: Instant) -> u64 {
+    let w = &*WALL;
+    let since = t.saturating_duration_since(w.base).as_millis() as u64;
+    if since.saturating_sub(w.read_at_ms.load(Relaxed)) >= 1000 {
+        let now = Instant::now();
+        let wall = unix_ms_now() as i64;
+        let now_since = now.saturating_duration_since(w.base).as_millis() as i64;
+        w.offset_ms.store(wall - now_since, Relaxed);
+        w.read_at_ms.store(now_since as u64, Relaxed);
+    }
+    (w.offset_ms.load(Relaxed) + since as i64).max(0) as u64
+}
+
 /// An event body rendered before it was spooled; replayed as is (byte for byte what would have been sent).
 #[derive(Debug, Clone)]
 pub struct Rendered {
@@ -77,7 +108,9 @@ const ENVELOPE_SLOT: usize = 2 * std::mem::size_of::<Envelope>();
 #[derive(Debug)]
 pub struct Envelope {
     pub payload: Payload,
-    pub user_agent: Option<String>,
+    /// The visitor's user agent, unless the payload carries it (a packed page view does): read
+    /// [`Envelope::user_agent`].
+    pub ua: Option<String>,
     pub enqueued_at: Instant,
     /// Wall-clock time of first acceptance (kept across spooling and replay).
     pub accepted_unix_ms: u64,
@@ -91,11 +124,12 @@ pub struct Envelope {
 impl Envelope {
     pub fn new(event: Event, user_agent: Option<String>) -> Envelope {
         let bytes = ENVELOPE_SLOT + event.approx_bytes() + user_agent.as_ref().map_or(0, |u| crate::model::footprint::alloc(u.capacity()));
+        let now = Instant::now();
         Envelope {
             payload: Payload::Event(event),
-            user_agent,
-            enqueued_at: Instant::now(),
-            accepted_unix_ms: unix_ms_now(),
+            ua: user_agent,
+            enqueued_at: now,
+            accepted_unix_ms: unix_ms_at(now),
             id: EventId::next(),
             origin: None,
             bytes,
@@ -109,7 +143,15 @@ impl Envelope {
             + r.event_type.len()
             + r.browser_id.len()
             + user_agent.as_ref().map_or(0, |u| u.len());
-        Envelope { payload: Payload::Rendered(r), user_agent, enqueued_at: Instant::now(), accepted_unix_ms, id, origin: Some(origin), bytes }
+        Envelope { payload: Payload::Rendered(r), ua: user_agent, enqueued_at: Instant::now(), accepted_unix_ms, id, origin: Some(origin), bytes }
+    }
+
+    /// The visitor's user agent, to forward.
+    pub fn user_agent(&self) -> Option<&str> {
+        match &self.payload {
+            Payload::Event(Event::PackedView(v)) => v.user_agent(),
+            _ => self.ua.as_deref(),
+        }
     }
 
     pub fn browser_id(&self) -> &str {
