@@ -124,8 +124,20 @@ unsafe fn opt(s: &xmcdp_str_t, field: &str) -> FfiResult<Option<String>> {
     s.to_opt_string(field)
 }
 
-/// What [`opt`] checks (size limit, UTF-8), without the copy.
+/// What [`opt`] checks (size limit, UTF-8), without the copy. The common case (absent, or ASCII within the
+/// limit) is decided inline; anything else takes `as_str`, whose errors name the field.
+#[inline(always)]
 unsafe fn borrow<'a>(s: &xmcdp_str_t, field: &str) -> FfiResult<Option<&'a str>> {
+    if s.ptr.is_null() {
+        if s.len == 0 {
+            return Ok(None);
+        }
+    } else if s.len <= XMCDP_MAX_STR_LEN {
+        let b = std::slice::from_raw_parts(s.ptr, s.len);
+        if super::strings::is_ascii(b) {
+            return Ok(Some(std::str::from_utf8_unchecked(b)));
+        }
+    }
     s.as_str(field, XMCDP_MAX_STR_LEN)
 }
 

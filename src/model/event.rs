@@ -452,7 +452,7 @@ fn non_empty(v: Option<&str>) -> Option<&str> {
     v.filter(|x| !x.is_empty())
 }
 
-fn view_json(v: &ViewFields, v_ext: &Ext, ctx: &BodyContext) -> Map<String, Value> {
+pub(super) fn view_json(v: &ViewFields, v_ext: &Ext, ctx: &BodyContext) -> Map<String, Value> {
     let params = v.url.map(engage_params).unwrap_or_default();
     let mut utm = Map::new();
     if v.include_utm {

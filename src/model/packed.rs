@@ -4,7 +4,8 @@
 //! caller sends one) instead of one `String` per field. It renders through the same code as [`PageView`],
 //! so the body is the same bytes.
 
-use super::event::{validate_view, Base, EventCommon, PageView, ViewFields};
+use super::event::{validate_view, view_json, Base, EventCommon, PageView, ViewFields};
+use super::BodyContext;
 use super::flatten::Ext;
 use crate::error::{err, Error, ErrorKind};
 
@@ -113,6 +114,11 @@ impl PackedView {
         super::footprint::alloc(self.buf.len()) + self.ext.approx_bytes()
     }
 
+    /// The body, as `Event::to_body` renders the same [`PageView`].
+    pub fn to_body(&self, ctx: &BodyContext) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::Value::Object(view_json(&self.fields(), &self.ext, ctx))).unwrap_or_default()
+    }
+
     /// The same event with owned fields (the user agent is not part of a [`PageView`]).
     pub fn to_page_view(&self) -> PageView {
         let f = self.fields();
@@ -138,7 +144,7 @@ impl PackedView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{BodyContext, Event};
+    use crate::model::Event;
 
     fn fields<'a>() -> ViewFields<'a> {
         ViewFields {
@@ -175,6 +181,7 @@ mod tests {
         let owned = Event::View(p.to_page_view());
         for ctx in [BodyContext::classic("ck", "pos"), BodyContext::edge(Some("2026-01-01T00:00:00.000Z"))] {
             assert_eq!(Event::PackedView(p.clone()).to_body(&ctx), owned.to_body(&ctx));
+            assert_eq!(p.to_body(&ctx), owned.to_body(&ctx));
         }
         for bad in [
             ViewFields { base: Base { browser_id: "a b", ..fields().base }, ..fields() },

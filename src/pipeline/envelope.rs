@@ -2,6 +2,7 @@
 //! the body renderer shared with the spool.
 
 use super::*;
+use crate::model::PackedView;
 use std::sync::atomic::AtomicI64;
 
 /// Stable id of one accepted event (128 bits, printed like a UUID v4). Random per process, then a counter:
@@ -89,8 +90,57 @@ pub struct Rendered {
 
 #[derive(Debug)]
 pub enum Payload {
-    Event(Event),
+    Event(Queued),
     Rendered(Rendered),
+}
+
+/// An accepted event as the queue holds it. Envelopes sit inline in the lanes' deques and are moved on the
+/// request thread, so the payload is kept small: the C ABI's packed page view inline (its strings are in one
+/// allocation already), any other event boxed (an IDENTITY is over 500 bytes; those come through the Rust API,
+/// which allocates per field anyway).
+#[derive(Debug, Clone)]
+pub enum Queued {
+    View(PackedView),
+    Boxed(Box<Event>),
+}
+
+impl Queued {
+    pub fn new(event: Event) -> Queued {
+        match event {
+            Event::PackedView(v) => Queued::View(v),
+            e => Queued::Boxed(Box::new(e)),
+        }
+    }
+
+    pub fn browser_id(&self) -> &str {
+        match self {
+            Queued::View(v) => v.browser_id(),
+            Queued::Boxed(e) => e.browser_id(),
+        }
+    }
+
+    pub fn event_type(&self) -> &str {
+        match self {
+            Queued::View(_) => "VIEW",
+            Queued::Boxed(e) => e.event_type(),
+        }
+    }
+
+    /// Memory charged against `queueMaxBytes`, beyond the envelope's own slot.
+    fn approx_bytes(&self) -> usize {
+        match self {
+            Queued::View(v) => v.approx_bytes(),
+            // `approx_bytes` counts the event's own size; boxed, that is an allocation of its own.
+            Queued::Boxed(e) => e.approx_bytes() - std::mem::size_of::<Event>() + crate::model::footprint::alloc(std::mem::size_of::<Event>()),
+        }
+    }
+
+    pub fn to_body(&self, ctx: &BodyContext) -> Vec<u8> {
+        match self {
+            Queued::View(v) => v.to_body(ctx),
+            Queued::Boxed(e) => e.to_body(ctx),
+        }
+    }
 }
 
 /// Where a replayed event comes from: its spool key and the replay epoch it was issued in.
@@ -122,7 +172,10 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    // Inlined so the event is built in place instead of moved (an `Event` is a few hundred bytes).
+    #[inline]
     pub fn new(event: Event, user_agent: Option<String>) -> Envelope {
+        let event = Queued::new(event);
         let bytes = ENVELOPE_SLOT + event.approx_bytes() + user_agent.as_ref().map_or(0, |u| crate::model::footprint::alloc(u.capacity()));
         let now = Instant::now();
         Envelope {
@@ -149,7 +202,7 @@ impl Envelope {
     /// The visitor's user agent, to forward.
     pub fn user_agent(&self) -> Option<&str> {
         match &self.payload {
-            Payload::Event(Event::PackedView(v)) => v.user_agent(),
+            Payload::Event(Queued::View(v)) => v.user_agent(),
             _ => self.ua.as_deref(),
         }
     }
@@ -199,7 +252,7 @@ impl BodyRenderer {
 
     /// Renders the body now. Edge bodies carry `requested_at`, which is therefore the render time: for a
     /// spooled event, the time it was written to the spool, not the time it is finally delivered.
-    pub fn render(&self, event: &Event) -> Vec<u8> {
+    pub fn render(&self, event: &Queued) -> Vec<u8> {
         let requested_at = match self.wire {
             Wire::Edge => Some(utc_now_iso8601()),
             Wire::Classic => None,
