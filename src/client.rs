@@ -129,7 +129,7 @@ impl Client {
     pub fn send_view(&self, view: ViewFields<'_>, ext: Ext, user_agent: Option<&str>) -> Result<()> {
         let user_agent = user_agent.map(|ua| &ua[..ua_cut(ua)]);
         let packed = PackedView::new(view, ext, user_agent).map_err(Error::from)?;
-        self.pipeline.enqueue(Envelope::new(Event::PackedView(packed), None))
+        self.pipeline.enqueue(Envelope::packed_view(packed))
     }
 
     /// Graceful, idempotent shutdown: stop accepting, deliver what fits before `deadline`, stop the runtime.
