@@ -6,6 +6,7 @@ use crate::error::{err, Error, ErrorKind};
 use super::flatten::{Ext, MAX_EXT_DEPTH};
 use super::query::engage_params;
 use super::packed::PackedView;
+pub use super::view::{Base, ViewFields};
 use super::validate::{
     check_date, check_email, check_len, check_no_control, check_short, check_short_str, now_iso8601, MAX_EVENT_TYPE, MAX_SHORT,
     MAX_TEXT, MAX_URL,
@@ -26,47 +27,6 @@ pub struct EventCommon {
     pub point_of_sale: Option<String>,
 }
 
-/// The fields of [`EventCommon`], borrowed: what validation and the body renderer read, whichever way
-/// the event holds its strings (owned, or packed in one buffer by [`PackedView`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Base<'a> {
-    pub browser_id: &'a str,
-    pub channel: Option<&'a str>,
-    pub currency: Option<&'a str>,
-    pub language: Option<&'a str>,
-    pub page: Option<&'a str>,
-    pub point_of_sale: Option<&'a str>,
-}
-
-impl EventCommon {
-    pub fn base(&self) -> Base<'_> {
-        Base {
-            browser_id: &self.browser_id,
-            channel: self.channel.as_deref(),
-            currency: self.currency.as_deref(),
-            language: self.language.as_deref(),
-            page: self.page.as_deref(),
-            point_of_sale: self.point_of_sale.as_deref(),
-        }
-    }
-}
-
-/// The string fields of a VIEW, borrowed (see [`Base`]); `ext` travels next to it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ViewFields<'a> {
-    pub base: Base<'a>,
-    pub url: Option<&'a str>,
-    pub include_utm: bool,
-    pub referrer: Option<&'a str>,
-    pub page_variant_id: Option<&'a str>,
-}
-
-impl Default for ViewFields<'_> {
-    fn default() -> Self {
-        ViewFields { base: Base::default(), url: None, include_utm: true, referrer: None, page_variant_id: None }
-    }
-}
-
 #[derive(Clone, Debug, PartialEq)]
 pub struct PageView {
     pub common: EventCommon,
@@ -77,18 +37,6 @@ pub struct PageView {
     pub referrer: Option<String>,
     pub page_variant_id: Option<String>,
     pub ext: Ext,
-}
-
-impl PageView {
-    pub fn fields(&self) -> ViewFields<'_> {
-        ViewFields {
-            base: self.common.base(),
-            url: self.url.as_deref(),
-            include_utm: self.include_utm,
-            referrer: self.referrer.as_deref(),
-            page_variant_id: self.page_variant_id.as_deref(),
-        }
-    }
 }
 
 impl Default for PageView {

@@ -8,6 +8,7 @@ mod flatten;
 mod flows;
 pub(crate) mod footprint;
 mod packed;
+mod view;
 pub mod query;
 pub mod validate;
 
