@@ -12,7 +12,7 @@ use crate::transport::call::{run_within, RuntimeLink};
 use crate::transport::response::{network_error, read_capped, server_message};
 use crate::transport::urls::BrowserUrls;
 use crate::error::{Error, ErrorKind, Result};
-use crate::cookie::{read_cookie_header, CookieSpec};
+use crate::cookie::{read_cookie_header, CookieSpec, SetCookie};
 use crate::model::validate_browser_id;
 use crate::log;
 use crate::transport::Transport;
@@ -67,6 +67,7 @@ struct Pool {
     refill: tokio::sync::Notify,
     api: Api,
     spec: CookieSpec,
+    set_cookie: SetCookie,
     create_timeout: Duration,
 }
 
@@ -143,6 +144,7 @@ impl Pool {
             size: settings.browser_id_pool_size,
             refill: tokio::sync::Notify::new(),
             api: Api::new(settings, transport),
+            set_cookie: SetCookie::new(&spec),
             spec,
             create_timeout: settings.browser_create_timeout,
         });
@@ -222,7 +224,7 @@ impl BrowserIds {
         }
         if let Some(bid) = read.browser_id {
             if read.from_legacy {
-                let mut set_cookies = vec![pool.spec.set_cookie(&bid)];
+                let mut set_cookies = vec![pool.set_cookie.render(&bid)];
                 set_cookies.extend(pool.spec.expire_legacy());
                 return Ok(BrowserIdResult { browser_id: bid, guest_ref: None, set_cookies, created: false, source: BrowserIdSource::Legacy });
             }
@@ -233,7 +235,7 @@ impl BrowserIds {
             None => (self.create_browser_id(budget)?, BrowserIdSource::Created),
         };
         Ok(BrowserIdResult {
-            set_cookies: vec![pool.spec.set_cookie(&b.browser_id)],
+            set_cookies: vec![pool.set_cookie.render(&b.browser_id)],
             browser_id: b.browser_id,
             guest_ref: b.guest_ref,
             created: true,

@@ -7,7 +7,7 @@ use crate::browser::BrowserIds;
 use crate::config::Settings;
 use crate::decisions::{BreakerState, Decisions};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::Event;
+use crate::model::{Event, Ext, PackedView, ViewFields};
 use crate::pipeline::overflow::Discard;
 use crate::pipeline::{Envelope, Pipeline};
 use crate::guests::{GuestApi, Guests};
@@ -25,6 +25,15 @@ pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(2);
 
 /// Longest User-Agent forwarded; longer ones are cut (real browsers stay far below this).
 const MAX_USER_AGENT: usize = 512;
+
+/// Where a user agent is cut: at most [`MAX_USER_AGENT`] bytes, on a char boundary.
+fn ua_cut(ua: &str) -> usize {
+    let mut cut = ua.len().min(MAX_USER_AGENT);
+    while !ua.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    cut
+}
 
 pub struct Client {
     settings: Arc<Settings>,
@@ -128,16 +137,18 @@ impl Client {
     pub fn send(&self, event: Event, user_agent: Option<String>) -> Result<()> {
         event.validate().map_err(Error::from)?;
         let user_agent = user_agent.map(|mut ua| {
-            if ua.len() > MAX_USER_AGENT {
-                let mut cut = MAX_USER_AGENT;
-                while !ua.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                ua.truncate(cut);
-            }
+            ua.truncate(ua_cut(&ua));
             ua
         });
         self.pipeline.enqueue(Envelope::new(event, user_agent))
+    }
+
+    /// [`Client::send`] for a VIEW whose strings are borrowed (the C ABI's): validated where they are, then
+    /// copied into one allocation ([`PackedView`]) with the user agent. Same rules, messages and body.
+    pub fn send_view(&self, view: ViewFields<'_>, ext: Ext, user_agent: Option<&str>) -> Result<()> {
+        let user_agent = user_agent.map(|ua| &ua[..ua_cut(ua)]);
+        let packed = PackedView::new(view, ext, user_agent).map_err(Error::from)?;
+        self.pipeline.enqueue(Envelope::packed_view(packed))
     }
 
     /// Graceful, idempotent shutdown: stop accepting, deliver what fits before `deadline`, stop the runtime.

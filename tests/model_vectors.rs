@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 use xmcdp::cookie::{read_cookie_header, CookieSpec};
 use xmcdp::ErrorKind;
-use xmcdp::model::{
+use xmcdp::model::{PackedView, 
     BodyContext, CustomEvent, DecisionRequest, Event, EventCommon, Ext, Identifier, Identity, PageView, Wire,
 };
 
@@ -131,6 +131,19 @@ fn check_event(ev: Event, ctx: &BodyContext, expected: &str, what: &str) {
     ev.validate_with(ctx).unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(ev.approx_bytes() > 0);
     assert_body(ev.to_body(ctx), expected, what);
+    if let Some(packed) = packed_twin(&ev) {
+        let packed = packed.unwrap_or_else(|e| panic!("{what} packed: {e}"));
+        packed.validate_with(ctx).unwrap_or_else(|e| panic!("{what} packed: {e}"));
+        assert_body(packed.to_body(ctx), expected, &format!("{what} (packed, as the C ABI queues it)"));
+    }
+}
+
+/// A VIEW as the C ABI queues it (`PackedView`, validated on construction), for a `PageView`.
+fn packed_twin(ev: &Event) -> Option<Result<Event, xmcdp::Error>> {
+    match ev {
+        Event::View(pv) => Some(PackedView::new(pv.fields(), pv.ext.clone(), Some("Mozilla/5.0")).map(Event::PackedView)),
+        _ => None,
+    }
 }
 
 fn body_of(v: &Value) -> String {
@@ -606,6 +619,19 @@ fn random_events_always_serialize() {
             }
         };
         let valid = ev.validate().is_ok();
+        if let Some(packed) = packed_twin(&ev) {
+            // Same verdict, same message, same bytes on every wire.
+            match (packed, ev.validate()) {
+                (Ok(p), Ok(())) => {
+                    for ctx in &ctxs {
+                        assert_eq!(p.validate_with(ctx), ev.validate_with(ctx));
+                        assert_eq!(String::from_utf8(p.to_body(ctx)).unwrap(), String::from_utf8(ev.to_body(ctx)).unwrap());
+                    }
+                }
+                (Err(a), Err(b)) => assert_eq!(a, b),
+                (p, o) => panic!("packed {p:?} vs owned {o:?}"),
+            }
+        }
         if valid && !ev.browser_id().is_empty() {
             xmcdp::cookie::validate_browser_id(ev.browser_id()).unwrap();
         }

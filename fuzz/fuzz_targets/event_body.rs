@@ -1,6 +1,7 @@
 //! The event builders: `Ext::from_json` on arbitrary bytes and arbitrary JSON, `Ext::insert`, then VIEW /
 //! IDENTITY / custom events from hostile fields through `Event::validate` / `validate_with` and `to_body` on
-//! both wires, and the VIEW query parsing (`model::query`) on arbitrary URLs.
+//! both wires, and the VIEW query parsing (`model::query`) on arbitrary URLs; a VIEW also as the C ABI queues it
+//! (`PackedView`), which must agree with the owned one.
 //! Checks: no panic; an accepted `Ext` has at most 50 flat attributes (no objects, no nulls); every body is a
 //! JSON object without any duplicate key at any depth, with `type` / `browser_id` as given, `ext` flat and
 //! within 50 (51 on VIEW: the SDK adds pageVariantId after its check), and `utm_*` keys only from the URL.
@@ -211,6 +212,19 @@ fn run(data: &[u8]) -> arbitrary::Result<()> {
                 check_body(&ev, &ctx, accepted);
             }
             let _ = ev.approx_bytes();
+            // The C ABI queues a VIEW packed: same verdict, same message, same bytes.
+            if let Event::View(pv) = &ev {
+                match (PackedView::new(pv.fields(), pv.ext.clone(), Some("ua")), ev.validate()) {
+                    (Ok(p), Ok(())) => {
+                        for ctx in [BodyContext::classic("ck_test", "pos1"), BodyContext::edge(Some(now))] {
+                            assert_eq!(p.to_body(&ctx), ev.to_body(&ctx), "packed and owned VIEW bodies differ");
+                        }
+                        assert_eq!(p.user_agent(), Some("ua"));
+                    }
+                    (Err(a), Err(b)) => assert_eq!(a, b, "packed and owned VIEW errors differ"),
+                    (a, b) => panic!("packed {a:?} vs owned {b:?}"),
+                }
+            }
         }
     }
     Ok(())

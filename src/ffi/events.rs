@@ -8,7 +8,7 @@ use super::call::{ffi_call, FfiError, FfiResult};
 use super::client::{with_client, xmcdp_client_t};
 use super::status::xmcdp_status_t::{self, *};
 use super::strings::{check_nesting, non_null, slice, xmcdp_str_t, XMCDP_MAX_JSON_LEN, XMCDP_MAX_STR_LEN};
-use crate::model::{CustomEvent, Event, EventCommon, Ext, Identifier, Identity, PageView};
+use crate::model::{Base, CustomEvent, Event, EventCommon, Ext, Identifier, Identity, ViewFields};
 use interoptopus::{ffi_function, ffi_type};
 use serde_json::{Map, Value};
 
@@ -124,6 +124,23 @@ unsafe fn opt(s: &xmcdp_str_t, field: &str) -> FfiResult<Option<String>> {
     s.to_opt_string(field)
 }
 
+/// What [`opt`] checks (size limit, UTF-8), without the copy. The common case (absent, or ASCII within the
+/// limit) is decided inline; anything else takes `as_str`, whose errors name the field.
+#[inline(always)]
+unsafe fn borrow<'a>(s: &xmcdp_str_t, field: &str) -> FfiResult<Option<&'a str>> {
+    if s.ptr.is_null() {
+        if s.len == 0 {
+            return Ok(None);
+        }
+    } else if s.len <= XMCDP_MAX_STR_LEN {
+        let b = std::slice::from_raw_parts(s.ptr, s.len);
+        if super::strings::is_ascii(b) {
+            return Ok(Some(std::str::from_utf8_unchecked(b)));
+        }
+    }
+    s.as_str(field, XMCDP_MAX_STR_LEN)
+}
+
 /// Field names for messages, built at compile time: the page-view path must not allocate for them.
 macro_rules! common_names {
     ($what:literal) => {
@@ -194,15 +211,28 @@ fn send(handle: xmcdp_client_t, event: Event, user_agent: Option<String>) -> Ffi
 pub extern "C" fn xmcdp_client_page_view(client: xmcdp_client_t, page_view: *const xmcdp_page_view_t) -> xmcdp_status_t {
     ffi_call("xmcdp_client_page_view", || unsafe {
         let p = &*non_null(page_view, "page_view")?;
-        let event = PageView {
-            common: common(&p.common, common_names!("page_view"))?,
-            url: opt(&p.url, "page_view.url")?,
+        // Borrowed, not copied: the core validates them in place and packs them into one allocation. The
+        // checks run in the order the owned path ran them, so each input gets the same error as before.
+        let names = common_names!("page_view");
+        let c = &p.common;
+        let view = ViewFields {
+            base: Base {
+                browser_id: borrow(&c.browser_id, names[0])?.unwrap_or(""),
+                channel: borrow(&c.channel, names[1])?,
+                currency: borrow(&c.currency, names[2])?,
+                language: borrow(&c.language, names[3])?,
+                page: borrow(&c.page, names[4])?,
+                point_of_sale: borrow(&c.point_of_sale, names[5])?,
+            },
+            url: borrow(&p.url, "page_view.url")?,
             include_utm: p.include_utm != 0,
-            referrer: opt(&p.referrer, "page_view.referrer")?,
-            page_variant_id: opt(&p.page_variant_id, "page_view.page_variant_id")?,
-            ext: ext(&p.ext_json, "page_view.ext_json")?,
+            referrer: borrow(&p.referrer, "page_view.referrer")?,
+            page_variant_id: borrow(&p.page_variant_id, "page_view.page_variant_id")?,
         };
-        send(client, Event::View(event), opt(&p.user_agent, "page_view.user_agent")?)
+        let ext = ext(&p.ext_json, "page_view.ext_json")?;
+        let user_agent = borrow(&p.user_agent, "page_view.user_agent")?;
+        with_client(client, |c| c.send_view(view, ext, user_agent))??;
+        Ok(())
     })
 }
 

@@ -5,9 +5,11 @@ use serde_json::{Map, Value};
 use crate::error::{err, Error, ErrorKind};
 use super::flatten::{Ext, MAX_EXT_DEPTH};
 use super::query::engage_params;
+use super::packed::PackedView;
+pub use super::view::{Base, ViewFields};
 use super::validate::{
-    check_date, check_email, check_len, check_no_control, check_short, now_iso8601, MAX_EVENT_TYPE, MAX_SHORT, MAX_TEXT,
-    MAX_URL,
+    check_date, check_email, check_len, check_no_control, check_short, check_short_str, now_iso8601, MAX_EVENT_TYPE, MAX_SHORT,
+    MAX_TEXT, MAX_URL,
 };
 use super::{BodyContext, Wire};
 
@@ -120,31 +122,37 @@ const DEDICATED_TYPES: &[&str] = &["VIEW", "IDENTITY"];
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
     View(PageView),
+    /// A VIEW as the C ABI queues it: the same event, its strings packed in one allocation.
+    PackedView(PackedView),
     Identity(Identity),
     Custom(CustomEvent),
 }
 
-fn validate_common(c: &EventCommon) -> Result<(), Error> {
+fn validate_common(c: &Base) -> Result<(), Error> {
     if !c.browser_id.is_empty() {
-        crate::model::validate::validate_browser_id(&c.browser_id)?;
+        crate::model::validate::validate_browser_id(c.browser_id)?;
     }
-    check_short("channel", &c.channel)?;
-    check_short("currency", &c.currency)?;
-    check_short("language", &c.language)?;
-    check_short("pointOfSale", &c.point_of_sale)?;
-    if let Some(p) = &c.point_of_sale {
+    check_short_str("channel", c.channel)?;
+    check_short_str("currency", c.currency)?;
+    check_short_str("language", c.language)?;
+    check_short_str("pointOfSale", c.point_of_sale)?;
+    if let Some(p) = c.point_of_sale {
         if !p.is_empty() && p.trim().is_empty() {
             return Err(err(ErrorKind::MissingPointOfSale, "\"pointOfSale\" cannot be empty."));
         }
     }
-    text("page", &c.page)
+    text_max("page", c.page, MAX_TEXT)
 }
 
-fn text(field: &str, v: &Option<String>) -> Result<(), Error> {
-    text_max(field, v, MAX_TEXT)
+/// The VIEW rules, in the order [`Event::validate`] has always applied them (the first error wins).
+pub(super) fn validate_view(v: &ViewFields) -> Result<(), Error> {
+    validate_common(&v.base)?;
+    text_max("url", v.url, MAX_URL)?;
+    text_max("referrer", v.referrer, MAX_URL)?;
+    check_short_str("pageVariantId", v.page_variant_id)
 }
 
-fn text_max(field: &str, v: &Option<String>, max: usize) -> Result<(), Error> {
+fn text_max(field: &str, v: Option<&str>, max: usize) -> Result<(), Error> {
     if let Some(s) = v {
         check_len(field, s, max)?;
         check_no_control(field, s)?;
@@ -188,14 +196,10 @@ impl Event {
     /// Cheap checks, run on the request thread. Does not see settings: see [`Event::validate_with`].
     pub fn validate(&self) -> Result<(), Error> {
         match self {
-            Event::View(v) => {
-                validate_common(&v.common)?;
-                text_max("url", &v.url, MAX_URL)?;
-                text_max("referrer", &v.referrer, MAX_URL)?;
-                check_short("pageVariantId", &v.page_variant_id)
-            }
+            Event::View(v) => validate_view(&v.fields()),
+            Event::PackedView(v) => validate_view(&v.fields()),
             Event::Identity(i) => {
-                validate_common(&i.common)?;
+                validate_common(&i.common.base())?;
                 if i.identifiers.is_empty() {
                     return Err(err(ErrorKind::MissingIdentifiers, "\"identifiers\" is required."));
                 }
@@ -236,7 +240,7 @@ impl Event {
                 Ok(())
             }
             Event::Custom(c) => {
-                validate_common(&c.common)?;
+                validate_common(&c.common.base())?;
                 check_event_type(&c.event_type)?;
                 for (k, v) in &c.data {
                     if RESERVED_DATA_KEYS.contains(&k.as_str()) {
@@ -262,35 +266,46 @@ impl Event {
     /// (Engage MV-0003).
     pub fn validate_with(&self, ctx: &BodyContext) -> Result<(), Error> {
         self.validate()?;
-        if ctx.wire == Wire::Classic && ctx.effective_pos(self.common().point_of_sale.as_deref()).trim().is_empty() {
+        if ctx.wire == Wire::Classic && ctx.effective_pos(self.base().point_of_sale).trim().is_empty() {
             return Err(err(ErrorKind::MissingPointOfSale, "\"pointOfSale\" is required."));
         }
         Ok(())
     }
 
-    pub fn common(&self) -> &EventCommon {
+    /// The fields every event has, borrowed.
+    pub fn base(&self) -> Base<'_> {
         match self {
-            Event::View(v) => &v.common,
-            Event::Identity(i) => &i.common,
-            Event::Custom(c) => &c.common,
+            Event::View(v) => v.common.base(),
+            Event::PackedView(v) => v.fields().base,
+            Event::Identity(i) => i.common.base(),
+            Event::Custom(c) => c.common.base(),
         }
     }
 
+    /// The common fields, to change them. A packed view is unpacked into an owned one first (its user
+    /// agent is not part of the event and is dropped): for building events, not for the request path.
     pub fn common_mut(&mut self) -> &mut EventCommon {
+        if let Event::PackedView(p) = self {
+            *self = Event::View(p.to_page_view());
+        }
         match self {
             Event::View(v) => &mut v.common,
             Event::Identity(i) => &mut i.common,
             Event::Custom(c) => &mut c.common,
+            Event::PackedView(_) => unreachable!("unpacked above"),
         }
     }
 
     pub fn browser_id(&self) -> &str {
-        &self.common().browser_id
+        match self {
+            Event::PackedView(v) => v.browser_id(),
+            _ => self.base().browser_id,
+        }
     }
 
     pub fn event_type(&self) -> &str {
         match self {
-            Event::View(_) => "VIEW",
+            Event::View(_) | Event::PackedView(_) => "VIEW",
             Event::Identity(_) => "IDENTITY",
             Event::Custom(c) => &c.event_type,
         }
@@ -300,7 +315,12 @@ impl Event {
     /// capacities, JSON slots and map entries, allocator overhead (see `footprint`).
     pub fn approx_bytes(&self) -> usize {
         use super::footprint::{alloc, map, opt, string};
-        let c = self.common();
+        let c = match self {
+            Event::View(v) => &v.common,
+            Event::Identity(i) => &i.common,
+            Event::Custom(c) => &c.common,
+            Event::PackedView(v) => return std::mem::size_of::<Event>() + v.approx_bytes(),
+        };
         let common = string(&c.browser_id, c.browser_id.capacity()) + opt(&c.channel) + opt(&c.currency) + opt(&c.language) + opt(&c.page) + opt(&c.point_of_sale);
         let own = match self {
             Event::View(v) => opt(&v.url) + opt(&v.referrer) + opt(&v.page_variant_id) + v.ext.approx_bytes(),
@@ -316,6 +336,7 @@ impl Event {
                     + i.ext.approx_bytes()
             }
             Event::Custom(c) => string(&c.event_type, c.event_type.capacity()) + map(&c.data) + c.ext.approx_bytes(),
+            Event::PackedView(_) => 0,
         };
         std::mem::size_of::<Event>() + common + own
     }
@@ -328,7 +349,8 @@ impl Event {
     /// The body as an ordered JSON object.
     pub fn to_json(&self, ctx: &BodyContext) -> Map<String, Value> {
         match self {
-            Event::View(v) => view_json(v, ctx),
+            Event::View(v) => view_json(&v.fields(), &v.ext, ctx),
+            Event::PackedView(v) => view_json(&v.fields(), v.ext(), ctx),
             Event::Identity(i) => identity_json(i, ctx),
             Event::Custom(c) => custom_json(c, ctx),
         }
@@ -344,23 +366,27 @@ fn put_opt(m: &mut Map<String, Value>, k: &str, v: &Option<String>) {
 }
 
 fn put_opt_or(m: &mut Map<String, Value>, k: &str, v: &Option<String>, default: Option<&str>) {
-    if let Some(v) = v.as_deref().or(default) {
+    put_str_or(m, k, v.as_deref(), default)
+}
+
+fn put_str_or(m: &mut Map<String, Value>, k: &str, v: Option<&str>, default: Option<&str>) {
+    if let Some(v) = v.or(default) {
         m.insert(k.to_string(), s(v));
     }
 }
 
 /// Base keys in Engage order: `browser_id, channel, client_key, currency, language, page, pos`
 /// (+ `requested_at` on Edge). `omit_page` serves the FORM helper, which sends no page.
-fn put_base(m: &mut Map<String, Value>, c: &EventCommon, ctx: &BodyContext, omit_page: bool) {
-    m.insert("browser_id".into(), s(&c.browser_id));
-    put_opt_or(m, "channel", &c.channel, ctx.defaults.channel);
+fn put_base(m: &mut Map<String, Value>, c: &Base, ctx: &BodyContext, omit_page: bool) {
+    m.insert("browser_id".into(), s(c.browser_id));
+    put_str_or(m, "channel", c.channel, ctx.defaults.channel);
     m.insert("client_key".into(), s(if ctx.wire == Wire::Edge { "" } else { ctx.client_key }));
-    put_opt_or(m, "currency", &c.currency, ctx.defaults.currency);
-    put_opt_or(m, "language", &c.language, ctx.defaults.language);
+    put_str_or(m, "currency", c.currency, ctx.defaults.currency);
+    put_str_or(m, "language", c.language, ctx.defaults.language);
     if !omit_page {
-        m.insert("page".into(), s(c.page.as_deref().unwrap_or("")));
+        m.insert("page".into(), s(c.page.unwrap_or("")));
     }
-    m.insert("pos".into(), s(ctx.effective_pos(c.point_of_sale.as_deref())));
+    m.insert("pos".into(), s(ctx.effective_pos(c.point_of_sale)));
     if ctx.wire == Wire::Edge {
         let ts = match ctx.requested_at {
             Some(t) => t.to_string(),
@@ -370,12 +396,12 @@ fn put_base(m: &mut Map<String, Value>, c: &EventCommon, ctx: &BodyContext, omit
     }
 }
 
-fn non_empty(v: &Option<String>) -> Option<&str> {
-    v.as_deref().filter(|x| !x.is_empty())
+fn non_empty(v: Option<&str>) -> Option<&str> {
+    v.filter(|x| !x.is_empty())
 }
 
-fn view_json(v: &PageView, ctx: &BodyContext) -> Map<String, Value> {
-    let params = v.url.as_deref().map(engage_params).unwrap_or_default();
+pub(super) fn view_json(v: &ViewFields, v_ext: &Ext, ctx: &BodyContext) -> Map<String, Value> {
+    let params = v.url.map(engage_params).unwrap_or_default();
     let mut utm = Map::new();
     if v.include_utm {
         for (k, val) in &params {
@@ -387,15 +413,15 @@ fn view_json(v: &PageView, ctx: &BodyContext) -> Map<String, Value> {
     }
     // Precedence: explicit, then the URL's `variantid` (first occurrence, exact key), then ext.pageVariantId.
     let url_variant = params.iter().find(|(k, _)| k == "variantid").map(|(_, x)| x.as_str()).filter(|x| !x.is_empty());
-    let pv: Option<Value> = non_empty(&v.page_variant_id)
+    let pv: Option<Value> = non_empty(v.page_variant_id)
         .or(url_variant)
         .map(s)
-        .or_else(|| v.ext.get("pageVariantId").cloned());
+        .or_else(|| v_ext.get("pageVariantId").cloned());
     let mut ext = Map::new();
     if let Some(pv) = pv {
         ext.insert("pageVariantId".into(), pv);
     }
-    for (k, x) in v.ext.as_map() {
+    for (k, x) in v_ext.as_map() {
         if k != "pageVariantId" {
             ext.insert(k.clone(), x.clone());
         }
@@ -409,18 +435,18 @@ fn view_json(v: &PageView, ctx: &BodyContext) -> Map<String, Value> {
             if !ext.is_empty() {
                 m.insert("ext".into(), Value::Object(ext));
             }
-            put_opt(&mut m, "referrer", &v.referrer);
-            put_base(&mut m, &v.common, ctx, false);
+            put_str_or(&mut m, "referrer", v.referrer, None);
+            put_base(&mut m, &v.base, ctx, false);
         }
         Wire::Edge => {
             // Cloud SDK order: base keys first, then type, ext, utm_*, referrer.
-            put_base(&mut m, &v.common, ctx, false);
+            put_base(&mut m, &v.base, ctx, false);
             m.insert("type".into(), s("VIEW"));
             if !ext.is_empty() {
                 m.insert("ext".into(), Value::Object(ext));
             }
             m.extend(utm);
-            put_opt(&mut m, "referrer", &v.referrer);
+            put_str_or(&mut m, "referrer", v.referrer, None);
         }
     }
     m
@@ -460,7 +486,7 @@ fn identity_json(i: &Identity, ctx: &BodyContext) -> Map<String, Value> {
     if !i.ext.is_empty() {
         m.insert("ext".into(), Value::Object(i.ext.as_map().clone()));
     }
-    put_base(&mut m, &i.common, ctx, false);
+    put_base(&mut m, &i.common.base(), ctx, false);
     m
 }
 
@@ -477,6 +503,6 @@ fn custom_json(c: &CustomEvent, ctx: &BodyContext) -> Map<String, Value> {
     }
     // Engage's form() helper sends no page; a FORM event without a page is taken to come from it.
     let omit_page = c.event_type == "FORM" && c.common.page.is_none();
-    put_base(&mut m, &c.common, ctx, omit_page);
+    put_base(&mut m, &c.common.base(), ctx, omit_page);
     m
 }

@@ -7,6 +7,8 @@ mod event;
 mod flatten;
 mod flows;
 pub(crate) mod footprint;
+mod packed;
+mod view;
 pub mod query;
 pub mod validate;
 
@@ -14,7 +16,8 @@ pub use validate::validate_browser_id;
 
 use crate::error::{Error, ErrorKind};
 
-pub use event::{CustomEvent, Event, EventCommon, Identifier, Identity, PageView, RESERVED_DATA_KEYS};
+pub use event::{Base, CustomEvent, Event, EventCommon, Identifier, Identity, PageView, ViewFields, RESERVED_DATA_KEYS};
+pub use packed::PackedView;
 pub use flatten::{flatten, Ext, MAX_EXT_ATTRIBUTES};
 pub use flows::DecisionRequest;
 

@@ -14,7 +14,7 @@ fn journal_copy(env: &Envelope) -> Option<Envelope> {
     match (&env.payload, env.origin) {
         (Payload::Event(e), None) => Some(Envelope {
             payload: Payload::Event(e.clone()),
-            user_agent: env.user_agent.clone(),
+            ua: env.ua.clone(),
             enqueued_at: env.enqueued_at,
             accepted_unix_ms: env.accepted_unix_ms,
             id: env.id,
@@ -231,7 +231,7 @@ impl Delivery {
         loop {
             self.stats.in_flight.fetch_add(1, Relaxed);
             let outcome = tokio::select! {
-                o = self.transport.send_event(body.clone(), env.user_agent.as_deref(), Some(&key)) => Some(o),
+                o = self.transport.send_event(body.clone(), env.user_agent(), Some(&key)) => Some(o),
                 _ = abort.wait_for(|a| *a) => None,
             };
             self.stats.in_flight.fetch_sub(1, Relaxed);

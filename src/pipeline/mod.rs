@@ -21,7 +21,7 @@ mod lanes;
 pub mod overflow;
 mod envelope;
 
-pub use envelope::{unix_ms_now, BodyRenderer, Envelope, EventId, Origin, Payload, Rendered};
+pub use envelope::{unix_ms_now, BodyRenderer, Envelope, EventId, Origin, Payload, Queued, Rendered};
 
 use crate::config::{OverflowPolicy, RetryPolicy, Settings};
 use crate::error::{Error, ErrorKind, Result};

@@ -88,7 +88,7 @@ impl Journal {
                 continue;
             }
             let r = renderer.to_rendered(env);
-            let rec = Record { id: env.id.0, accepted_unix_ms: env.accepted_unix_ms, event_type: r.event_type, browser_id: r.browser_id, user_agent: env.user_agent.clone(), body: r.body.to_vec() };
+            let rec = Record { id: env.id.0, accepted_unix_ms: env.accepted_unix_ms, event_type: r.event_type, browser_id: r.browser_id, user_agent: env.user_agent().map(str::to_owned), body: r.body.to_vec() };
             t.insert(key, rec.encode().as_slice())?;
             added.push((env.id.0, key));
             key += 1;

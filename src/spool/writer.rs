@@ -180,7 +180,7 @@ impl Writer {
                 accepted_unix_ms: env.accepted_unix_ms,
                 event_type: r.event_type,
                 browser_id: r.browser_id,
-                user_agent: env.user_agent.clone(),
+                user_agent: env.user_agent().map(str::to_owned),
                 body: r.body.to_vec(),
             });
         }
