@@ -1,4 +1,6 @@
 use super::*;
+use crate::error::ErrorKind;
+use serde_json::{Map, Value};
 use serde_json::json;
 
 const BID: &str = "0a1b2c3d-4e5f-6789-abcd-ef0123456789";
@@ -60,28 +62,6 @@ fn random_request(r: &mut Rng, long: &str) -> DecisionRequest {
         }
     }
     d
-}
-
-#[test]
-fn fields_validate_like_the_model() {
-    let long = "y".repeat(5000);
-    let mut r = Rng(0x9E37_79B9_7F4A_7C15);
-    let (mut ok, mut bad) = (0, 0);
-    for _ in 0..20_000 {
-        let d = random_request(&mut r, &long);
-        for ctx in [classic(), BodyContext::classic("ck_test", ""), BodyContext::edge(None)] {
-            let model = d.validate_with(&ctx).map_err(|e| (e.kind, e.message));
-            let fields = DecisionFields::from_request(&d).validate_with(&ctx).map_err(|e| (e.kind, e.message));
-            assert_eq!(model, fields, "{d:?}");
-            if model.is_ok() {
-                ok += 1;
-            } else {
-                bad += 1;
-            }
-        }
-    }
-    // Both sides of every check were exercised, not only the first error.
-    assert!(ok > 1000 && bad > 1000, "ok {ok}, bad {bad}");
 }
 
 #[test]

@@ -8,9 +8,8 @@
 use serde_json::{Map, Value};
 
 use crate::error::{err, Error, ErrorKind};
-use super::flatten::{flatten, MAX_EXT_DEPTH};
+use super::flatten::flatten;
 use super::query::engage_params;
-use super::validate::{check_email, check_len, check_no_control, check_short, MAX_SHORT, MAX_TEXT};
 use super::{BodyContext, Wire};
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -35,17 +34,6 @@ pub struct DecisionRequest {
     pub page_variant_ids: Vec<String>,
 }
 
-const MAX_VARIANTS: usize = 50;
-
-fn depth_ok(v: &Value, d: usize) -> bool {
-    d <= MAX_EXT_DEPTH
-        && match v {
-            Value::Array(a) => a.iter().all(|x| depth_ok(x, d + 1)),
-            Value::Object(o) => o.values().all(|x| depth_ok(x, d + 1)),
-            _ => true,
-        }
-}
-
 fn s(v: &str) -> Value {
     Value::String(v.to_string())
 }
@@ -60,50 +48,7 @@ impl DecisionRequest {
     }
 
     pub fn validate(&self) -> Result<(), Error> {
-        if self.friendly_id.trim().is_empty() {
-            return Err(err(ErrorKind::MissingFriendlyId, "\"friendlyId\" is required."));
-        }
-        check_len("friendlyId", &self.friendly_id, MAX_TEXT)?;
-        check_no_control("friendlyId", &self.friendly_id)?;
-        if let Some(b) = self.browser_id.as_deref().filter(|b| !b.is_empty()) {
-            crate::model::validate::validate_browser_id(b)?;
-        }
-        if let Some(e) = self.email_used() {
-            check_email(e)?;
-        }
-        if let Some((p, id)) = self.identifier_used() {
-            if p.trim().is_empty() {
-                return Err(err(ErrorKind::InvalidField, "\"provider\" is required."));
-            }
-            check_len("provider", p, MAX_SHORT)?;
-            check_no_control("provider", p)?;
-            check_len("id", id, MAX_TEXT)?;
-            check_no_control("id", id)?;
-        }
-        check_short("channel", &self.channel)?;
-        check_short("currency", &self.currency)?;
-        check_short("language", &self.language)?;
-        check_short("pointOfSale", &self.point_of_sale)?;
-        if let Some(p) = &self.point_of_sale {
-            if !p.is_empty() && p.trim().is_empty() {
-                return Err(err(ErrorKind::MissingPointOfSale, "\"pointOfSale\" cannot be empty."));
-            }
-        }
-        if let Some(g) = self.guest_ref.as_deref().filter(|g| !g.is_empty()) {
-            crate::model::validate::validate_browser_id(g)
-                .map_err(|_| err(ErrorKind::InvalidField, "\"guestRef\" has an invalid format."))?;
-        }
-        if self.page_variant_ids.len() > MAX_VARIANTS {
-            return Err(err(ErrorKind::TooLarge, format!("More than {MAX_VARIANTS} page variant ids.")));
-        }
-        for v in &self.page_variant_ids {
-            check_len("pageVariantIds", v, MAX_SHORT)?;
-            check_no_control("pageVariantIds", v)?;
-        }
-        if !self.params.values().all(|v| depth_ok(v, 1)) {
-            return Err(err(ErrorKind::InvalidField, format!("\"params\" is nested deeper than {MAX_EXT_DEPTH} levels.")));
-        }
-        Ok(())
+        super::DecisionFields::from_request(self).validate()
     }
 
     /// `validate` plus: on the classic wire some pos must be known.

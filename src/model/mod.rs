@@ -3,6 +3,7 @@
 //! No I/O here; bodies are built from validated values and key order follows the SDKs
 //! (serde_json's `preserve_order` keeps insertion order).
 
+mod decision_fields;
 mod event;
 mod flatten;
 mod flows;
@@ -19,6 +20,7 @@ use crate::error::{Error, ErrorKind};
 pub use event::{Base, CustomEvent, Event, EventCommon, Identifier, Identity, PageView, ViewFields, RESERVED_DATA_KEYS};
 pub use packed::PackedView;
 pub use flatten::{flatten, Ext, MAX_EXT_ATTRIBUTES};
+pub use decision_fields::{DecisionFields, Params, ParamsError, ParamsJson};
 pub use flows::DecisionRequest;
 
 /// Which API the body is for.
