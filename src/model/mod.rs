@@ -5,6 +5,7 @@
 
 mod decision_fields;
 mod event;
+mod event_body;
 mod flatten;
 mod flows;
 pub(crate) mod footprint;

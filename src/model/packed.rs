@@ -4,7 +4,8 @@
 //! caller sends one) instead of one `String` per field. It renders through the same code as [`PageView`],
 //! so the body is the same bytes.
 
-use super::event::{validate_view, view_json, Base, EventCommon, PageView, ViewFields};
+use super::event::{validate_view, Base, EventCommon, PageView, ViewFields};
+use super::event_body::view_json;
 use super::BodyContext;
 use super::flatten::Ext;
 use crate::error::{err, Error, ErrorKind};
